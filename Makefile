@@ -1,0 +1,29 @@
+# The two commands a new developer needs: `make run` and `make test`.
+SHELL := /bin/bash
+NPM_STAMP := node_modules/.install-stamp
+
+.PHONY: run test build gen lint install clean
+
+run: build ## one node on the embedded default (in-memory adapters) at 127.0.0.1:50051
+	node dist/src/app/main.js
+
+test: build lint ## everything: proto lint, unit, contract and end-to-end tests
+	node scripts/run-tests.js
+
+install: $(NPM_STAMP)
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+gen: install
+	npx buf generate
+
+build: gen
+	npx tsc -p tsconfig.json
+
+lint: install
+	npx buf lint
+
+clean:
+	rm -rf dist src/gen

@@ -1,0 +1,64 @@
+import { DomainError } from '../../domain/errors.js';
+import type { Message } from '../../domain/model.js';
+import type { MessageStore } from '../../ports/MessageStore.js';
+
+/**
+ * History in process memory, one array per channel kept sorted by id.
+ * Appends almost always arrive in id order, so insertion is O(1) amortized.
+ */
+export class MemoryMessageStore implements MessageStore {
+  private readonly logs = new Map<string, Message[]>();
+
+  async append(message: Message) {
+    let log = this.logs.get(message.channelId);
+    if (!log) this.logs.set(message.channelId, (log = []));
+    let i = log.length;
+    while (i > 0 && log[i - 1]!.id > message.id) i--;
+    const prev = log[i - 1];
+    if (prev && prev.id === message.id) {
+      if (prev.clientMsgId === message.clientMsgId && prev.senderUserId === message.senderUserId) return;
+      throw new DomainError('aborted', `message id ${message.id} is already taken in ${message.channelId}`);
+    }
+    log.splice(i, 0, { ...message });
+  }
+
+  async get(channelId: string, id: number) {
+    const log = this.logs.get(channelId);
+    if (!log) return undefined;
+    const i = lowerBound(log, id);
+    const m = log[i];
+    return m && m.id === id ? { ...m } : undefined;
+  }
+
+  async after(channelId: string, afterId: number, limit: number) {
+    const log = this.logs.get(channelId) ?? [];
+    const i = lowerBound(log, afterId + 1);
+    return log.slice(i, i + limit).map((m) => ({ ...m }));
+  }
+
+  async before(channelId: string, beforeId: number, limit: number) {
+    const log = this.logs.get(channelId) ?? [];
+    const end = beforeId > 0 ? lowerBound(log, beforeId) : log.length;
+    return log
+      .slice(Math.max(0, end - limit), end)
+      .reverse()
+      .map((m) => ({ ...m }));
+  }
+
+  async maxId(channelId: string) {
+    const log = this.logs.get(channelId);
+    return log?.length ? log[log.length - 1]!.id : 0;
+  }
+}
+
+/** First index whose id >= target. */
+function lowerBound(log: Message[], target: number): number {
+  let lo = 0;
+  let hi = log.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (log[mid]!.id < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

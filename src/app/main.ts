@@ -1,0 +1,29 @@
+import { loadConfig } from './config.js';
+import { startNode } from './node.js';
+
+/** `node dist/src/app/main.js`: one chat node configured from CHAT_* variables. */
+async function main() {
+  let cfg;
+  try {
+    cfg = loadConfig();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  const node = await startNode(cfg);
+  const store = cfg.CHAT_STORE === 'memory' ? 'in-memory adapters (nothing survives a restart)' : cfg.CHAT_STORE;
+  console.error(
+    `chat node ${cfg.CHAT_NODE_ID} listening on ${node.address} with ${store}\n` +
+      `try it:  npx chat --as alice register && npx chat --as alice talk bob   (see README)`,
+  );
+  let signals = 0;
+  const shutdown = (sig: string) => {
+    if (++signals > 1) process.exit(1);
+    console.error(`${sig}: draining (grace ${cfg.CHAT_SHUTDOWN_GRACE_MS} ms)`);
+    node.stop().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

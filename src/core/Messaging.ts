@@ -1,0 +1,193 @@
+import { channelTopic } from '../domain/events.js';
+import { DomainError, denied, invalid, unavailable } from '../domain/errors.js';
+import { checkChannelId, checkClientMsgId, checkMessageId } from '../domain/ids.js';
+import type { Channel, Cursor, Message, Principal } from '../domain/model.js';
+import { checkBody } from '../domain/rules.js';
+import { requireUser, type Channels } from './Channels.js';
+import type { CoreDeps } from './deps.js';
+
+export interface SendResult {
+  message: Message;
+  duplicate: boolean;
+}
+
+const SYNC_MAX = 1000;
+const HISTORY_DEFAULT = 50;
+const HISTORY_MAX = 500;
+
+/**
+ * Sending, reading and syncing messages. The send path is: validate, claim the
+ * client_msg_id, take the next channel id, store durably, then acknowledge and
+ * publish. Nothing is acknowledged before it is durable, and a retry with the
+ * same client_msg_id returns the stored original.
+ */
+export class Messaging {
+  constructor(
+    private readonly d: CoreDeps,
+    private readonly channels: Channels,
+  ) {}
+
+  async send(p: Principal, channelId: string, clientMsgIdRaw: string, body: string): Promise<SendResult> {
+    checkChannelId(channelId);
+    const clientMsgId = checkClientMsgId(clientMsgIdRaw);
+    checkBody(body, this.d.settings);
+    const ch = await this.channels.readable(p, channelId);
+    const sender = p.kind === 'user' ? { userId: p.userId, deviceId: p.deviceId } : { userId: `svc:${p.name}`, deviceId: '' };
+    const key = `${sender.userId}:${clientMsgId}`;
+    const ttl = this.d.settings.idempotencyTtlMs;
+
+    const claim = await this.d.idempotency.claim(key, ttl);
+    if (claim.status === 'done') {
+      const original = await this.d.messages.get(claim.channelId, claim.messageId);
+      if (!original) throw unavailable('the original of this client_msg_id is not readable right now; retry');
+      return { message: original, duplicate: true };
+    }
+    let message: Message;
+    try {
+      const id = await this.d.sequencer.next(channelId);
+      message = {
+        channelId,
+        id,
+        senderUserId: sender.userId,
+        senderDeviceId: sender.deviceId,
+        clientMsgId,
+        body,
+        sentAtMs: this.d.now(),
+        kind: p.kind === 'user' ? 'user' : 'system',
+      };
+      await this.d.messages.append(message);
+    } catch (e) {
+      await this.d.idempotency.release(key).catch(() => {});
+      throw asUnavailable(e, 'the message was not stored');
+    }
+    // Durable from here on: failures below are logged, never reported as a failed send.
+    await this.d.idempotency.complete(key, channelId, message.id, ttl).catch((e) => this.d.log.error({ err: e }, 'idempotency complete failed'));
+    if (p.kind === 'user') await this.d.cursors.markRead(p.userId, channelId, message.id).catch(() => {});
+    await this.d.fanout.publish(channelTopic(channelId), { type: 'message', message }).catch((e) =>
+      this.d.log.error({ err: e, channelId }, 'publish failed; receivers catch up from storage'),
+    );
+    void this.pushToOffline(ch, message);
+    return { message, duplicate: false };
+  }
+
+  /** Newest first, messages with id < beforeId. */
+  async history(p: Principal, channelId: string, beforeId: number, limit: number) {
+    checkMessageId(beforeId, 'before_id');
+    await this.channels.readable(p, channelId);
+    const n = clampLimit(limit, HISTORY_DEFAULT, HISTORY_MAX);
+    const messages = await this.d.messages.before(channelId, beforeId, n);
+    const last = messages[messages.length - 1];
+    const nextBeforeId = messages.length === n && last && last.id > 1 ? last.id : 0;
+    return { messages, nextBeforeId };
+  }
+
+  /**
+   * Everything after the device's cursors in all of the user's channels,
+   * oldest first per channel. Channels without a given cursor use the
+   * device's stored one.
+   */
+  async sync(p: Principal, given: Cursor[], limit: number) {
+    const me = requireUser(p);
+    const cursors = await this.effectiveCursors(me.userId, me.deviceId, given);
+    let budget = clampLimit(limit, SYNC_MAX, SYNC_MAX);
+    const messages: Message[] = [];
+    let hasMore = false;
+    for (const [channelId, from] of cursors) {
+      if (budget === 0) {
+        hasMore = true;
+        break;
+      }
+      const page = await this.d.messages.after(channelId, from, budget + 1);
+      if (page.length > budget) {
+        hasMore = true;
+        page.length = budget;
+      }
+      messages.push(...page);
+      budget -= page.length;
+      if (page.length) cursors.set(channelId, page[page.length - 1]!.id);
+    }
+    return { messages, hasMore, cursors: [...cursors].map(([channelId, lastMessageId]) => ({ channelId, lastMessageId })) };
+  }
+
+  /** Per channel of the user: the given cursor, else the device's stored one, else 0. */
+  async effectiveCursors(userId: string, deviceId: string, given: Cursor[]): Promise<Map<string, number>> {
+    const [ids, stored] = await Promise.all([this.d.channels.channelsOf(userId), this.d.cursors.delivered(userId, deviceId)]);
+    const mine = new Set(ids);
+    const out = new Map<string, number>();
+    for (const id of ids.sort()) out.set(id, stored.get(id) ?? 0);
+    for (const c of given) {
+      checkChannelId(c.channelId, 'cursor channel_id');
+      checkMessageId(c.lastMessageId, 'cursor last_message_id');
+      if (!mine.has(c.channelId)) throw denied(`you are not a member of channel ${c.channelId}`);
+      out.set(c.channelId, c.lastMessageId);
+    }
+    return out;
+  }
+
+  async markRead(p: Principal, channelId: string, messageId: number) {
+    const me = requireUser(p);
+    checkMessageId(messageId, 'last_read_message_id');
+    await this.channels.readable(p, channelId);
+    const head = await this.d.sequencer.current(channelId);
+    if (messageId > head) throw invalid(`last_read_message_id ${messageId} is past the newest message (${head})`);
+    const lastRead = await this.d.cursors.markRead(me.userId, channelId, messageId);
+    await this.d.fanout.publish(channelTopic(channelId), {
+      type: 'receipt',
+      channelId,
+      userId: me.userId,
+      deviceId: me.deviceId,
+      lastReadMessageId: lastRead,
+    });
+  }
+
+  async ackDelivered(p: Principal, cursors: Cursor[]) {
+    const me = requireUser(p);
+    if (cursors.length === 0) return;
+    const mine = new Set(await this.d.channels.channelsOf(me.userId));
+    for (const c of cursors) {
+      checkChannelId(c.channelId, 'cursor channel_id');
+      checkMessageId(c.lastMessageId, 'cursor last_message_id');
+      if (!mine.has(c.channelId)) throw denied(`you are not a member of channel ${c.channelId}`);
+    }
+    await this.d.cursors.ackDelivered(me.userId, me.deviceId, cursors);
+  }
+
+  /** Typing is relayed to the channel's online devices and never stored. */
+  async typing(p: Principal, channelId: string, typing: boolean) {
+    const me = requireUser(p);
+    await this.channels.readable(p, channelId);
+    await this.d.fanout.publish(channelTopic(channelId), { type: 'typing', channelId, userId: me.userId, deviceId: me.deviceId, typing });
+  }
+
+  /** One push per device of every recipient who has no online device. Best effort. */
+  private async pushToOffline(ch: Channel, m: Message) {
+    try {
+      const recipients = ch.members.map((x) => x.userId).filter((u) => u !== m.senderUserId);
+      if (recipients.length === 0) return;
+      const presence = await this.d.presence.get(recipients);
+      const offline = presence.filter((x) => !x.online).map((x) => x.userId);
+      const preview = m.body.length > 80 ? m.body.slice(0, 79) + '…' : m.body;
+      await Promise.all(
+        offline.map(async (userId) => {
+          for (const dev of await this.d.accounts.listDevices(userId)) {
+            await this.d.push
+              .notify({ userId, deviceId: dev.deviceId, channelId: m.channelId, messageId: m.id, senderUserId: m.senderUserId, preview })
+              .catch((e) => this.d.log.warn({ err: String(e), userId, deviceId: dev.deviceId }, 'push failed'));
+          }
+        }),
+      );
+    } catch (e) {
+      this.d.log.warn({ err: String(e) }, 'push fan-out failed');
+    }
+  }
+}
+
+function clampLimit(n: number, dflt: number, max: number) {
+  if (!n) return dflt;
+  return Math.min(Math.max(1, n), max);
+}
+
+function asUnavailable(e: unknown, what: string): DomainError {
+  if (e instanceof DomainError && e.kind !== 'aborted') return e;
+  return unavailable(`${what}: storage is unavailable; retry with the same client_msg_id`);
+}

@@ -1,0 +1,281 @@
+import { channelTopic, presenceTopic, userTopic, type ChatEvent, type SessionEvent } from '../domain/events.js';
+import { DomainError, exhausted } from '../domain/errors.js';
+import type { Cursor, Message } from '../domain/model.js';
+import type { Channels } from './Channels.js';
+import type { CoreDeps } from './deps.js';
+import type { Messaging } from './Messaging.js';
+import type { PresenceTracker } from './PresenceTracker.js';
+
+/**
+ * Where a session writes. The transport implements it over a grpc-js stream
+ * with a bounded queue that honours `write()` returning false.
+ */
+export interface Outbox {
+  /** Queues an event; false when the bound was exceeded (the outbox has then failed the stream). */
+  push(ev: SessionEvent): boolean;
+  /** True while the queue is below its low-water mark. */
+  hasRoom(): boolean;
+  /** Resolves when there is room again or the stream is gone. */
+  waitRoom(): Promise<void>;
+  fail(err: DomainError): void;
+  readonly closed: boolean;
+}
+
+interface ChannelState {
+  /** Highest message id written to (or skipped for) the device. */
+  lastSent: number;
+  /** False until the backlog of this channel has been replayed. */
+  ready: boolean;
+  replayStarted: boolean;
+  /** Live messages that arrived before the channel was ready. */
+  early: Message[];
+  /** Live messages that arrived ahead of a missing id. */
+  ahead: Map<number, Message>;
+  gapTimer?: NodeJS.Timeout;
+}
+
+const REPLAY_PAGE = 256;
+
+/**
+ * One connected device. Start-up follows the replay/live handshake: subscribe
+ * to live topics first, then read the backlog after the device's cursors,
+ * then send `caughtUp`, then release what arrived meanwhile, de-duplicated by
+ * id. Per channel, messages reach the device in id order with no gap and no
+ * repeat: an id that arrives early is held until the missing one shows up live
+ * or, after `gapWaitMs`, is read from storage (ids of failed sends are holes
+ * that storage confirms and that are then skipped).
+ */
+export class Session {
+  private readonly states = new Map<string, ChannelState>();
+  private readonly subs = new Map<string, () => void>();
+  private readonly contacts = new Set<string>();
+  private held: SessionEvent[] = [];
+  private earlyCount = 0;
+  private caughtUp = false;
+  private closed = false;
+
+  constructor(
+    private readonly d: CoreDeps,
+    private readonly channels: Channels,
+    private readonly messaging: Messaging,
+    private readonly presence: PresenceTracker,
+    readonly userId: string,
+    readonly deviceId: string,
+    private readonly out: Outbox,
+  ) {}
+
+  async start(resume: Cursor[]): Promise<void> {
+    await this.presence.connect(this.userId, this.deviceId);
+    this.subscribe(userTopic(this.userId), (ev) => this.onUserEvent(ev));
+    const cursors = await this.messaging.effectiveCursors(this.userId, this.deviceId, resume);
+    for (const channelId of cursors.keys()) this.watch(channelId);
+    for (const c of await this.channels.contactsOf(this.userId)) this.watchContact(c);
+    for (const [channelId, from] of cursors) {
+      if (this.closed) return;
+      await this.replay(channelId, from);
+    }
+    if (this.closed) return;
+    this.caughtUp = true;
+    this.out.push({ type: 'caughtUp', cursors: this.cursors() });
+    const held = this.held;
+    this.held = [];
+    for (const ev of held) if (!this.out.push(ev)) return;
+    const snapshot = await this.d.presence.get([...this.contacts]);
+    for (const presence of snapshot) if (!this.closed) this.out.push({ type: 'presence', presence });
+  }
+
+  heartbeat() {
+    return this.presence.heartbeat(this.userId, this.deviceId);
+  }
+
+  /** The session's cursors: what the device has been sent, per channel. */
+  cursors(): Cursor[] {
+    return [...this.states].map(([channelId, s]) => ({ channelId, lastMessageId: s.lastSent }));
+  }
+
+  /** Frames that are not fan-out traffic (send acks, reconnect hints). */
+  push(ev: SessionEvent) {
+    if (!this.closed) this.out.push(ev);
+  }
+
+  /** Releases every subscription and timer. Idempotent. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const unsub of this.subs.values()) unsub();
+    this.subs.clear();
+    for (const s of this.states.values()) clearTimeout(s.gapTimer);
+    this.states.clear();
+    void this.presence.disconnect(this.userId, this.deviceId).catch(() => {});
+  }
+
+  private subscribe(topic: string, handler: (ev: ChatEvent) => void) {
+    if (this.subs.has(topic) || this.closed) return;
+    this.subs.set(topic, this.d.fanout.subscribe(topic, handler));
+  }
+
+  private unsubscribe(topic: string) {
+    this.subs.get(topic)?.();
+    this.subs.delete(topic);
+  }
+
+  private watch(channelId: string) {
+    if (this.states.has(channelId)) return;
+    this.states.set(channelId, { lastSent: 0, ready: false, replayStarted: false, early: [], ahead: new Map() });
+    this.subscribe(channelTopic(channelId), (ev) => this.onChannelEvent(ev));
+  }
+
+  private unwatch(channelId: string) {
+    const s = this.states.get(channelId);
+    if (!s) return;
+    clearTimeout(s.gapTimer);
+    this.earlyCount -= s.early.length;
+    this.states.delete(channelId);
+    this.unsubscribe(channelTopic(channelId));
+  }
+
+  private watchContact(userId: string) {
+    if (userId === this.userId || this.contacts.has(userId)) return;
+    this.contacts.add(userId);
+    this.subscribe(presenceTopic(userId), (ev) => this.forward(ev));
+  }
+
+  /** Sends the backlog of one channel after `from`, waiting for queue room between frames. */
+  private async replay(channelId: string, from: number) {
+    const s = this.states.get(channelId);
+    if (!s || s.replayStarted) return;
+    s.replayStarted = true;
+    s.lastSent = from;
+    for (;;) {
+      const page = await this.d.messages.after(channelId, s.lastSent, REPLAY_PAGE);
+      for (const m of page) {
+        if (!this.out.hasRoom()) await this.out.waitRoom();
+        if (this.closed || this.states.get(channelId) !== s) return;
+        if (m.id <= s.lastSent) continue;
+        if (!this.out.push({ type: 'message', message: m })) return;
+        s.lastSent = m.id;
+      }
+      if (page.length < REPLAY_PAGE) break;
+    }
+    s.ready = true;
+    const early = s.early.sort((a, b) => a.id - b.id);
+    s.early = [];
+    this.earlyCount -= early.length;
+    for (const m of early) this.ordered(channelId, s, m);
+  }
+
+  private onChannelEvent(ev: ChatEvent) {
+    if (this.closed) return;
+    switch (ev.type) {
+      case 'message': {
+        const s = this.states.get(ev.message.channelId);
+        if (!s) return; // not (or no longer) a member
+        if (s.ready) return this.ordered(ev.message.channelId, s, ev.message);
+        s.early.push(ev.message);
+        if (++this.earlyCount > this.d.settings.outboundQueueLimit) {
+          this.out.fail(exhausted('too many messages arrived during replay; reconnect with your cursors'));
+        }
+        return;
+      }
+      case 'typing':
+        if (!this.caughtUp || this.isMe(ev.userId, ev.deviceId)) return;
+        return this.forward(ev);
+      case 'receipt':
+        if (this.isMe(ev.userId, ev.deviceId)) return;
+        return this.forward(ev);
+      case 'membership':
+        if (ev.userId === this.userId) return; // handled on the user topic
+        if (ev.change === 'joined') this.watchContact(ev.userId);
+        return this.forward(ev);
+      default:
+        return;
+    }
+  }
+
+  private onUserEvent(ev: ChatEvent) {
+    if (this.closed || ev.type !== 'membership') return;
+    if (ev.change === 'joined') {
+      if (!this.states.has(ev.channelId)) {
+        this.watch(ev.channelId);
+        void this.joinLate(ev.channelId);
+      }
+    } else {
+      this.unwatch(ev.channelId);
+    }
+    this.forward(ev);
+  }
+
+  /** A channel joined while connected: replay from the device's stored cursor (its join point). */
+  private async joinLate(channelId: string) {
+    try {
+      const [stored, ch] = await Promise.all([this.d.cursors.delivered(this.userId, this.deviceId), this.d.channels.get(channelId)]);
+      for (const m of ch?.members ?? []) this.watchContact(m.userId);
+      await this.replay(channelId, stored.get(channelId) ?? 0);
+    } catch (e) {
+      this.out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'could not load a joined channel; reconnect'));
+    }
+  }
+
+  /** Delivers live messages of a ready channel in id order. */
+  private ordered(channelId: string, s: ChannelState, m: Message) {
+    if (m.id <= s.lastSent) return;
+    if (m.id !== s.lastSent + 1) {
+      s.ahead.set(m.id, m);
+      s.gapTimer ??= setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
+      return;
+    }
+    this.emitLive(s, m);
+    for (let next = s.ahead.get(s.lastSent + 1); next; next = s.ahead.get(s.lastSent + 1)) {
+      s.ahead.delete(next.id);
+      this.emitLive(s, next);
+    }
+    if (s.ahead.size === 0 && s.gapTimer) {
+      clearTimeout(s.gapTimer);
+      s.gapTimer = undefined;
+    }
+  }
+
+  /** The gap did not close live: read it from storage; ids storage lacks are failed sends. */
+  private async fillGap(channelId: string, s: ChannelState) {
+    s.gapTimer = undefined;
+    if (this.closed || this.states.get(channelId) !== s || s.ahead.size === 0) return;
+    const upTo = Math.max(...s.ahead.keys());
+    try {
+      const rows = await this.d.messages.after(channelId, s.lastSent, upTo - s.lastSent);
+      for (const m of rows) if (m.id > s.lastSent) s.ahead.set(m.id, m);
+    } catch {
+      s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
+      return;
+    }
+    for (const id of [...s.ahead.keys()].sort((a, b) => a - b)) {
+      if (id > upTo) break;
+      const m = s.ahead.get(id)!;
+      s.ahead.delete(id);
+      this.emitLive(s, m);
+    }
+    if (s.ahead.size) s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
+  }
+
+  private emitLive(s: ChannelState, m: Message) {
+    s.lastSent = m.id;
+    // The sending device already has its ack; its other devices get the message.
+    if (m.senderUserId === this.userId && m.senderDeviceId === this.deviceId) return;
+    this.out.push({ type: 'message', message: m });
+  }
+
+  private forward(ev: SessionEvent) {
+    if (this.closed) return;
+    if (this.caughtUp) {
+      this.out.push(ev);
+      return;
+    }
+    if (this.held.length >= this.d.settings.outboundQueueLimit) {
+      return this.out.fail(exhausted('too many events arrived during replay; reconnect with your cursors'));
+    }
+    this.held.push(ev);
+  }
+
+  private isMe(userId: string, deviceId: string) {
+    return userId === this.userId && deviceId === this.deviceId;
+  }
+}

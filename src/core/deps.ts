@@ -1,0 +1,44 @@
+import type { Limits } from '../domain/rules.js';
+import type { AccountStore } from '../ports/AccountStore.js';
+import type { ChannelStore } from '../ports/ChannelStore.js';
+import type { CursorStore } from '../ports/CursorStore.js';
+import type { Fanout } from '../ports/Fanout.js';
+import type { IdempotencyStore } from '../ports/IdempotencyStore.js';
+import type { MessageStore } from '../ports/MessageStore.js';
+import type { PresenceStore } from '../ports/PresenceStore.js';
+import type { PushNotifier } from '../ports/PushNotifier.js';
+import type { Registry } from '../ports/Registry.js';
+import type { Sequencer } from '../ports/Sequencer.js';
+import type { Logger } from './logger.js';
+
+/** Every port the use cases need, chosen by the composition root (app/compose.ts). */
+export interface Ports {
+  accounts: AccountStore;
+  channels: ChannelStore;
+  messages: MessageStore;
+  sequencer: Sequencer;
+  idempotency: IdempotencyStore;
+  cursors: CursorStore;
+  fanout: Fanout;
+  presence: PresenceStore;
+  push: PushNotifier;
+  registry: Registry;
+}
+
+/** Tunables of the use cases (a subset of app config). */
+export interface CoreSettings extends Limits {
+  nodeId: string;
+  presenceTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  idempotencyTtlMs: number;
+  /** How long a session waits for a missing id before reading it from storage. */
+  gapWaitMs: number;
+  /** Frames buffered for one device stream before it is cut off as a slow consumer. */
+  outboundQueueLimit: number;
+}
+
+export interface CoreDeps extends Ports {
+  settings: CoreSettings;
+  log: Logger;
+  now: () => number;
+}

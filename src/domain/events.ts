@@ -1,0 +1,29 @@
+import type { Cursor, Message, PresenceInfo } from './model.js';
+
+/**
+ * What travels on fan-out topics and down to devices. Topics:
+ * `ch:<channelId>` carries message, receipt, typing and membership events of a
+ * channel; `u:<userId>` carries membership changes that concern the user;
+ * `p:<userId>` carries the user's presence transitions.
+ */
+export type MembershipChange = 'joined' | 'left' | 'removed';
+
+export type ChatEvent =
+  | { type: 'message'; message: Message }
+  | { type: 'receipt'; channelId: string; userId: string; deviceId: string; lastReadMessageId: number }
+  | { type: 'typing'; channelId: string; userId: string; deviceId: string; typing: boolean }
+  | { type: 'membership'; channelId: string; userId: string; change: MembershipChange; byUserId: string }
+  | { type: 'presence'; presence: PresenceInfo };
+
+/** Frames that exist only between a session and its device. */
+export type SessionEvent =
+  | ChatEvent
+  | { type: 'caughtUp'; cursors: Cursor[] }
+  | { type: 'sendAck'; clientMsgId: string; channelId: string; messageId: number; sentAtMs: number; duplicate: boolean }
+  | { type: 'sendError'; clientMsgId: string; code: number; message: string }
+  | { type: 'frameError'; frame: string; code: number; message: string }
+  | { type: 'reconnect'; nodeId: string; address: string; region: string; reason: string };
+
+export const channelTopic = (channelId: string) => `ch:${channelId}`;
+export const userTopic = (userId: string) => `u:${userId}`;
+export const presenceTopic = (userId: string) => `p:${userId}`;

@@ -1,0 +1,18 @@
+import type { ChatEvent } from '../domain/events.js';
+
+/**
+ * Topic-based publish/subscribe between nodes.
+ * Guarantees: events published by one publisher on one topic reach each
+ * subscriber in publish order; delivery is at-most-once (a subscriber that is
+ * disconnected from the broker misses events and must resync from storage,
+ * which is why messages are durable before they are published).
+ * Handlers must not throw and must not block: they run on the event loop.
+ */
+export interface Fanout {
+  publish(topic: string, event: ChatEvent): Promise<void>;
+  /** Returns a function that removes this subscription. */
+  subscribe(topic: string, handler: (event: ChatEvent) => void): () => void;
+  /** Number of live subscriptions on this node (for leak checks and metrics). */
+  subscriptionCount(): number;
+  close(): Promise<void>;
+}

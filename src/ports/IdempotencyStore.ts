@@ -1,0 +1,15 @@
+/**
+ * Records which client_msg_id produced which message, shared by all nodes.
+ * Protocol: `claim` the key before taking an id; `complete` it after the
+ * message is durable; `release` it if the send failed so a retry can succeed.
+ * Guarantees: of concurrent claims of one key exactly one gets `claimed`; the
+ * others wait for that one to complete (then get `done`) or be released (then
+ * one of them gets `claimed`). A completed record lives at least `ttlMs`.
+ */
+export type ClaimResult = { status: 'claimed' } | { status: 'done'; channelId: string; messageId: number };
+
+export interface IdempotencyStore {
+  claim(key: string, ttlMs: number): Promise<ClaimResult>;
+  complete(key: string, channelId: string, messageId: number, ttlMs: number): Promise<void>;
+  release(key: string): Promise<void>;
+}

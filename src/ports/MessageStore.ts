@@ -1,0 +1,22 @@
+import type { Message } from '../domain/model.js';
+
+/**
+ * Durable message history, one ordered log per channel.
+ * Guarantees: when `append` resolves the message is durable at the configured
+ * consistency and visible to `after`/`before`/`get` on every node. Appending
+ * the same (channelId, id) twice stores one message (idempotent), and an
+ * append never overwrites a different stored message with the same id: it
+ * rejects with `aborted` instead.
+ * Failures: rejects with DomainError('unavailable'); the message is then not
+ * acknowledged to anyone.
+ */
+export interface MessageStore {
+  append(message: Message): Promise<void>;
+  get(channelId: string, id: number): Promise<Message | undefined>;
+  /** Messages with id > afterId, oldest first, at most `limit`. */
+  after(channelId: string, afterId: number, limit: number): Promise<Message[]>;
+  /** Messages with id < beforeId (0 = from the newest), newest first, at most `limit`. */
+  before(channelId: string, beforeId: number, limit: number): Promise<Message[]>;
+  /** The highest stored id of a channel, 0 if none: the sequencer re-seeds from it. */
+  maxId(channelId: string): Promise<number>;
+}

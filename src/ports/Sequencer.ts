@@ -1,0 +1,12 @@
+/**
+ * Per-channel message ids.
+ * Guarantees: `next` returns ids that are unique and strictly increasing per
+ * channel across all nodes, and never returns an id that was returned before,
+ * even after the backing store lost its data (implementations re-seed from
+ * durable history). Ids are dense except where a send failed after taking one.
+ */
+export interface Sequencer {
+  next(channelId: string): Promise<number>;
+  /** The last id issued for a channel (0 if none). */
+  current(channelId: string): Promise<number>;
+}

@@ -1,0 +1,17 @@
+import type { AccountServiceServer } from '../gen/chat/v1/account.js';
+import { requireUser } from '../core/Channels.js';
+import { openUnary, unary, type TransportDeps } from './handler.js';
+
+/** chat.v1.AccountService. Register and Login are the only calls without a token. */
+export function accountService(deps: TransportDeps): AccountServiceServer {
+  const { core } = deps;
+  return {
+    register: openUnary(deps, async (req) => core.auth.register(req.userName, req.password)),
+    login: openUnary(deps, async (req) => core.auth.login(req.userName, req.password, req.deviceId)),
+    listDevices: unary(deps, async (_req, { principal }) => {
+      const me = requireUser(principal);
+      const devices = await core.listDevices(me.userId);
+      return { devices: devices.map((d) => ({ deviceId: d.deviceId, createdAtMs: d.createdAtMs, lastActiveAtMs: d.lastActiveAtMs, online: d.online })) };
+    }),
+  };
+}

@@ -1,0 +1,89 @@
+import type { SessionEvent } from '../domain/events.js';
+import type { Cursor, Message, PresenceInfo } from '../domain/model.js';
+import type { ChannelView } from '../core/Channels.js';
+import { ChannelKind, MemberRole, MembershipChange, ServerFrame, type Channel as PChannel } from '../gen/chat/v1/chat.js';
+import { MessageKind, PresenceState, type ChannelCursor, type Message as PMessage, type Presence } from '../gen/chat/v1/common.js';
+
+/** Domain <-> proto conversions. Nothing here decides anything. */
+
+export const toProtoMessage = (m: Message): PMessage => ({
+  channelId: m.channelId,
+  id: m.id,
+  senderUserId: m.senderUserId,
+  senderDeviceId: m.senderDeviceId,
+  clientMsgId: m.clientMsgId,
+  body: m.body,
+  sentAtMs: m.sentAtMs,
+  kind: m.kind === 'system' ? MessageKind.MESSAGE_KIND_SYSTEM : MessageKind.MESSAGE_KIND_USER,
+});
+
+export const toProtoPresence = (p: PresenceInfo): Presence => ({
+  userId: p.userId,
+  state: p.online ? PresenceState.PRESENCE_STATE_ONLINE : PresenceState.PRESENCE_STATE_OFFLINE,
+  lastActiveAtMs: p.lastActiveAtMs,
+});
+
+export const fromProtoCursors = (cs: ChannelCursor[]): Cursor[] =>
+  cs.map((c) => ({ channelId: c.channelId, lastMessageId: c.lastMessageId }));
+
+export const toProtoCursors = (cs: Cursor[]): ChannelCursor[] =>
+  cs.map((c) => ({ channelId: c.channelId, lastMessageId: c.lastMessageId }));
+
+const ROLE = { member: MemberRole.MEMBER_ROLE_MEMBER, admin: MemberRole.MEMBER_ROLE_ADMIN, owner: MemberRole.MEMBER_ROLE_OWNER };
+
+export const toProtoChannel = (v: ChannelView): PChannel => ({
+  channelId: v.channel.id,
+  kind: v.channel.kind === 'direct' ? ChannelKind.CHANNEL_KIND_DIRECT : ChannelKind.CHANNEL_KIND_GROUP,
+  title: v.channel.title,
+  members: v.channel.members.map((m) => ({ userId: m.userId, role: ROLE[m.role], userName: v.memberNames.get(m.userId) ?? '' })),
+  lastMessageId: v.lastMessageId,
+  lastReadMessageId: v.lastReadMessageId,
+  unreadCount: v.unreadCount,
+  createdAtMs: v.channel.createdAtMs,
+});
+
+const CHANGE = {
+  joined: MembershipChange.MEMBERSHIP_CHANGE_JOINED,
+  left: MembershipChange.MEMBERSHIP_CHANGE_LEFT,
+  removed: MembershipChange.MEMBERSHIP_CHANGE_REMOVED,
+};
+
+export function toServerFrame(ev: SessionEvent): ServerFrame {
+  switch (ev.type) {
+    case 'message':
+      return { frame: { $case: 'message', message: toProtoMessage(ev.message) } };
+    case 'receipt':
+      return { frame: { $case: 'receipt', receipt: { channelId: ev.channelId, userId: ev.userId, deviceId: ev.deviceId, lastReadMessageId: ev.lastReadMessageId } } };
+    case 'typing':
+      return { frame: { $case: 'typing', typing: { channelId: ev.channelId, userId: ev.userId, deviceId: ev.deviceId, typing: ev.typing } } };
+    case 'presence':
+      return { frame: { $case: 'presence', presence: toProtoPresence(ev.presence) } };
+    case 'membership':
+      return { frame: { $case: 'membership', membership: { channelId: ev.channelId, userId: ev.userId, change: CHANGE[ev.change], byUserId: ev.byUserId } } };
+    case 'caughtUp':
+      return { frame: { $case: 'caughtUp', caughtUp: { cursors: toProtoCursors(ev.cursors) } } };
+    case 'sendAck':
+      return { frame: { $case: 'sendAck', sendAck: { clientMsgId: ev.clientMsgId, channelId: ev.channelId, messageId: ev.messageId, sentAtMs: ev.sentAtMs, duplicate: ev.duplicate } } };
+    case 'sendError':
+      return { frame: { $case: 'sendError', sendError: { clientMsgId: ev.clientMsgId, code: ev.code, message: ev.message } } };
+    case 'frameError':
+      return { frame: { $case: 'error', error: { frame: ev.frame, code: ev.code, message: ev.message } } };
+    case 'reconnect':
+      return { frame: { $case: 'reconnect', reconnect: { server: { nodeId: ev.nodeId, address: ev.address, region: ev.region }, reason: ev.reason } } };
+  }
+}
+
+/**
+ * Fan-out encodes once: the same event object reaches every local session, so
+ * its bytes are computed on first use and shared by all streams that write it.
+ */
+const encoded = new WeakMap<object, Buffer>();
+
+export function encodeEvent(ev: SessionEvent): Buffer {
+  let buf = encoded.get(ev);
+  if (!buf) {
+    buf = Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
+    encoded.set(ev, buf);
+  }
+  return buf;
+}

@@ -1,0 +1,152 @@
+import { status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
+import type { Session } from '../core/Session.js';
+import { DomainError, invalid } from '../domain/errors.js';
+import { isUser } from '../domain/model.js';
+import type { ClientFrame, ServerFrame, SubscribeRequest } from '../gen/chat/v1/chat.js';
+import { codeOf, toStatus } from './errors.js';
+import { GrpcOutbox } from './GrpcOutbox.js';
+import { authenticate, type TransportDeps } from './handler.js';
+import { fromProtoCursors } from './mapping.js';
+import { assertWellFormed } from './wire.js';
+
+/** Inbound frames waiting for processing before we stop reading the socket. */
+const INBOUND_HIGH = 64;
+const INBOUND_LOW = 16;
+
+type Stream = ServerWritableStream<unknown, ServerFrame>;
+
+/**
+ * Runs a device session over a server stream and guarantees cleanup: however
+ * the stream ends (client cancel, network loss, slow-consumer cut-off, server
+ * drain) the session's subscriptions, timers and presence are released once.
+ */
+function attach(deps: TransportDeps, call: Stream) {
+  let session: Session | undefined;
+  let finished = false;
+  const out = new GrpcOutbox(call as ServerWritableStream<unknown, unknown>, deps.core.deps.settings.outboundQueueLimit, () => finish());
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    out.release();
+    if (session) deps.core.endSession(session);
+  };
+  for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.once(ev, finish);
+  const fail = (e: unknown) => {
+    if (!(e instanceof DomainError)) deps.log.error({ err: String(e) }, 'session failed');
+    out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'the session failed; reconnect with your cursors'));
+    finish();
+  };
+  const open = async (userId: string, deviceId: string, cursors: SubscribeRequest['cursors']) => {
+    const s = await deps.core.openSession(userId, deviceId, out, fromProtoCursors(cursors));
+    if (finished) deps.core.endSession(s);
+    else session = s;
+    return session;
+  };
+  return { out, fail, open, get session() { return session; }, get finished() { return finished; } };
+}
+
+/** Server-streaming Subscribe: the browser path. Same session as Connect, no client frames. */
+export function subscribeHandler(deps: TransportDeps) {
+  return (call: ServerWritableStream<SubscribeRequest, ServerFrame>) => {
+    const s = attach(deps, call as Stream);
+    (async () => {
+      assertWellFormed(call.request);
+      const p = await authenticate(deps.core, call as ServerWritableStream<unknown, unknown>);
+      if (!isUser(p)) throw invalid('Subscribe needs a user token');
+      await s.open(p.userId, p.deviceId, call.request.cursors);
+    })().catch(s.fail);
+  };
+}
+
+/** Bidirectional Connect: the native path. Client frames are handled in arrival order. */
+export function connectHandler(deps: TransportDeps) {
+  return (call: ServerDuplexStream<ClientFrame, ServerFrame>) => {
+    const s = attach(deps, call as unknown as Stream);
+    const { core } = deps;
+    let chain: Promise<unknown> | undefined;
+    let depth = 0;
+    let paused = false;
+
+    const enqueue = (fn: () => Promise<unknown>) => {
+      if (++depth > INBOUND_HIGH && !paused) {
+        paused = true;
+        call.pause();
+      }
+      chain = chain!.then(fn).catch(s.fail).finally(() => {
+        if (--depth < INBOUND_LOW && paused) {
+          paused = false;
+          call.resume();
+        }
+      });
+    };
+
+    const auth = authenticate(core, call as unknown as ServerWritableStream<unknown, unknown>).then((p) => {
+      if (!isUser(p)) throw invalid('Connect needs a user token');
+      return p;
+    });
+    auth.catch(s.fail);
+
+    call.on('data', (frame: ClientFrame) => {
+      if (s.finished) return;
+      if (!chain) {
+        const resume = frame.frame?.$case === 'resume' ? frame.frame.resume.cursors : [];
+        chain = auth.then((p) => {
+          assertWellFormed(frame);
+          return s.open(p.userId, p.deviceId, resume);
+        });
+        chain.catch(s.fail);
+        if (frame.frame?.$case === 'resume') return;
+      }
+      enqueue(() => handleFrame(deps, s.session, s.out, frame));
+    });
+    call.on('end', () => {
+      // The client half-closed: finish what it sent, then end the stream cleanly.
+      (chain ?? Promise.resolve()).finally(() => {
+        s.out.end();
+      });
+    });
+  };
+}
+
+async function handleFrame(deps: TransportDeps, session: Session | undefined, out: GrpcOutbox, frame: ClientFrame) {
+  if (!session) return;
+  const { core } = deps;
+  const p = { kind: 'user' as const, userId: session.userId, deviceId: session.deviceId };
+  const f = frame.frame;
+  const kind = f?.$case ?? 'unknown';
+  try {
+    assertWellFormed(frame);
+    switch (f?.$case) {
+      case 'send': {
+        try {
+          const r = await core.messaging.send(p, f.send.channelId, f.send.clientMsgId, f.send.body);
+          session.push({
+            type: 'sendAck',
+            clientMsgId: r.message.clientMsgId,
+            channelId: r.message.channelId,
+            messageId: r.message.id,
+            sentAtMs: r.message.sentAtMs,
+            duplicate: r.duplicate,
+          });
+        } catch (e) {
+          session.push({ type: 'sendError', clientMsgId: f.send.clientMsgId.slice(0, 64), code: codeOf(e), message: toStatus(e, deps.log).details });
+        }
+        return;
+      }
+      case 'ack':
+        return await core.messaging.ackDelivered(p, fromProtoCursors(f.ack.cursors));
+      case 'read':
+        return await core.messaging.markRead(p, f.read.channelId, f.read.lastReadMessageId);
+      case 'typing':
+        return await core.messaging.typing(p, f.typing.channelId, f.typing.typing);
+      case 'heartbeat':
+        return await session.heartbeat();
+      case 'resume':
+        throw new DomainError('failed_precondition', 'resume is only accepted as the first frame of a stream');
+      default:
+        throw invalid('empty client frame');
+    }
+  } catch (e) {
+    if (!out.closed) session.push({ type: 'frameError', frame: kind, code: e instanceof DomainError ? codeOf(e) : status.INTERNAL, message: toStatus(e, deps.log).details });
+  }
+}

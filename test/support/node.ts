@@ -1,0 +1,30 @@
+import { loadConfig } from '../../src/app/config.js';
+import { startNode, type RunningNode } from '../../src/app/node.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { Api } from './client.js';
+
+/** Starts an in-process node on a free loopback port with test-friendly settings. */
+export async function testNode(env: Record<string, string> = {}): Promise<{ node: RunningNode; api: Api; stop: () => Promise<void> }> {
+  const cfg = loadConfig({
+    CHAT_PORT: '0',
+    CHAT_HOST: '127.0.0.1',
+    CHAT_LOG_LEVEL: 'silent',
+    CHAT_PRESENCE_TIMEOUT_MS: '600',
+    CHAT_HEARTBEAT_INTERVAL_MS: '150',
+    CHAT_SHUTDOWN_GRACE_MS: '500',
+    CHAT_PASSWORD_HASH_COST: '10',
+    ...env,
+  });
+  const node = await startNode(cfg, silentLogger);
+  const api = new Api(node.address);
+  return {
+    node,
+    api,
+    stop: async () => {
+      api.close();
+      await node.stop(200);
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

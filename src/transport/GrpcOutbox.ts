@@ -5,6 +5,9 @@ import type { Outbox } from '../core/Session.js';
 import { encodeEvent } from './mapping.js';
 import { toStatus } from './errors.js';
 
+/** Process-wide counters of outbound queues (exported as metrics, asserted by tests). */
+export const outboxStats = { highWater: 0, slowConsumerCutoffs: 0 };
+
 /**
  * A bounded outbound queue over one grpc-js server stream. Frames go straight
  * to `call.write()` until it returns false; then they wait here for `drain`.
@@ -42,11 +45,13 @@ export class GrpcOutbox implements Outbox {
       return true;
     }
     if (this.queue.length >= this.limit) {
+      outboxStats.slowConsumerCutoffs++;
       this.onDrop();
       this.fail(exhausted(`the client is not reading: more than ${this.limit} frames queued; reconnect with your cursors`));
       return false;
     }
     this.queue.push(buf);
+    if (this.queue.length > outboxStats.highWater) outboxStats.highWater = this.queue.length;
     return true;
   }
 

@@ -26,12 +26,27 @@ export interface GrpcOptions {
 /** Frames may be pre-encoded Buffers (fan-out encodes once) or objects. */
 const frameSerialize = (v: ServerFrame | Buffer): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(ServerFrame.encode(v).finish()));
 
+type MethodDef = { path: string; requestDeserialize: (b: Buffer) => object };
+
+/**
+ * Every method's decoder turns a decoding failure (malformed bytes, an id
+ * past 2^53) into INVALID_ARGUMENT instead of grpc-js's INTERNAL.
+ */
+function harden<T extends Record<string, MethodDef>>(def: T): T {
+  const out: Record<string, MethodDef> = {};
+  for (const [name, m] of Object.entries(def)) {
+    const type = m.path.split('/')[1] + '.' + m.path.split('/')[2] + ' request';
+    out[name] = { ...m, requestDeserialize: checkedDecoder({ name: type, strings: {} }, m.requestDeserialize) };
+  }
+  return out as T;
+}
+
 /** The chat service definition with decoders that flag invalid UTF-8 and writers that accept bytes. */
 function chatDefinition(): ServiceDefinition {
   return {
-    ...ChatServiceService,
+    ...harden(ChatServiceService as unknown as Record<string, MethodDef>),
     connect: { ...ChatServiceService.connect, requestDeserialize: checkedDecoder(CLIENT_FRAME_SCHEMA, (b) => ClientFrame.decode(b)), responseSerialize: frameSerialize },
-    subscribe: { ...ChatServiceService.subscribe, responseSerialize: frameSerialize },
+    subscribe: { ...harden({ s: ChatServiceService.subscribe as unknown as MethodDef }).s, responseSerialize: frameSerialize },
     sendMessage: { ...ChatServiceService.sendMessage, requestDeserialize: checkedDecoder(SEND_SCHEMA, (b) => SendMessageRequest.decode(b)) },
   } as unknown as ServiceDefinition;
 }
@@ -60,10 +75,10 @@ export async function startGrpcServer(deps: TransportDeps, host: string, port: n
     // Clients may ping every 10 s without being treated as abusive.
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(AccountServiceService, accountService(deps) as never);
+  server.addService(harden(AccountServiceService as unknown as Record<string, MethodDef>) as unknown as ServiceDefinition, accountService(deps) as never);
   server.addService(chatDefinition(), chatService(deps) as never);
-  server.addService(PresenceServiceService, presenceService(deps) as never);
-  server.addService(DiscoveryServiceService, discoveryService(deps) as never);
+  server.addService(harden(PresenceServiceService as unknown as Record<string, MethodDef>) as unknown as ServiceDefinition, presenceService(deps) as never);
+  server.addService(harden(DiscoveryServiceService as unknown as Record<string, MethodDef>) as unknown as ServiceDefinition, discoveryService(deps) as never);
 
   const statuses = Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'SERVING' as const]));
   const health = new HealthImplementation(statuses);

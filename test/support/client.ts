@@ -139,7 +139,8 @@ export class DeviceStream {
 
   read() {
     this.stream.on('data', (f: ServerFrame) => {
-      if (f.frame) this.frames.push(f.frame);
+      // ServerFrames are unwrapped; other stream messages (PresenceEvent) are kept whole.
+      this.frames.push(f.frame ?? (f as unknown as Frame));
       this.notify();
     });
   }

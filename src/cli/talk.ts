@@ -262,8 +262,9 @@ class Talk {
       rl.setPrompt('> ');
       this.out.attach(rl);
       rl.prompt();
-      process.stdin.on('keypress', (_s, key: { name?: string } | undefined) => {
-        if (key?.name !== 'return' && key?.name !== 'enter') this.typed();
+      process.stdin.on('keypress', (str: string | undefined, key: { name?: string; ctrl?: boolean; meta?: boolean } | undefined) => {
+        const printable = !!str && str.length === 1 && str >= ' ' && !key?.ctrl && !key?.meta;
+        if (printable || key?.name === 'backspace') this.typed();
       });
       rl.on('SIGINT', () => void this.shutdown(0));
     }

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryAccountStore } from '../adapters/memory/MemoryAccountStore.js';
+import { MemoryChannelStore } from '../adapters/memory/MemoryChannelStore.js';
+import { MemoryCursorStore } from '../adapters/memory/MemoryCursorStore.js';
+import { MemoryFanout } from '../adapters/memory/MemoryFanout.js';
+import { MemoryIdempotencyStore } from '../adapters/memory/MemoryIdempotencyStore.js';
+import { MemoryMessageStore } from '../adapters/memory/MemoryMessageStore.js';
+import { MemoryPresenceStore } from '../adapters/memory/MemoryPresenceStore.js';
+import { MemorySequencer } from '../adapters/memory/MemorySequencer.js';
+import { StaticRegistry } from '../adapters/static/StaticRegistry.js';
+import { channelTopic, type SessionEvent } from '../domain/events.js';
+import type { Message } from '../domain/model.js';
+import { ChatCore } from './ChatCore.js';
+import type { CoreDeps } from './deps.js';
+import { silentLogger } from './logger.js';
+import type { Outbox } from './Session.js';
+
+function core() {
+  const deps: CoreDeps = {
+    accounts: new MemoryAccountStore(),
+    channels: new MemoryChannelStore(),
+    messages: new MemoryMessageStore(),
+    sequencer: new MemorySequencer(),
+    idempotency: new MemoryIdempotencyStore(),
+    cursors: new MemoryCursorStore(),
+    fanout: new MemoryFanout(),
+    presence: new MemoryPresenceStore(),
+    push: { notify: async () => {} },
+    registry: new StaticRegistry([]),
+    log: silentLogger,
+    now: Date.now,
+    settings: {
+      nodeId: 't', maxBodyBytes: 8192, maxGroupMembers: 100, maxGroupTitle: 100, presenceTimeoutMs: 1000,
+      heartbeatIntervalMs: 100, idempotencyTtlMs: 60_000, gapWaitMs: 40, outboundQueueLimit: 100,
+    },
+  };
+  const secret = new TextEncoder().encode('k'.repeat(32));
+  return new ChatCore(deps, { jwtSecret: secret, issuer: 'i', audience: 'a', tokenTtlMs: 60_000, passwordHashCost: 10, serviceKeys: new Map() });
+}
+
+class ArrayOutbox implements Outbox {
+  readonly events: SessionEvent[] = [];
+  closed = false;
+  push(ev: SessionEvent) {
+    this.events.push(ev);
+    return true;
+  }
+  hasRoom() {
+    return true;
+  }
+  async waitRoom() {}
+  fail() {
+    this.closed = true;
+  }
+  ids() {
+    return this.events.flatMap((e) => (e.type === 'message' ? [e.message.id] : []));
+  }
+}
+
+const CH = 'g_' + 'a'.repeat(32);
+const m = (id: number): Message => ({ channelId: CH, id, senderUserId: 'u_x', senderDeviceId: 'dx', clientMsgId: `c${id}`, body: `b${id}`, sentAtMs: id, kind: 'user' });
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function setup() {
+  const c = core();
+  const me = 'u_' + 'b'.repeat(32);
+  await c.deps.channels.create({ id: CH, kind: 'group', title: 't', createdAtMs: 0, members: [{ userId: me, role: 'member' }] });
+  const out = new ArrayOutbox();
+  const s = await c.openSession(me, 'd1', out, []);
+  const live = async (id: number, store = true) => {
+    if (store) await c.deps.messages.append(m(id));
+    await c.deps.fanout.publish(channelTopic(CH), { type: 'message', message: m(id) });
+  };
+  return { c, out, s, live };
+}
+
+test('live messages that arrive out of order are delivered in id order', async () => {
+  const { c, out, s, live } = await setup();
+  await c.deps.messages.append(m(1));
+  await live(2);
+  await live(1, false);
+  await live(3);
+  assert.deepEqual(out.ids(), [1, 2, 3]);
+  c.endSession(s);
+});
+
+test('a gap is filled from storage after gapWaitMs; ids storage lacks are skipped as failed sends', async () => {
+  const { c, out, s, live } = await setup();
+  await live(1);
+  await c.deps.messages.append(m(2)); // stored, its publish lost
+  await live(3);
+  assert.deepEqual(out.ids(), [1]);
+  await wait(80);
+  assert.deepEqual(out.ids(), [1, 2, 3]);
+  await live(5); // 4 never stored: a send that failed after taking its id
+  await wait(80);
+  assert.deepEqual(out.ids(), [1, 2, 3, 5]);
+  await live(4, false); // a late duplicate is never delivered
+  await live(5);
+  assert.deepEqual(out.ids(), [1, 2, 3, 5]);
+  c.endSession(s);
+  assert.equal(c.deps.fanout.subscriptionCount(), 0, 'session released its subscriptions');
+});

@@ -46,24 +46,30 @@ export function defaultDeviceId(): string {
   return `cli-${host}`;
 }
 
+/** The user name argument; `chat --as alice register` means user "alice". */
+function userArg(ctx: Ctx, args: string[], usage: string): string {
+  const user = args[0] ?? (ctx.profileName !== 'default' ? ctx.profileName : undefined);
+  if (!user) throw new CliError(`usage: chat ${usage}`);
+  return user;
+}
+
 /** `chat register <user>`: creates the account, then logs in like `chat login`. */
 export async function register(ctx: Ctx, args: string[]) {
-  need(args, 1, 'register <user> [--password p]');
+  const userName = userArg(ctx, args, 'register <user> [--password p]');
   const password = ctx.password ?? (await askPassword('choose a password (8+ characters): '));
   const api = new Api(ctx.server);
   try {
-    const r = await api.call(api.accounts, api.accounts.register, { userName: args[0]!, password });
-    say(`registered ${args[0]} (${r.userId})`);
+    const r = await api.call(api.accounts, api.accounts.register, { userName, password });
+    say(`registered ${userName} (${r.userId})`);
   } finally {
     api.close();
   }
-  await login({ ...ctx, password }, args);
+  await login({ ...ctx, password }, [userName]);
 }
 
 /** `chat login <user>`: exchanges the password for a device token and saves the profile. */
 export async function login(ctx: Ctx, args: string[]) {
-  need(args, 1, 'login <user> [--password p] [--device id]');
-  const userName = args[0]!;
+  const userName = userArg(ctx, args, 'login <user> [--password p] [--device id]');
   const password = ctx.password ?? (await askPassword());
   const api = new Api(ctx.server);
   try {

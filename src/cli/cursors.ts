@@ -47,6 +47,12 @@ export class CursorBook {
     this.at.delete(channelId);
     this.own.delete(channelId);
     this.unacked.delete(channelId);
+    this.unsaved.add(channelId);
+  }
+
+  /** Drops every channel not in `member` (left or removed while this device was away). */
+  keepOnly(member: Set<string>) {
+    for (const ch of [...this.at.keys()]) if (!member.has(ch)) this.drop(ch);
   }
 
   /** Resume cursors for the channels in `member` (others would be refused by the server). */
@@ -61,10 +67,10 @@ export class CursorBook {
     return out;
   }
 
-  /** Cursors changed since the last call, for the profile file. */
-  takeUnsaved(): Record<string, number> | undefined {
+  /** Cursors changed since the last call, for the profile file; `null` marks a dropped channel. */
+  takeUnsaved(): Record<string, number | null> | undefined {
     if (this.unsaved.size === 0) return undefined;
-    const out = Object.fromEntries([...this.unsaved].map((ch) => [ch, this.get(ch)]));
+    const out = Object.fromEntries([...this.unsaved].map((ch) => [ch, this.at.has(ch) ? this.get(ch) : null]));
     this.unsaved.clear();
     return out;
   }

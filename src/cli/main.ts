@@ -9,8 +9,9 @@ export const USAGE = `chat: a terminal client for the gRPC chat platform
 usage: chat [--server host:port] [--as profile] <command> [args]
 
 accounts
-  register <user> [--password p]           create an account and log in (password prompted if omitted)
-  login <user> [--password p] [--device id] log in this profile (default device: cli-<hostname>)
+  register [user] [--password p]           create an account and log in (password prompted if omitted;
+                                            user defaults to the --as profile name)
+  login [user] [--password p] [--device id] log in this profile (default device: cli-<hostname>)
   whoami                                    show the profile's user, device and token expiry
   devices                                   list the account's devices and whether they are online
 
@@ -36,7 +37,7 @@ options
                        stored in \${CHAT_HOME:-~/.config/grpc-chat}/<profile>.json
   -h, --help           this text
 
-two terminals:  chat --as alice register alice    chat --as bob register bob
+two terminals:  chat --as alice register          chat --as bob register
                 chat --as alice talk bob          chat --as bob talk alice
 `;
 

@@ -70,13 +70,17 @@ export function writeProfile(name: string, p: Profile) {
 
 /**
  * Saves cursors into the profile on disk, keeping the higher id per channel
- * and leaving other fields as another process (e.g. `chat login`) last wrote them.
- * Cursors are dropped if the profile now belongs to another user.
+ * (`null` removes a channel) and leaving other fields as another process
+ * (e.g. `chat login`) last wrote them. Nothing is saved if the profile now
+ * belongs to another user.
  */
-export function saveCursors(name: string, userId: string, cursors: Record<string, number>) {
+export function saveCursors(name: string, userId: string, cursors: Record<string, number | null>) {
   const current = readProfile(name);
   if (!current || current.userId !== userId) return;
   const merged = { ...current.cursors };
-  for (const [ch, id] of Object.entries(cursors)) merged[ch] = Math.max(merged[ch] ?? 0, id);
+  for (const [ch, id] of Object.entries(cursors)) {
+    if (id === null) delete merged[ch];
+    else merged[ch] = Math.max(merged[ch] ?? 0, id);
+  }
   writeProfile(name, { ...current, cursors: merged });
 }

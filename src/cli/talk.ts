@@ -1,17 +1,16 @@
 import { status, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { createInterface, type Interface } from 'node:readline';
 import { MembershipChange, type ClientFrame, type ServerFrame } from '../gen/chat/v1/chat.js';
 import { Api, codeName, describeError, isServiceError } from './api.js';
 import { CursorBook } from './cursors.js';
 import { Directory } from './directory.js';
 import { Printer } from './format.js';
+import { LineInput } from './input.js';
 import { requireProfile, saveCursors, type Profile } from './profile.js';
 import { Renderer } from './render.js';
 
 const HEARTBEAT_MS = 5_000;
 const ACK_EVERY_MS = 1_000;
-const TYPING_IDLE_MS = 5_000;
 const MAX_RECONNECTS = 5;
 
 /** Where and as whom `talk`/`tail` runs. */
@@ -39,7 +38,7 @@ class Talk {
   private render!: Renderer;
   private stream?: ClientDuplexStream<ClientFrame, ServerFrame>;
   private target?: string;
-  private rl?: Interface;
+  private input?: LineInput;
   private chain: Promise<void> = Promise.resolve();
   private readonly pending = new Map<string, { channelId: string; body: string }>();
   private attempts = 0;
@@ -47,8 +46,6 @@ class Talk {
   private closing = false;
   private stopping = false;
   private reconnecting = false;
-  private typingOn = false;
-  private typingTimer?: NodeJS.Timeout;
   private timers: NodeJS.Timeout[] = [];
   private saveScheduled = false;
   private lastRead = 0;
@@ -66,6 +63,7 @@ class Talk {
 
   async start() {
     await this.dir.load();
+    this.cursors.keepOnly(this.dir.ids());
     if (this.opts.target) {
       this.target = await this.dir.resolveTarget(this.opts.target);
       if (!(await this.dir.refresh(this.target))) {
@@ -88,7 +86,7 @@ class Talk {
   private connect() {
     const s = this.api.chat.connect(this.api.md());
     this.stream = s;
-    this.typingOn = false;
+    this.input?.resetTyping();
     s.write({ frame: { $case: 'resume', resume: { cursors: this.cursors.resume(this.dir.ids()) } } });
     for (const [clientMsgId, p] of this.pending) s.write({ frame: { $case: 'send', send: { clientMsgId, channelId: p.channelId, body: p.body } } });
     s.on('data', (f: ServerFrame) => f.frame && this.onFrame(f.frame));
@@ -201,6 +199,7 @@ class Talk {
           this.out.warn(`error: ${describeError(e)}`);
           return void this.shutdown(1);
         }
+        this.out.warn(`* reconnect attempt ${this.attempts} failed: ${describeError(e)}`);
       }
     }
   }
@@ -255,46 +254,18 @@ class Talk {
   }
 
   private readInput() {
-    const tty = !!process.stdin.isTTY;
-    const rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
-    this.rl = rl;
-    if (tty) {
-      rl.setPrompt('> ');
-      this.out.attach(rl);
-      rl.prompt();
-      process.stdin.on('keypress', (str: string | undefined, key: { name?: string; ctrl?: boolean; meta?: boolean } | undefined) => {
-        const printable = !!str && str.length === 1 && str >= ' ' && !key?.ctrl && !key?.meta;
-        if (printable || key?.name === 'backspace') this.typed();
-      });
-      rl.on('SIGINT', () => void this.shutdown(0));
-    }
-    rl.on('line', (line) => {
-      if (tty) process.stdout.write('\x1b[1A\x1b[2K'); // the echoed input; the acked message replaces it
-      const body = line.trim();
-      if (body) this.send(body);
-      if (tty) rl.prompt();
+    this.input = new LineInput(this.out, {
+      line: (body) => this.send(body),
+      typing: (on) => this.target && this.write({ $case: 'typing', typing: { channelId: this.target, typing: on } }),
+      close: () => void this.shutdown(0),
     });
-    rl.on('close', () => void this.shutdown(0));
   }
 
   private send(body: string) {
     if (!this.target) return;
-    this.setTyping(false);
     const clientMsgId = randomUUID();
     this.pending.set(clientMsgId, { channelId: this.target, body });
     this.write({ $case: 'send', send: { clientMsgId, channelId: this.target, body } });
-  }
-
-  private typed() {
-    this.setTyping(true);
-    clearTimeout(this.typingTimer);
-    this.typingTimer = setTimeout(() => this.setTyping(false), TYPING_IDLE_MS);
-  }
-
-  private setTyping(on: boolean) {
-    if (on === this.typingOn || !this.target) return;
-    if (this.write({ $case: 'typing', typing: { channelId: this.target, typing: on } })) this.typingOn = on;
-    if (!on) clearTimeout(this.typingTimer);
   }
 
   /** Ends cleanly: waits (bounded) for outstanding sends, acks, saves and half-closes. */
@@ -306,14 +277,12 @@ class Talk {
     while (graceful && this.stream && this.pending.size && Date.now() < deadline) await sleep(50);
     if (graceful) await sleep(300);
     this.closing = true;
-    this.rl?.close();
+    this.input?.close();
     if (this.pending.size) this.out.warn(`warning: ${this.pending.size} message(s) were not confirmed by the server`);
-    this.setTyping(false);
     await this.chain;
     this.flushAcks();
     this.save();
     this.timers.forEach(clearInterval);
-    clearTimeout(this.typingTimer);
     const s = this.stream;
     if (s) {
       const ended = new Promise<void>((r) => s.on('status', () => r()));

@@ -109,7 +109,7 @@ export class Messaging {
     return { messages, hasMore, cursors: [...cursors].map(([channelId, lastMessageId]) => ({ channelId, lastMessageId })) };
   }
 
-  /** Per channel of the user: the given cursor, else the device's stored one, else 0. */
+  /** Per channel of the user: the given cursor, else the device's stored one, else 0. Cursors of channels the user is not in are ignored. */
   async effectiveCursors(userId: string, deviceId: string, given: Cursor[]): Promise<Map<string, number>> {
     const [ids, stored] = await Promise.all([this.d.channels.channelsOf(userId), this.d.cursors.delivered(userId, deviceId)]);
     const mine = new Set(ids);
@@ -118,8 +118,8 @@ export class Messaging {
     for (const c of given) {
       checkChannelId(c.channelId, 'cursor channel_id');
       checkMessageId(c.lastMessageId, 'cursor last_message_id');
-      if (!mine.has(c.channelId)) throw denied(`you are not a member of channel ${c.channelId}`);
-      out.set(c.channelId, c.lastMessageId);
+      // A cursor for a channel the user has left is stale, not an error: skip it.
+      if (mine.has(c.channelId)) out.set(c.channelId, c.lastMessageId);
     }
     return out;
   }

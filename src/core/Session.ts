@@ -209,8 +209,11 @@ export class Session {
   private async joinLate(channelId: string) {
     try {
       const [stored, ch] = await Promise.all([this.d.cursors.delivered(this.userId, this.deviceId), this.d.channels.get(channelId)]);
-      for (const m of ch?.members ?? []) this.watchContact(m.userId);
+      const fresh = (ch?.members ?? []).map((m) => m.userId).filter((u) => u !== this.userId && !this.contacts.has(u));
+      for (const u of fresh) this.watchContact(u);
       await this.replay(channelId, stored.get(channelId) ?? 0);
+      // New contacts: tell the device where they stand now, as at start-up.
+      if (this.caughtUp && fresh.length) for (const presence of await this.d.presence.get(fresh)) this.push({ type: 'presence', presence });
     } catch (e) {
       this.out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'could not load a joined channel; reconnect'));
     }

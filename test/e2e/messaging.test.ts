@@ -117,6 +117,11 @@ test('only members send or read; removed members stop receiving at once', async 
   assert.deepEqual(cs.messages(ch).map((m) => m.body), ['before removal']);
   await assert.rejects(() => c.send(ch, 'still here?'), (e: { code: number }) => e.code === status.PERMISSION_DENIED);
   cs.close();
+  // A device that resumes with a cursor of the channel it was removed from is not refused; it gets nothing of it.
+  const again = c.connect([{ channelId: ch, lastMessageId: 0 }]);
+  await again.caughtUp();
+  assert.equal(again.messages(ch).length, 0);
+  again.close();
 });
 
 test('typing reaches the other members online devices and is never stored', async () => {

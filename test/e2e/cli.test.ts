@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testNode } from '../support/node.js';
+
+/** The compiled CLI entry point (tests run from the repository root). */
+const CHAT = join(process.cwd(), 'bin', 'chat.js');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI's environment: a private CHAT_HOME and the test node, no profile from the caller. */
+function childEnv(home: string, server: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, CHAT_HOME: home, CHAT_SERVER: server };
+  delete env['CHAT_PROFILE'];
+  return env;
+}
+
+/** Runs `node bin/chat.js ...args` without blocking the in-process node; killed after `ms`. */
+function chat(home: string, server: string, args: string[], ms = 10_000): Promise<Run> {
+  return new Promise((resolve) => {
+    const env = childEnv(home, server);
+    execFile(process.execPath, [CHAT, ...args], { env, timeout: ms, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+test('cli: register two users, send a direct message, read it back', { timeout: 60_000 }, async () => {
+  const { node, stop } = await testNode();
+  const home = await mkdtemp(join(tmpdir(), 'chat-cli-'));
+  try {
+    const server = node.address;
+    const ok = (r: Run, what: string) => assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
+
+    ok(await chat(home, server, ['--as', 'alice', 'register', 'alice', '--password', 'alice-password']), 'register alice');
+    ok(await chat(home, server, ['--as', 'bob', 'register', 'bob', '--password', 'bob-password']), 'register bob');
+
+    const profile = JSON.parse(await readFile(join(home, 'alice.json'), 'utf8'));
+    assert.equal(profile.userName, 'alice');
+    assert.match(profile.userId, /^u_/);
+    assert.ok(profile.token);
+    assert.equal((await stat(join(home, 'alice.json'))).mode & 0o777, 0o600);
+
+    const sent = await chat(home, server, ['--as', 'alice', 'send', 'bob', 'hello']);
+    ok(sent, 'send');
+    assert.match(sent.stdout, /sent #1 to bob/);
+
+    const hist = await chat(home, server, ['--as', 'bob', 'history', 'alice']);
+    ok(hist, 'history');
+    assert.match(hist.stdout, /\[\d\d:\d\d:\d\d\] #1 alice: hello/);
+
+    const dup = await chat(home, server, ['--as', 'carol', 'register', 'alice', '--password', 'whatever-pw']);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /^error: .*\(ALREADY_EXISTS\)\n$/);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+    await stop();
+  }
+});
+
+test('cli: tail resumes from the saved cursors without duplicates', { timeout: 60_000 }, async () => {
+  const { node, stop } = await testNode();
+  const home = await mkdtemp(join(tmpdir(), 'chat-cli-'));
+  try {
+    const server = node.address;
+    for (const u of ['alice', 'bob']) {
+      const r = await chat(home, server, ['--as', u, 'register', u, '--password', `${u}-password`]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await chat(home, server, ['--as', 'alice', 'send', 'bob', 'one']);
+    const first = await tailFor(home, server, 'bob', 1500);
+    assert.match(first, /#1 alice: one/);
+    assert.match(first, /-- caught up --/);
+
+    await chat(home, server, ['--as', 'alice', 'send', 'bob', 'two']);
+    const second = await tailFor(home, server, 'bob', 1500);
+    assert.match(second, /#2 alice: two/);
+    assert.doesNotMatch(second, /alice: one/);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+    await stop();
+  }
+});
+
+/** Runs `chat tail` for `ms`, then interrupts it; resolves with its stdout. */
+function tailFor(home: string, server: string, as: string, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const env = childEnv(home, server);
+    const child = execFile(process.execPath, [CHAT, '--as', as, 'tail'], { env, timeout: ms + 5_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`tail failed: ${err.message}\n${stderr}`));
+      else resolve(String(stdout));
+    });
+    setTimeout(() => child.kill('SIGINT'), ms);
+  });
+}

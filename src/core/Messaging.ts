@@ -44,18 +44,13 @@ export class Messaging {
     }
     let message: Message;
     try {
-      const id = await this.d.sequencer.next(channelId);
-      message = {
-        channelId,
-        id,
+      message = await this.storeNew(channelId, {
         senderUserId: sender.userId,
         senderDeviceId: sender.deviceId,
         clientMsgId,
         body,
-        sentAtMs: this.d.now(),
         kind: p.kind === 'user' ? 'user' : 'system',
-      };
-      await this.d.messages.append(message);
+      });
     } catch (e) {
       await this.d.idempotency.release(key).catch(() => {});
       throw asUnavailable(e, 'the message was not stored');
@@ -68,6 +63,26 @@ export class Messaging {
     );
     void this.pushToOffline(ch, message);
     return { message, duplicate: false };
+  }
+
+  /**
+   * Takes an id and stores the message. If storage already holds a different
+   * message under that id (the sequencer lost increments), the sequencer is
+   * resynced past durable history and the send retried: history is never
+   * overwritten and ids are never reused.
+   */
+  private async storeNew(channelId: string, m: Omit<Message, 'channelId' | 'id' | 'sentAtMs'>): Promise<Message> {
+    for (let attempt = 0; ; attempt++) {
+      const message: Message = { ...m, channelId, id: await this.d.sequencer.next(channelId), sentAtMs: this.d.now() };
+      try {
+        await this.d.messages.append(message);
+        return message;
+      } catch (e) {
+        if (!(e instanceof DomainError) || e.kind !== 'aborted' || attempt >= 3) throw e;
+        this.d.log.warn({ channelId, id: message.id }, 'message id already taken in storage; resyncing the sequencer');
+        await this.d.sequencer.resync(channelId);
+      }
+    }
   }
 
   /** Newest first, messages with id < beforeId. */

@@ -70,6 +70,8 @@ export class Session {
     const cursors = await this.messaging.effectiveCursors(this.userId, this.deviceId, resume);
     for (const channelId of cursors.keys()) this.watch(channelId);
     for (const c of await this.channels.contactsOf(this.userId)) this.watchContact(c);
+    this.subs.set('#reset', this.d.fanout.onReset(() => void this.recover()));
+    await this.d.fanout.subscribed();
     for (const [channelId, from] of cursors) {
       if (this.closed) return;
       await this.replay(channelId, from);
@@ -211,11 +213,27 @@ export class Session {
       const [stored, ch] = await Promise.all([this.d.cursors.delivered(this.userId, this.deviceId), this.d.channels.get(channelId)]);
       const fresh = (ch?.members ?? []).map((m) => m.userId).filter((u) => u !== this.userId && !this.contacts.has(u));
       for (const u of fresh) this.watchContact(u);
+      await this.d.fanout.subscribed();
       await this.replay(channelId, stored.get(channelId) ?? 0);
       // New contacts: tell the device where they stand now, as at start-up.
       if (this.caughtUp && fresh.length) for (const presence of await this.d.presence.get(fresh)) this.push({ type: 'presence', presence });
     } catch (e) {
       this.out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'could not load a joined channel; reconnect'));
+    }
+  }
+
+  /** The broker may have dropped events: re-read every ready channel after what was sent. */
+  private async recover() {
+    for (const [channelId, s] of this.states) {
+      if (this.closed) return;
+      if (!s.ready) continue;
+      try {
+        const rows = await this.d.messages.after(channelId, s.lastSent, this.d.settings.outboundQueueLimit);
+        for (const m of rows) this.ordered(channelId, s, m);
+      } catch {
+        this.out.fail(new DomainError('unavailable', 'lost contact with the message broker; reconnect with your cursors'));
+        return;
+      }
     }
   }
 

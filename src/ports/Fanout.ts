@@ -12,6 +12,16 @@ export interface Fanout {
   publish(topic: string, event: ChatEvent): Promise<void>;
   /** Returns a function that removes this subscription. */
   subscribe(topic: string, handler: (event: ChatEvent) => void): () => void;
+  /**
+   * Resolves once every subscription made so far receives events. A session
+   * awaits it before reading the backlog, so nothing falls between the two.
+   */
+  subscribed(): Promise<void>;
+  /**
+   * Registers a callback for "events may have been lost" (the broker
+   * connection dropped and came back). Sessions then re-read storage.
+   */
+  onReset(handler: () => void): () => void;
   /** Number of live subscriptions on this node (for leak checks and metrics). */
   subscriptionCount(): number;
   close(): Promise<void>;

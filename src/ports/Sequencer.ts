@@ -9,4 +9,10 @@ export interface Sequencer {
   next(channelId: string): Promise<number>;
   /** The last id issued for a channel (0 if none). */
   current(channelId: string): Promise<number>;
+  /**
+   * Called when an issued id turned out to be taken in storage (the backing
+   * store lost acknowledged increments, e.g. a failover to a lagging replica):
+   * moves the counter past everything durable so the next id is fresh.
+   */
+  resync(channelId: string): Promise<void>;
 }

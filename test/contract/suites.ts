@@ -170,6 +170,7 @@ export function contractSuites(f: Factories) {
       const topic = `ch:${chan()}`;
       const base = s.subscriptionCount();
       const off = s.subscribe(topic, (e: ChatEvent) => e.type === 'message' && got.push(e.message.id));
+      await s.subscribed();
       for (let i = 1; i <= 50; i++) await s.publish(topic, { type: 'message', message: msg('g', i) });
       const deadline = Date.now() + 2000;
       while (got.length < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));

@@ -37,6 +37,13 @@ export class MemoryFanout implements Fanout {
     };
   }
 
+  async subscribed() {}
+
+  /** In-process delivery never loses events. */
+  onReset() {
+    return () => {};
+  }
+
   subscriptionCount() {
     return this.count;
   }

@@ -2,9 +2,9 @@ import type { ChannelCursor } from '../gen/chat/v1/common.js';
 
 /**
  * What this device has received, per channel, kept gap-free: the cursor only
- * moves past an id when everything below it has been seen. The server never
- * echoes a device's own sends back to it, so acknowledged own ids are parked
- * and folded in once the cursor reaches them.
+ * moves past an id when everything below it has been seen. The server echoes
+ * a device's own sends on its stream; acknowledged own ids are also parked and
+ * folded in once the cursor reaches them, in case the stream dropped first.
  */
 export class CursorBook {
   private readonly at = new Map<string, number>();

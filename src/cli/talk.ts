@@ -97,18 +97,26 @@ class Talk {
   private onFrame(f: Frame) {
     this.enqueue(async () => {
       switch (f.$case) {
-        case 'message':
-          if (!this.cursors.received(f.message.channelId, f.message.id)) return;
-          await this.render.message(f.message);
-          this.markSeen(f.message.channelId);
-          return;
+        case 'message': {
+          const m = f.message;
+          if (!this.cursors.received(m.channelId, m.id)) return;
+          this.markSeen(m.channelId);
+          // The server echoes our own sends (usually just before the ack): show them once, as confirmed.
+          const mine = this.pending.get(m.clientMsgId);
+          if (mine && m.senderUserId === this.profile.userId && m.senderDeviceId === this.profile.deviceId) {
+            this.pending.delete(m.clientMsgId);
+            return this.render.ownMessage(m.channelId, m.id, m.sentAtMs, m.body, false);
+          }
+          return this.render.message(m);
+        }
         case 'sendAck': {
           const a = f.sendAck;
-          const p = this.pending.get(a.clientMsgId);
-          this.pending.delete(a.clientMsgId);
           this.cursors.sent(a.channelId, a.messageId);
           this.markSeen(a.channelId);
-          return this.render.ownMessage(a.channelId, a.messageId, a.sentAtMs, p?.body ?? '', a.duplicate);
+          const p = this.pending.get(a.clientMsgId);
+          if (!p) return; // already shown from its echo
+          this.pending.delete(a.clientMsgId);
+          return this.render.ownMessage(a.channelId, a.messageId, a.sentAtMs, p.body, a.duplicate);
         }
         case 'sendError': {
           const p = this.pending.get(f.sendError.clientMsgId);

@@ -277,10 +277,13 @@ export class Session {
     if (s.ahead.size) s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
   }
 
+  /**
+   * Every device gets every message of its channels, its own sends included
+   * (it matches them to its acks by client_msg_id): the stream is then a
+   * complete, ordered log and the highest id received is an exact cursor.
+   */
   private emitLive(s: ChannelState, m: Message) {
     s.lastSent = m.id;
-    // The sending device already has its ack; its other devices get the message.
-    if (m.senderUserId === this.userId && m.senderDeviceId === this.deviceId) return;
     this.out.push({ type: 'message', message: m });
   }
 

@@ -42,8 +42,9 @@ test('1:1: B receives in order with server ids; A gets acks with the same ids', 
     assert.equal(ack.messageId, m.id);
     assert.equal(m.senderUserId, a.userId);
   }
-  // The sending device gets acks, not echoes of its own messages.
-  assert.equal(as.messages().length, 0);
+  // The sending device also receives its own messages, in the same order: its stream is a complete log.
+  await as.until(() => as.messages(channel!.channelId).length === 20, 'own messages echoed');
+  assert.deepEqual(as.messages(channel!.channelId).map((m) => m.id), got.map((m) => m.id));
   as.close();
   bs.close();
 });

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Starts 3 chat nodes on 127.0.0.1:50051-50053 against local Redis and Cassandra
+# (started by `make infra`). Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CHAT_STORE=scylla
+export CHAT_JWT_SECRET="${CHAT_JWT_SECRET:-local-cluster-secret-change-me-0123456789}"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
+for i in 1 2 3; do
+  CHAT_NODE_ID="node-$i" CHAT_PORT="$((50050 + i))" node dist/src/app/main.js &
+  pids+=("$!")
+done
+wait

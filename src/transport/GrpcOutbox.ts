@@ -46,8 +46,8 @@ export class GrpcOutbox implements Outbox {
     }
     if (this.queue.length >= this.limit) {
       outboxStats.slowConsumerCutoffs++;
-      this.onDrop();
       this.fail(exhausted(`the client is not reading: more than ${this.limit} frames queued; reconnect with your cursors`));
+      this.onDrop();
       return false;
     }
     this.queue.push(buf);

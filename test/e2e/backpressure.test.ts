@@ -2,9 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { registerAndLogin, type Device } from '../support/client.js';
+import { Api, Device, registerAndLogin } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
-import { RawConnect } from '../support/rawStream.js';
+import { PausableProxy } from '../support/pausableProxy.js';
 import { outboxStats } from '../../src/transport/GrpcOutbox.js';
 
 const LIMIT = 64;
@@ -16,7 +16,7 @@ after(async () => {
   await env.stop();
 });
 
-test('a stream that does not read is cut off at the queue bound and resumes from its cursor with nothing lost', async () => {
+test('a stream that does not read is cut off at the queue bound with RESOURCE_EXHAUSTED and resumes from its cursor with nothing lost', async () => {
   const t = randomUUID().slice(0, 6);
   const [a] = (await registerAndLogin(env.api, `a_${t}`)) as [Device];
   const [slow, fast] = (await registerAndLogin(env.api, `b_${t}`, ['slow', 'fast'])) as [Device, Device];
@@ -24,12 +24,15 @@ test('a stream that does not read is cut off at the queue bound and resumes from
   const baseSubs = env.node.core.deps.fanout.subscriptionCount();
   const baseSessions = env.node.core.hub.count();
 
-  const stalled = new RawConnect(env.node.address, slow.token);
-  stalled.send({ frame: { $case: 'resume', resume: { cursors: [] } } });
+  // The slow device reaches the node through a proxy that can stop delivering bytes to it.
+  const [host, port] = env.node.address.split(':');
+  const proxy = new PausableProxy({ host: host!, port: Number(port) });
+  const slowVia = new Device(new Api(await proxy.listen()), slow.userId, slow.userName, slow.deviceId, slow.token);
+  const stalled = slowVia.connect();
+  await stalled.caughtUp();
   const quick = fast.connect();
   await quick.caughtUp();
-  await sleep(100);
-  stalled.pause(); // stops reading: HTTP/2 flow control soon blocks the server's writes
+  proxy.pause(); // the network stops: HTTP/2 flow control soon blocks the server's writes
 
   const N = 400;
   const body = 'z'.repeat(8000);
@@ -41,13 +44,16 @@ test('a stream that does not read is cut off at the queue bound and resumes from
   await sleep(50);
   assert.equal(env.node.core.hub.count(), baseSessions + 1, 'only the fast session remains');
 
-  // What reached the slow client before the cut is an in-order prefix.
-  stalled.resume();
-  await sleep(300);
-  const got = stalled.frames.flatMap((f) => (f.frame?.$case === 'message' ? [f.frame.message] : []));
+  // The network comes back: the client reads what was in flight, then the status.
+  proxy.resume();
+  await stalled.until(() => !!stalled.error, 'the error status', 10000);
+  assert.equal(stalled.error!.code, status.RESOURCE_EXHAUSTED);
+  assert.match(stalled.error!.details, /not reading/);
+  const got = stalled.messages(ch);
   assert.ok(got.length < N, `only part arrived before the cut (${got.length})`);
   assert.deepEqual(got.map((m) => m.id), Array.from({ length: got.length }, (_, i) => i + 1), 'in order, no gap');
-  stalled.close();
+  slowVia.api.close();
+  proxy.close();
 
   // Reconnect with the cursor it has: the rest arrives exactly once.
   const cursor = got.length ? [{ channelId: ch, lastMessageId: got.at(-1)!.id }] : [];

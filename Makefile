@@ -2,15 +2,20 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: run test build gen lint install clean
+.PHONY: run test build gen lint install clean infra
 
 run: build ## one node on the embedded default (in-memory adapters) at 127.0.0.1:50051
 	node dist/src/app/main.js
 
-test: build lint ## everything: proto lint, unit, contract and end-to-end tests
+test: build lint infra ## everything: proto lint, unit, contract and end-to-end tests
 	node scripts/run-tests.js
 
 install: $(NPM_STAMP)
+
+infra: install ## test backends: a Cassandra 5.0 node on 127.0.0.1:9042 (jars from Maven Central) and Redis on 6379
+	bash test/infra/redis.sh
+	bash test/infra/chromium.sh
+	bash test/infra/cassandra.sh
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund

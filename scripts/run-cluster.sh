@@ -8,7 +8,7 @@ export CHAT_JWT_SECRET="${CHAT_JWT_SECRET:-local-cluster-secret-change-me-012345
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
 for i in 1 2 3; do
-  CHAT_NODE_ID="node-$i" CHAT_PORT="$((50050 + i))" node dist/src/app/main.js &
+  CHAT_NODE_ID="node-$i" CHAT_PORT="$((50050 + i))" CHAT_METRICS_PORT="$((9463 + i))" CHAT_WEB_PORT="$((8079 + i))" node dist/src/app/main.js &
   pids+=("$!")
 done
 wait

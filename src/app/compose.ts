@@ -9,27 +9,103 @@ import { MemorySequencer } from '../adapters/memory/MemorySequencer.js';
 import { LogPushNotifier } from '../adapters/push/LogPushNotifier.js';
 import { WebhookPushNotifier } from '../adapters/push/WebhookPushNotifier.js';
 import { StaticRegistry } from '../adapters/static/StaticRegistry.js';
+import { connectRedis } from '../adapters/redis/connect.js';
+import { RedisFanout } from '../adapters/redis/RedisFanout.js';
+import { RedisIdempotencyStore } from '../adapters/redis/RedisIdempotencyStore.js';
+import { RedisPresenceStore } from '../adapters/redis/RedisPresenceStore.js';
+import { RedisRegistry } from '../adapters/redis/RedisRegistry.js';
+import { RedisSequencer } from '../adapters/redis/RedisSequencer.js';
+import { ConsulRegistry } from '../adapters/consul/ConsulRegistry.js';
+import type { Redis } from 'ioredis';
 import type { Ports } from '../core/deps.js';
 import type { Logger } from '../core/logger.js';
+import type { Membership } from '../ports/Registry.js';
 import type { Config } from './config.js';
 
+/** The chosen adapters plus their lifecycle hooks. */
+export interface Composition {
+  ports: Ports & { registry: Membership };
+  close(): Promise<void>;
+}
+
+/** Discovery: static on the embedded default, Redis or Consul in a cluster. */
+function discovery(cfg: Config, redis?: Redis): Membership {
+  const kind = cfg.CHAT_DISCOVERY ?? (cfg.CHAT_STORE === 'memory' ? 'static' : 'redis');
+  switch (kind) {
+    case 'static':
+      return new StaticRegistry();
+    case 'redis':
+      if (!redis) throw new Error('invalid configuration:\n  CHAT_DISCOVERY: redis needs CHAT_STORE=scylla (a shared Redis)');
+      return new RedisRegistry(redis, cfg.CHAT_REDIS_PREFIX);
+    case 'consul':
+      return new ConsulRegistry({
+        host: cfg.CHAT_CONSUL_HOST,
+        port: cfg.CHAT_CONSUL_PORT,
+        serviceName: cfg.CHAT_CONSUL_SERVICE,
+        ttlSeconds: cfg.CHAT_CONSUL_TTL_MS / 1000,
+        zone: cfg.CHAT_ZONE,
+      });
+  }
+}
+
 /** The one place that chooses adapters. */
-export function composePorts(cfg: Config, log: Logger, advertise: string): Ports {
+export async function compose(cfg: Config, log: Logger): Promise<Composition> {
   const push = cfg.CHAT_PUSH === 'webhook' ? new WebhookPushNotifier(cfg.CHAT_PUSH_WEBHOOK_URL!) : new LogPushNotifier(log);
-  const registry = new StaticRegistry([{ nodeId: cfg.CHAT_NODE_ID, address: advertise, region: cfg.CHAT_REGION }]);
   switch (cfg.CHAT_STORE) {
-    case 'memory':
+    case 'memory': {
+      const registry = discovery(cfg);
       return {
-        accounts: new MemoryAccountStore(),
-        channels: new MemoryChannelStore(),
-        messages: new MemoryMessageStore(),
-        sequencer: new MemorySequencer(),
-        idempotency: new MemoryIdempotencyStore(),
-        cursors: new MemoryCursorStore(),
-        fanout: new MemoryFanout(),
-        presence: new MemoryPresenceStore(),
-        push,
-        registry,
+        ports: {
+          accounts: new MemoryAccountStore(),
+          channels: new MemoryChannelStore(),
+          messages: new MemoryMessageStore(),
+          sequencer: new MemorySequencer(),
+          idempotency: new MemoryIdempotencyStore(),
+          cursors: new MemoryCursorStore(),
+          fanout: new MemoryFanout(),
+          presence: new MemoryPresenceStore(),
+          push,
+          registry,
+        },
+        close: () => registry.close(),
       };
+    }
+    case 'scylla': {
+      const { createScyllaStores } = await import('../adapters/scylla/index.js');
+      const prefix = cfg.CHAT_REDIS_PREFIX;
+      const [redis, sub, cql] = await Promise.all([
+        connectRedis(cfg.CHAT_REDIS_URL, `${cfg.CHAT_NODE_ID}-cmd`),
+        connectRedis(cfg.CHAT_REDIS_URL, `${cfg.CHAT_NODE_ID}-sub`),
+        createScyllaStores({
+          contactPoints: cfg.CHAT_CQL_CONTACT_POINTS.split(',').map((s) => s.trim()),
+          localDataCenter: cfg.CHAT_CQL_LOCAL_DC,
+          keyspace: cfg.CHAT_CQL_KEYSPACE,
+          replication: cfg.CHAT_CQL_REPLICATION,
+          consistency: cfg.CHAT_CQL_CONSISTENCY,
+          requestTimeoutMs: cfg.CHAT_CQL_REQUEST_TIMEOUT_MS,
+        }),
+      ]);
+      const registry = discovery(cfg, redis);
+      return {
+        ports: {
+          accounts: cql.accounts,
+          channels: cql.channels,
+          messages: cql.messages,
+          cursors: cql.cursors,
+          sequencer: new RedisSequencer(redis, (ch) => cql.messages.maxId(ch), prefix, cfg.CHAT_SEQ_RESEED_MARGIN),
+          idempotency: new RedisIdempotencyStore(redis, prefix),
+          fanout: new RedisFanout(redis, sub, prefix),
+          presence: new RedisPresenceStore(redis, prefix),
+          push,
+          registry,
+        },
+        async close() {
+          await registry.close();
+          sub.disconnect();
+          redis.disconnect();
+          await cql.close();
+        },
+      };
+    }
   }
 }

@@ -15,9 +15,38 @@ export const ConfigSchema = z.object({
   CHAT_PORT: int(50051),
   /** The address clients are told to use for this node (defaults to host:port). */
   CHAT_ADVERTISE_ADDRESS: z.string().optional(),
+  /** grpc-web (browsers, no Envoy needed) and the web client, over HTTP/1.1 (0 = any free port). */
+  CHAT_WEB_PORT: int(8080),
+  /** Origins allowed to call grpc-web cross-origin, comma-separated ("*" = any). */
+  CHAT_WEB_ORIGINS: z.string().default('*'),
+  /** Prometheus /metrics on its own HTTP port (0 = any free port). */
+  CHAT_METRICS_PORT: int(9464),
   CHAT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
 
-  CHAT_STORE: z.enum(['memory']).default('memory'),
+  /** memory: everything in process (one node). scylla: CQL history + Redis for ids, fan-out, presence. */
+  CHAT_STORE: z.enum(['memory', 'scylla']).default('memory'),
+  CHAT_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port').default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key and channel (several clusters can share one Redis). */
+  CHAT_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,32}$/).default('chat:'),
+  /** Comma-separated host[:port] list. */
+  CHAT_CQL_CONTACT_POINTS: z.string().min(1).default('127.0.0.1:9042'),
+  CHAT_CQL_LOCAL_DC: z.string().min(1).default('datacenter1'),
+  CHAT_CQL_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'lower-case letters, digits and _').default('chat'),
+  CHAT_CQL_REPLICATION: z.string().default("{'class':'SimpleStrategy','replication_factor':1}"),
+  CHAT_CQL_CONSISTENCY: z.enum(['ONE', 'LOCAL_ONE', 'LOCAL_QUORUM', 'QUORUM', 'ALL']).default('LOCAL_QUORUM'),
+  CHAT_CQL_REQUEST_TIMEOUT_MS: int(5000, 100),
+  /** After Redis lost a channel's counter, ids restart this far above durable history. */
+  CHAT_SEQ_RESEED_MARGIN: int(1000, 1),
+  /** Where nodes find each other: static (this node only), redis, or consul. Default: static on memory, redis on scylla. */
+  CHAT_DISCOVERY: z.enum(['static', 'redis', 'consul']).optional(),
+  CHAT_CONSUL_HOST: z.string().default('127.0.0.1'),
+  CHAT_CONSUL_PORT: int(8500, 1),
+  CHAT_CONSUL_SERVICE: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).default('chat'),
+  /** TTL of the node's health check in Consul; the node passes it every third of that. */
+  CHAT_CONSUL_TTL_MS: int(10_000, 300),
+  CHAT_ZONE: z.string().default(''),
+  /** Streams this node is sized for (discovery's load ratio). */
+  CHAT_NODE_CAPACITY: int(10_000, 1),
   CHAT_PUSH: z.enum(['log', 'webhook']).default('log'),
   CHAT_PUSH_WEBHOOK_URL: z.url().optional(),
 
@@ -39,7 +68,9 @@ export const ConfigSchema = z.object({
   CHAT_PRESENCE_TIMEOUT_MS: int(30_000, 10),
   CHAT_HEARTBEAT_INTERVAL_MS: int(5_000, 5),
   CHAT_IDEMPOTENCY_TTL_MS: int(24 * 3600 * 1000, 1000),
-  CHAT_GAP_WAIT_MS: int(2_000, 1),
+  CHAT_GAP_WAIT_MS: int(500, 1),
+  /** A missing id is skipped once the message after it is this old (must exceed the slowest send). */
+  CHAT_HOLE_WINDOW_MS: int(15_000, 1),
 
   CHAT_MAX_CONCURRENT_STREAMS: int(1000, 1),
   CHAT_KEEPALIVE_TIME_MS: int(30_000, 1000),

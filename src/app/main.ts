@@ -14,6 +14,7 @@ async function main() {
   const store = cfg.CHAT_STORE === 'memory' ? 'in-memory adapters (nothing survives a restart)' : cfg.CHAT_STORE;
   console.error(
     `chat node ${cfg.CHAT_NODE_ID} listening on ${node.address} with ${store}\n` +
+      `web client and grpc-web: http://${cfg.CHAT_HOST}:${node.webPort}/   metrics: http://${cfg.CHAT_HOST}:${node.metricsPort}/metrics\n` +
       `try it:  npx chat --as alice register && npx chat --as alice talk bob   (see README)`,
   );
   let signals = 0;

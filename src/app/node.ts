@@ -2,25 +2,37 @@ import { pino } from 'pino';
 import { ChatCore } from '../core/ChatCore.js';
 import type { Logger } from '../core/logger.js';
 import { startGrpcServer } from '../transport/server.js';
-import { composePorts } from './compose.js';
+import { Metrics } from '../transport/metrics.js';
+import { countFanout } from './countFanout.js';
+import { startGrpcWebServer } from '../transport/grpcWeb.js';
+import { fileURLToPath } from 'node:url';
+
+/** <repo>/web, from dist/src/app or src/app. */
+const webDir = () => fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../web/' : '../../web/', import.meta.url));
+import { compose } from './compose.js';
 import type { Config } from './config.js';
 
 export interface RunningNode {
   core: ChatCore;
+  nodeId: string;
   address: string;
   port: number;
-  /** Drains (health NOT_SERVING, redirect clients, wait) and stops. */
+  /** Where Prometheus scrapes: http://host:metricsPort/metrics */
+  metricsPort: number;
+  /** grpc-web endpoint and web client: http://host:webPort/ */
+  webPort: number;
+  /** Drains (NOT_SERVING, leave discovery, redirect clients, finish in-flight calls) and stops. */
   stop(graceMs?: number): Promise<void>;
 }
 
-/** Starts one chat node: adapters, use cases, gRPC server. */
+/** Starts one chat node: adapters, use cases, gRPC server, discovery. */
 export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHAT_LOG_LEVEL }) as unknown as Logger): Promise<RunningNode> {
-  const provisional = cfg.CHAT_ADVERTISE_ADDRESS ?? `${cfg.CHAT_HOST}:${cfg.CHAT_PORT}`;
-  let advertise = provisional;
-  const ports = composePorts(cfg, log, provisional);
+  const c = await compose(cfg, log);
+  const metrics = new Metrics();
+  c.ports.fanout = countFanout(c.ports.fanout, (n) => metrics.fanout.observe(n));
   const core = new ChatCore(
     {
-      ...ports,
+      ...c.ports,
       log,
       now: Date.now,
       settings: {
@@ -32,47 +44,73 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
         heartbeatIntervalMs: cfg.CHAT_HEARTBEAT_INTERVAL_MS,
         idempotencyTtlMs: cfg.CHAT_IDEMPOTENCY_TTL_MS,
         gapWaitMs: cfg.CHAT_GAP_WAIT_MS,
+        holeWindowMs: cfg.CHAT_HOLE_WINDOW_MS,
         outboundQueueLimit: cfg.CHAT_OUTBOUND_QUEUE_LIMIT,
       },
     },
-    { jwtSecret: cfg.jwtSecret, issuer: 'grpc-chat', audience: 'grpc-chat', tokenTtlMs: cfg.CHAT_TOKEN_TTL_MS, passwordHashCost: cfg.CHAT_PASSWORD_HASH_COST, serviceKeys: cfg.serviceKeys },
+    {
+      jwtSecret: cfg.jwtSecret,
+      issuer: 'grpc-chat',
+      audience: 'grpc-chat',
+      tokenTtlMs: cfg.CHAT_TOKEN_TTL_MS,
+      passwordHashCost: cfg.CHAT_PASSWORD_HASH_COST,
+      serviceKeys: cfg.serviceKeys,
+    },
   );
   core.start();
-  const grpc = await startGrpcServer({ core, log }, cfg.CHAT_HOST, cfg.CHAT_PORT, {
+  const metricsHttp = await metrics.serve(cfg.CHAT_HOST, cfg.CHAT_METRICS_PORT);
+  const grpc = await startGrpcServer({ core, log, metrics }, cfg.CHAT_HOST, cfg.CHAT_PORT, {
     maxReceiveMessageBytes: cfg.CHAT_MAX_RECEIVE_MESSAGE_BYTES,
     maxConcurrentStreams: cfg.CHAT_MAX_CONCURRENT_STREAMS,
     keepaliveTimeMs: cfg.CHAT_KEEPALIVE_TIME_MS,
     keepaliveTimeoutMs: cfg.CHAT_KEEPALIVE_TIMEOUT_MS,
   });
-  if (!cfg.CHAT_ADVERTISE_ADDRESS) advertise = `${cfg.CHAT_HOST}:${grpc.port}`;
-  if (advertise !== provisional) {
-    // Port 0 was asked for: tell discovery the real one.
-    (ports.registry as unknown as { nodes: Array<{ address: string }> }).nodes[0]!.address = advertise;
-  }
+  const address = cfg.CHAT_ADVERTISE_ADDRESS ?? `${cfg.CHAT_HOST}:${grpc.port}`;
+  const loopback = ['0.0.0.0', '::'].includes(cfg.CHAT_HOST) ? '127.0.0.1' : cfg.CHAT_HOST;
+  const web = await startGrpcWebServer({
+    grpcAddress: `${loopback}:${grpc.port}`,
+    host: cfg.CHAT_HOST,
+    port: cfg.CHAT_WEB_PORT,
+    staticDir: webDir(),
+    allowedOrigins: cfg.CHAT_WEB_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+  });
+  await c.ports.registry.join({ nodeId: cfg.CHAT_NODE_ID, address, region: cfg.CHAT_REGION, capacity: cfg.CHAT_NODE_CAPACITY }, () => core.hub.count());
 
   let stopping: Promise<void> | undefined;
   return {
     core,
-    address: advertise,
+    nodeId: cfg.CHAT_NODE_ID,
+    address,
     port: grpc.port,
+    metricsPort: metricsHttp.port,
+    webPort: web.port,
     stop(graceMs = cfg.CHAT_SHUTDOWN_GRACE_MS) {
       return (stopping ??= (async () => {
         grpc.setServing(false);
-        const target = await ports.registry.alternative(cfg.CHAT_NODE_ID);
+        await c.ports.registry.leave();
+        const target = await c.ports.registry.alternative(cfg.CHAT_NODE_ID);
         core.hub.redirectAll(target, 'node shutting down');
+        // Keep answering while devices move and probes see NOT_SERVING, for up to half the grace.
+        const started = Date.now();
+        while (core.hub.count() > 0 && Date.now() - started < graceMs / 2) await new Promise((r) => setTimeout(r, 50));
+        log.info({ moved: core.hub.count() === 0, ms: Date.now() - started }, 'drain: streams moved; finishing in-flight calls');
+        await web.close(); // browsers got their reconnect frame; their upstream calls must not hold the shutdown
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             grpc.server.forceShutdown();
             resolve();
-          }, graceMs);
+          }, Math.max(0, graceMs - (Date.now() - started)));
           grpc.server.tryShutdown(() => {
             clearTimeout(timer);
             resolve();
           });
         });
+        // Sends whose stream already went away still finish: their messages are stored and their ids recorded.
+        await Promise.race([core.messaging.idle(), new Promise((r) => setTimeout(r, Math.max(500, graceMs / 4)))]);
         core.stop();
-        await ports.fanout.close();
-        await ports.registry.close();
+        metricsHttp.server.close();
+        await c.ports.fanout.close();
+        await c.close();
       })());
     },
   };

@@ -27,7 +27,25 @@ export class Messaging {
     private readonly channels: Channels,
   ) {}
 
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  /** Resolves when no send is in progress (drain waits for it before the process exits). */
+  idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
   async send(p: Principal, channelId: string, clientMsgIdRaw: string, body: string): Promise<SendResult> {
+    this.inflight++;
+    try {
+      return await this.sendOnce(p, channelId, clientMsgIdRaw, body);
+    } finally {
+      if (--this.inflight === 0) this.idleWaiters.splice(0).forEach((w) => w());
+    }
+  }
+
+  private async sendOnce(p: Principal, channelId: string, clientMsgIdRaw: string, body: string): Promise<SendResult> {
     checkChannelId(channelId);
     const clientMsgId = checkClientMsgId(clientMsgIdRaw);
     checkBody(body, this.d.settings);
@@ -41,6 +59,15 @@ export class Messaging {
       const original = await this.d.messages.get(claim.channelId, claim.messageId);
       if (!original) throw unavailable('the original of this client_msg_id is not readable right now; retry');
       return { message: original, duplicate: true };
+    }
+    if (claim.recovered) {
+      // A previous attempt died holding the claim; it may have stored the message.
+      const earlier = await this.d.messages.findByClientMsgId(sender.userId, clientMsgId).catch(() => undefined);
+      if (earlier) {
+        await this.d.idempotency.complete(key, earlier.channelId, earlier.id, ttl).catch(() => {});
+        await this.d.fanout.publish(channelTopic(earlier.channelId), { type: 'message', message: earlier }).catch(() => {});
+        return { message: earlier, duplicate: true };
+      }
     }
     let message: Message;
     try {

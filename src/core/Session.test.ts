@@ -32,7 +32,7 @@ function core() {
     now: Date.now,
     settings: {
       nodeId: 't', maxBodyBytes: 8192, maxGroupMembers: 100, maxGroupTitle: 100, presenceTimeoutMs: 1000,
-      heartbeatIntervalMs: 100, idempotencyTtlMs: 60_000, gapWaitMs: 40, outboundQueueLimit: 100,
+      heartbeatIntervalMs: 100, idempotencyTtlMs: 60_000, gapWaitMs: 40, holeWindowMs: 60, outboundQueueLimit: 100,
     },
   };
   const secret = new TextEncoder().encode('k'.repeat(32));
@@ -101,4 +101,30 @@ test('a gap is filled from storage after gapWaitMs; ids storage lacks are skippe
   assert.deepEqual(out.ids(), [1, 2, 3, 5]);
   c.endSession(s);
   assert.equal(c.deps.fanout.subscriptionCount(), 0, 'session released its subscriptions');
+});
+
+const recent = (id: number): Message => ({ ...m(id), sentAtMs: Date.now() });
+
+test('a recent hole is waited for (live and during replay) until holeWindowMs, so a slow store write is not skipped', async () => {
+  const c = core();
+  const me = 'u_' + 'e'.repeat(32);
+  await c.deps.channels.create({ id: CH, kind: 'group', title: 't', createdAtMs: 0, members: [{ userId: me, role: 'member' }] });
+  // Replay: 1 and 3 are stored, 2 is still being written.
+  await c.deps.messages.append(recent(1));
+  await c.deps.messages.append(recent(3));
+  setTimeout(() => void c.deps.messages.append(recent(2)), 50);
+  const out = new ArrayOutbox();
+  const s = await c.openSession(me, 'd1', out, []);
+  assert.deepEqual(out.ids(), [1, 2, 3], 'replay waited for the in-flight id');
+  // Live: 5 arrives while 4 is slow; 4 shows up after gapWaitMs but before holeWindowMs.
+  const five = recent(5);
+  await c.deps.messages.append(five);
+  await c.deps.fanout.publish(channelTopic(CH), { type: 'message', message: five });
+  await wait(45);
+  assert.deepEqual(out.ids(), [1, 2, 3]);
+  const four = recent(4);
+  await c.deps.messages.append(four);
+  await c.deps.fanout.publish(channelTopic(CH), { type: 'message', message: four });
+  assert.deepEqual(out.ids(), [1, 2, 3, 4, 5]);
+  c.endSession(s);
 });

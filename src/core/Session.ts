@@ -42,8 +42,9 @@ const REPLAY_PAGE = 256;
  * then send `caughtUp`, then release what arrived meanwhile, de-duplicated by
  * id. Per channel, messages reach the device in id order with no gap and no
  * repeat: an id that arrives early is held until the missing one shows up live
- * or, after `gapWaitMs`, is read from storage (ids of failed sends are holes
- * that storage confirms and that are then skipped).
+ * or, after `gapWaitMs`, is read from storage. The same holds during replay.
+ * A missing id is skipped only once the message after it is older than
+ * `holeWindowMs` (the longest a send can take): it was then a failed send.
  */
 export class Session {
   private readonly states = new Map<string, ChannelState>();
@@ -136,10 +137,22 @@ export class Session {
     this.unsubscribe(channelTopic(channelId));
   }
 
-  private watchContact(userId: string) {
-    if (userId === this.userId || this.contacts.has(userId)) return;
+  /** Follows a user's presence; true if they were not followed before. */
+  private watchContact(userId: string): boolean {
+    if (userId === this.userId || this.contacts.has(userId)) return false;
     this.contacts.add(userId);
     this.subscribe(presenceTopic(userId), (ev) => this.forward(ev));
+    return true;
+  }
+
+  /** Tells the device where new contacts stand now (after start-up the stream only carries changes). */
+  private async presenceSnapshot(userIds: string[]) {
+    if (!this.caughtUp || userIds.length === 0) return;
+    try {
+      for (const presence of await this.d.presence.get(userIds)) this.push({ type: 'presence', presence });
+    } catch {
+      /* best effort: the next transition corrects it */
+    }
   }
 
   /** Sends the backlog of one channel after `from`, waiting for queue room between frames. */
@@ -150,12 +163,22 @@ export class Session {
     s.lastSent = from;
     for (;;) {
       const page = await this.d.messages.after(channelId, s.lastSent, REPLAY_PAGE);
+      let hole = false;
       for (const m of page) {
         if (!this.out.hasRoom()) await this.out.waitRoom();
         if (this.closed || this.states.get(channelId) !== s) return;
         if (m.id <= s.lastSent) continue;
+        if (m.id > s.lastSent + 1 && !this.holeExpired(m)) {
+          // An id below m may still be in flight (taken, not yet stored): wait, then read again.
+          hole = true;
+          break;
+        }
         if (!this.out.push({ type: 'message', message: m })) return;
         s.lastSent = m.id;
+      }
+      if (hole) {
+        await new Promise((r) => setTimeout(r, this.d.settings.gapWaitMs));
+        continue;
       }
       if (page.length < REPLAY_PAGE) break;
     }
@@ -187,7 +210,7 @@ export class Session {
         return this.forward(ev);
       case 'membership':
         if (ev.userId === this.userId) return; // handled on the user topic
-        if (ev.change === 'joined') this.watchContact(ev.userId);
+        if (ev.change === 'joined' && this.watchContact(ev.userId)) void this.presenceSnapshot([ev.userId]);
         return this.forward(ev);
       default:
         return;
@@ -211,12 +234,10 @@ export class Session {
   private async joinLate(channelId: string) {
     try {
       const [stored, ch] = await Promise.all([this.d.cursors.delivered(this.userId, this.deviceId), this.d.channels.get(channelId)]);
-      const fresh = (ch?.members ?? []).map((m) => m.userId).filter((u) => u !== this.userId && !this.contacts.has(u));
-      for (const u of fresh) this.watchContact(u);
+      const fresh = (ch?.members ?? []).map((m) => m.userId).filter((u) => this.watchContact(u));
       await this.d.fanout.subscribed();
       await this.replay(channelId, stored.get(channelId) ?? 0);
-      // New contacts: tell the device where they stand now, as at start-up.
-      if (this.caughtUp && fresh.length) for (const presence of await this.d.presence.get(fresh)) this.push({ type: 'presence', presence });
+      await this.presenceSnapshot(fresh);
     } catch (e) {
       this.out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'could not load a joined channel; reconnect'));
     }
@@ -269,12 +290,22 @@ export class Session {
       return;
     }
     for (const id of [...s.ahead.keys()].sort((a, b) => a - b)) {
-      if (id > upTo) break;
       const m = s.ahead.get(id)!;
+      // Skip a hole only once the message after it is older than any send can take: then it is a failed send.
+      if (id > s.lastSent + 1 && !this.holeExpired(m)) break;
       s.ahead.delete(id);
       this.emitLive(s, m);
     }
     if (s.ahead.size) s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
+  }
+
+  /**
+   * An id below `next` that storage lacks is a failed send (never to appear)
+   * once `next` is older than the longest a send can take between taking its
+   * id and storing it; until then it may still arrive.
+   */
+  private holeExpired(next: Message) {
+    return this.d.now() - next.sentAtMs >= this.d.settings.holeWindowMs;
   }
 
   /**

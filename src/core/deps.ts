@@ -33,6 +33,8 @@ export interface CoreSettings extends Limits {
   idempotencyTtlMs: number;
   /** How long a session waits for a missing id before reading it from storage. */
   gapWaitMs: number;
+  /** After this long a missing id is a failed send, not one still in flight (longer than the slowest store write). */
+  holeWindowMs: number;
   /** Frames buffered for one device stream before it is cut off as a slow consumer. */
   outboundQueueLimit: number;
 }

@@ -4,9 +4,18 @@
  * message is durable; `release` it if the send failed so a retry can succeed.
  * Guarantees: of concurrent claims of one key exactly one gets `claimed`; the
  * others wait for that one to complete (then get `done`) or be released (then
- * one of them gets `claimed`). A completed record lives at least `ttlMs`.
+ * one of them gets `claimed`). A claim neither completed nor released within
+ * a bounded time is abandoned and can be recovered (`recovered: true`). A
+ * completed record lives at least `ttlMs`.
  */
-export type ClaimResult = { status: 'claimed' } | { status: 'done'; channelId: string; messageId: number };
+export type ClaimResult =
+  /**
+   * `recovered`: the key was held by a claim that was abandoned (its node died
+   * mid-send). That send may have stored its message before dying, so the
+   * caller must look in durable storage before taking a new id.
+   */
+  | { status: 'claimed'; recovered?: boolean }
+  | { status: 'done'; channelId: string; messageId: number };
 
 export interface IdempotencyStore {
   claim(key: string, ttlMs: number): Promise<ClaimResult>;

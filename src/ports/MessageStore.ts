@@ -17,6 +17,11 @@ export interface MessageStore {
   after(channelId: string, afterId: number, limit: number): Promise<Message[]>;
   /** Messages with id < beforeId (0 = from the newest), newest first, at most `limit`. */
   before(channelId: string, beforeId: number, limit: number): Promise<Message[]>;
+  /**
+   * The stored message a sender's client_msg_id produced, if any. Lets a send
+   * that recovers an abandoned claim find what the dead attempt stored.
+   */
+  findByClientMsgId(senderUserId: string, clientMsgId: string): Promise<Message | undefined>;
   /** The highest stored id of a channel, 0 if none: the sequencer re-seeds from it. */
   maxId(channelId: string): Promise<number>;
 }

@@ -15,3 +15,18 @@ export interface Registry {
   alternative(nodeId: string): Promise<NodeInfo | undefined>;
   close(): Promise<void>;
 }
+
+/** This node's own entry in discovery. */
+export interface SelfInfo extends NodeInfo {
+  /** Streams this node is sized for: the load ratio is connections / capacity. */
+  capacity: number;
+}
+
+/**
+ * A registry a node can join: it registers itself, keeps its record alive
+ * (and its load current) until `leave`, and leaves first thing on drain.
+ */
+export interface Membership extends Registry {
+  join(self: SelfInfo, load: () => number): Promise<void>;
+  leave(): Promise<void>;
+}

@@ -4,6 +4,7 @@ import type { SessionEvent } from '../domain/events.js';
 import type { Outbox } from '../core/Session.js';
 import { encodeEvent } from './mapping.js';
 import { toStatus } from './errors.js';
+import { methodLabels, type Metrics } from './metrics.js';
 
 /** Process-wide counters of outbound queues (exported as metrics, asserted by tests). */
 export const outboxStats = { highWater: 0, slowConsumerCutoffs: 0 };
@@ -20,13 +21,17 @@ export class GrpcOutbox implements Outbox {
   private blocked = false;
   private roomWaiters: Array<() => void> = [];
   private done = false;
+  private live = false;
+  private readonly labels: ReturnType<typeof methodLabels>;
 
   constructor(
     private readonly call: ServerWritableStream<unknown, unknown>,
     private readonly limit: number,
     private readonly onDrop: () => void = () => {},
+    private readonly metrics?: Metrics,
   ) {
     call.on('drain', () => this.flush());
+    this.labels = methodLabels(call.getPath(), 'server_stream');
   }
 
   get closed() {
@@ -40,12 +45,14 @@ export class GrpcOutbox implements Outbox {
   push(ev: SessionEvent): boolean {
     if (this.closed) return false;
     const buf = encodeEvent(ev);
+    if (this.metrics) this.count(ev);
     if (!this.blocked && this.queue.length === 0) {
       if (!this.call.write(buf)) this.blocked = true;
       return true;
     }
     if (this.queue.length >= this.limit) {
       outboxStats.slowConsumerCutoffs++;
+      this.metrics?.queueDrops.inc();
       this.fail(exhausted(`the client is not reading: more than ${this.limit} frames queued; reconnect with your cursors`));
       this.onDrop();
       return false;
@@ -88,6 +95,15 @@ export class GrpcOutbox implements Outbox {
     this.done = true;
     this.queue.length = 0;
     this.wake();
+  }
+
+  private count(ev: SessionEvent) {
+    this.metrics!.msgSent.inc(this.labels);
+    if (ev.type === 'caughtUp') this.live = true;
+    else if (ev.type === 'message') {
+      this.metrics!.delivered.inc();
+      if (this.live) this.metrics!.latency.observe(Math.max(0, Date.now() - ev.message.sentAtMs) / 1000);
+    }
   }
 
   private flush() {

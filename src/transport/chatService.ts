@@ -13,6 +13,7 @@ export function chatService(deps: TransportDeps): ChatServiceServer {
     subscribe: subscribeHandler(deps),
     sendMessage: unary(deps, async (req, { principal }) => {
       const r = await messaging.send(principal, req.channelId, req.clientMsgId, req.body);
+      if (!r.duplicate) deps.metrics.accepted.inc();
       return { message: toProtoMessage(r.message), duplicate: r.duplicate };
     }),
     markRead: unary(deps, async (req, { principal }) => {

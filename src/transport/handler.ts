@@ -2,7 +2,10 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc
 import type { ChatCore } from '../core/ChatCore.js';
 import type { Logger } from '../core/logger.js';
 import type { Principal } from '../domain/model.js';
-import { toStatus } from './errors.js';
+import { codeOf, toStatus } from './errors.js';
+import { methodLabels, type Metrics } from './metrics.js';
+import { randomUUID } from 'node:crypto';
+import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { assertWellFormed } from './wire.js';
 
 /** What every handler gets besides its request. */
@@ -15,6 +18,7 @@ export interface Ctx {
 export interface TransportDeps {
   core: ChatCore;
   log: Logger;
+  metrics: Metrics;
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
@@ -31,38 +35,63 @@ export function signalOf(call: AnyCall): AbortSignal {
   return ac.signal;
 }
 
+/** The request id: the client's `x-request-id`, or a new one. It is echoed in logs. */
+export function requestId(call: AnyCall): string {
+  const v = call.metadata.get('x-request-id')[0];
+  return typeof v === 'string' && v.length <= 64 ? v : randomUUID().slice(0, 13);
+}
+
+/** Runs a unary call with metrics, a request-scoped log line and status mapping. */
+function instrumented<Req extends object, Res>(
+  deps: TransportDeps,
+  needsAuth: boolean,
+  fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
+  return (call, cb) => {
+    const labels = methodLabels(call.getPath(), 'unary');
+    deps.metrics.started.inc(labels);
+    const stop = deps.metrics.handling.startTimer(labels);
+    const rid = requestId(call as AnyCall);
+    (async () => {
+      assertWellFormed(call.request);
+      return fn(call.request, call);
+    })().then(
+      (res) => {
+        deps.metrics.handled.inc({ ...labels, grpc_code: 'OK' });
+        stop();
+        cb(null, res);
+      },
+      (e) => {
+        const st = toStatus(e, deps.log.child({ rid, method: labels.grpc_method }));
+        deps.metrics.handled.inc({ ...labels, grpc_code: Status[st.code] });
+        stop();
+        deps.log.debug({ rid, method: labels.grpc_method, code: Status[st.code], details: st.details, auth: needsAuth }, 'call failed');
+        cb(st as ServiceError);
+      },
+    );
+  };
+}
+
 /**
- * Wraps a unary use case: authenticates (unless `open`), rejects requests the
- * decoder flagged, and maps any failure to a canonical status.
+ * Wraps a unary use case: authenticates, rejects requests the decoder
+ * flagged, and maps any failure to a canonical status.
  */
 export function unary<Req extends object, Res>(
   deps: TransportDeps,
   fn: (req: Req, ctx: Ctx) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
-  return (call, cb) => {
-    (async () => {
-      assertWellFormed(call.request);
-      const principal = await authenticate(deps.core, call as AnyCall);
-      return fn(call.request, { principal, signal: signalOf(call as AnyCall) });
-    })().then(
-      (res) => cb(null, res),
-      (e) => cb(toStatus(e, deps.log)),
-    );
-  };
+  return instrumented(deps, true, async (req, call) => {
+    const principal = await authenticate(deps.core, call as AnyCall);
+    return fn(req, { principal, signal: signalOf(call as AnyCall) });
+  });
 }
 
-/** Like `unary` for calls that need no token (register, login). */
+/** Like `unary` for calls that need no token (register, login, PickServer). */
 export function openUnary<Req extends object, Res>(
   deps: TransportDeps,
   fn: (req: Req) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
-  return (call, cb) => {
-    (async () => {
-      assertWellFormed(call.request);
-      return fn(call.request);
-    })().then(
-      (res) => cb(null, res),
-      (e) => cb(toStatus(e, deps.log)),
-    );
-  };
+  return instrumented(deps, false, (req) => fn(req));
 }
+
+export { codeOf };

@@ -8,6 +8,7 @@ import { GrpcOutbox } from './GrpcOutbox.js';
 import { authenticate, type TransportDeps } from './handler.js';
 import { fromProtoCursors } from './mapping.js';
 import { assertWellFormed } from './wire.js';
+import { methodLabels } from './metrics.js';
 
 /** Inbound frames waiting for processing before we stop reading the socket. */
 const INBOUND_HIGH = 64;
@@ -20,18 +21,26 @@ type Stream = ServerWritableStream<unknown, ServerFrame>;
  * the stream ends (client cancel, network loss, slow-consumer cut-off, server
  * drain) the session's subscriptions, timers and presence are released once.
  */
-function attach(deps: TransportDeps, call: Stream) {
+function attach(deps: TransportDeps, call: Stream, type: 'server_stream' | 'bidi_stream') {
   let session: Session | undefined;
   let finished = false;
-  const out = new GrpcOutbox(call as ServerWritableStream<unknown, unknown>, deps.core.deps.settings.outboundQueueLimit, () => finish());
+  let code = 'OK';
+  const labels = methodLabels(call.getPath(), type);
+  deps.metrics.started.inc(labels);
+  deps.metrics.streams.inc();
+  const out = new GrpcOutbox(call as ServerWritableStream<unknown, unknown>, deps.core.deps.settings.outboundQueueLimit, () => finish(), deps.metrics);
   const finish = () => {
     if (finished) return;
     finished = true;
+    if (call.cancelled && code === 'OK') code = 'CANCELLED';
+    deps.metrics.streams.dec();
+    deps.metrics.handled.inc({ ...labels, grpc_code: code });
     out.release();
     if (session) deps.core.endSession(session);
   };
   for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.once(ev, finish);
   const fail = (e: unknown) => {
+    code = status[codeOf(e)] ?? 'UNKNOWN';
     if (!(e instanceof DomainError)) deps.log.error({ err: String(e) }, 'session failed');
     out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'the session failed; reconnect with your cursors'));
     finish();
@@ -48,7 +57,7 @@ function attach(deps: TransportDeps, call: Stream) {
 /** Server-streaming Subscribe: the browser path. Same session as Connect, no client frames. */
 export function subscribeHandler(deps: TransportDeps) {
   return (call: ServerWritableStream<SubscribeRequest, ServerFrame>) => {
-    const s = attach(deps, call as Stream);
+    const s = attach(deps, call as Stream, 'server_stream');
     (async () => {
       assertWellFormed(call.request);
       const p = await authenticate(deps.core, call as ServerWritableStream<unknown, unknown>);
@@ -61,7 +70,7 @@ export function subscribeHandler(deps: TransportDeps) {
 /** Bidirectional Connect: the native path. Client frames are handled in arrival order. */
 export function connectHandler(deps: TransportDeps) {
   return (call: ServerDuplexStream<ClientFrame, ServerFrame>) => {
-    const s = attach(deps, call as unknown as Stream);
+    const s = attach(deps, call as unknown as Stream, 'bidi_stream');
     const { core } = deps;
     let chain: Promise<unknown> | undefined;
     let depth = 0;
@@ -86,8 +95,10 @@ export function connectHandler(deps: TransportDeps) {
     });
     auth.catch(s.fail);
 
+    const inLabels = methodLabels(call.getPath(), 'bidi_stream');
     call.on('data', (frame: ClientFrame) => {
       if (s.finished) return;
+      deps.metrics.msgReceived.inc(inLabels);
       if (!chain) {
         const resume = frame.frame?.$case === 'resume' ? frame.frame.resume.cursors : [];
         chain = auth.then((p) => {
@@ -120,6 +131,7 @@ async function handleFrame(deps: TransportDeps, session: Session | undefined, ou
       case 'send': {
         try {
           const r = await core.messaging.send(p, f.send.channelId, f.send.clientMsgId, f.send.body);
+          if (!r.duplicate) deps.metrics.accepted.inc();
           session.push({
             type: 'sendAck',
             clientMsgId: r.message.clientMsgId,

@@ -14,9 +14,11 @@ export class SimDevice {
   readonly acked = new Map<string, { channelId: string; id: number }>();
   readonly pending = new Map<string, { channelId: string; body: string }>();
   reconnects = 0;
+  moved = 0;
+  private recovering = false;
   private stream?: DeviceStream;
   private dev: Device;
-  private seen = 0;
+  private readonly seen = new WeakMap<DeviceStream, number>();
   private stopped = false;
 
   constructor(
@@ -43,15 +45,20 @@ export class SimDevice {
     const cursors = [...this.received].map(([channelId, ids]) => ({ channelId, lastMessageId: ids.at(-1) ?? 0 }));
     const s = this.dev.connect(cursors);
     this.stream = s;
-    this.seen = 0;
     const pump = setInterval(() => this.drain(s), 5);
     s.stream.on('close', () => clearInterval(pump));
     s.stream.on('error', (e: ServiceError) => {
       clearInterval(pump);
       this.drain(s);
-      if (!this.stopped) void this.recover(e);
+      if (!this.stopped && this.stream === s) void this.recover(e);
     });
-    await s.caughtUp(20_000);
+    try {
+      await s.caughtUp(20_000);
+    } catch (e) {
+      if (this.stream === s) this.stream = undefined;
+      s.close();
+      throw e;
+    }
     for (const [clientMsgId, p] of this.pending) s.write({ $case: 'send', send: { clientMsgId, channelId: p.channelId, body: p.body } });
   }
 
@@ -63,14 +70,22 @@ export class SimDevice {
 
   stop() {
     this.stopped = true;
-    this.drain(this.stream!);
+    if (this.stream) this.drain(this.stream);
     this.stream?.close();
     this.dev.api.close();
   }
 
+  private async moveTo(address: string) {
+    this.dev.api.close();
+    this.dev = this.on(address, this.dev);
+    this.address = address;
+    await this.connect();
+  }
+
   private drain(s: DeviceStream) {
-    for (; this.seen < s.frames.length; this.seen++) {
-      const f = s.frames[this.seen]!;
+    for (let i = this.seen.get(s) ?? 0; i < s.frames.length; i = (this.seen.get(s) ?? 0)) {
+      this.seen.set(s, i + 1);
+      const f = s.frames[i]!;
       if (f.$case === 'message') {
         const list = this.received.get(f.message.channelId) ?? [];
         list.push(f.message.id);
@@ -78,26 +93,56 @@ export class SimDevice {
       } else if (f.$case === 'sendAck') {
         this.acked.set(f.sendAck.clientMsgId, { channelId: f.sendAck.channelId, id: f.sendAck.messageId });
         this.pending.delete(f.sendAck.clientMsgId);
+      } else if (f.$case === 'reconnect') {
+        // The node is draining: move to the node it names (or ask PickServer).
+        this.moved++;
+        const target = f.reconnect.server?.address;
+        this.stream = undefined;
+        s.close();
+        setTimeout(() => void this.recover(undefined, target), 0);
+        return;
       } else if (f.$case === 'sendError') {
-        // UNAVAILABLE and friends: keep it pending, it is resent after the next reconnect.
+        // Retryable (UNAVAILABLE: e.g. the claim of a send the dead node started is still held):
+        // resend the same client_msg_id after a pause, as a real client would.
+        const id = f.sendError.clientMsgId;
+        const p = this.pending.get(id);
+        if (p && f.sendError.code === 14) {
+          setTimeout(() => {
+            if (this.pending.has(id) && this.stream === s) s.write({ $case: 'send', send: { clientMsgId: id, channelId: p.channelId, body: p.body } });
+          }, 500);
+        }
       }
     }
   }
 
-  /** Finds a live node through PickServer (asked to any node that answers) and reconnects. */
-  private async recover(_e: ServiceError) {
+  /** Reconnects to `target`, or to a live node found through PickServer (asked to any node that answers). */
+  private async recover(_e?: ServiceError, target?: string) {
+    // One recovery at a time: a failed attempt's stream errors too, and must not start a second one.
+    if (this.recovering) return;
+    this.recovering = true;
+    try {
+      await this.reconnect(target);
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  private async reconnect(target?: string) {
     this.reconnects++;
+    if (target) {
+      try {
+        return await this.moveTo(target);
+      } catch {
+        /* fall back to PickServer */
+      }
+    }
     for (let attempt = 0; attempt < 60 && !this.stopped; attempt++) {
       await new Promise((r) => setTimeout(r, 250));
       for (const seed of this.seeds()) {
         const api = new Api(seed);
         try {
           const picked = await rpc(api.discovery, D.pickServer, { regionHint: '' });
-          const address = picked.server!.address;
-          this.dev.api.close();
-          this.dev = this.on(address, this.dev);
-          this.address = address;
-          await this.connect();
+          await this.moveTo(picked.server!.address);
           return;
         } catch {
           /* that node is gone, or the picked one was: try the next */

@@ -54,3 +54,14 @@ test('redis Sequencer: a lost counter is re-seeded past durable history; resync 
   durable = 0;
   assert.equal(await seq.next(fresh), 1, 'a new channel starts at 1');
 });
+
+test('redis IdempotencyStore: a claim abandoned by a dead node is recovered, and says so', async () => {
+  const r = await conn();
+  const s = new RedisIdempotencyStore(r, prefix);
+  const key = 'dead-node-send';
+  // What a node that died mid-send leaves behind: an old pending marker.
+  await r.set(`${prefix}idem:{${key}}`, `pending:deadnode:${Date.now() - 60_000}`, 'PX', 60_000);
+  assert.deepEqual(await s.claim(key, 60_000), { status: 'claimed', recovered: true });
+  await s.complete(key, 'g_x', 3, 60_000);
+  assert.deepEqual(await s.claim(key, 60_000), { status: 'done', channelId: 'g_x', messageId: 3 });
+});

@@ -11,6 +11,7 @@ import type { PresenceStore } from '../../src/ports/PresenceStore.js';
 import type { Sequencer } from '../../src/ports/Sequencer.js';
 import type { AccountStore } from '../../src/ports/AccountStore.js';
 import type { ChatEvent } from '../../src/domain/events.js';
+import type { Membership } from '../../src/ports/Registry.js';
 
 /**
  * One contract suite per port. Every adapter runs the same suite through a
@@ -19,7 +20,12 @@ import type { ChatEvent } from '../../src/domain/events.js';
  */
 export interface Factories {
   name: string;
-  messages?: () => Promise<MessageStore>;
+  /**
+   * `bucketSize` asks for a store whose storage partitions hold that many ids
+   * (CQL buckets), so paging across partition boundaries is exercised with few
+   * messages; adapters without partitions ignore it.
+   */
+  messages?: (opts?: { bucketSize?: number }) => Promise<MessageStore>;
   sequencer?: () => Promise<Sequencer>;
   idempotency?: () => Promise<IdempotencyStore>;
   cursors?: () => Promise<CursorStore>;
@@ -27,6 +33,17 @@ export interface Factories {
   accounts?: () => Promise<AccountStore>;
   presence?: () => Promise<PresenceStore>;
   fanout?: () => Promise<Fanout>;
+  /** Two members of one cluster: separate instances (as on two nodes) over one shared backend. */
+  registry?: () => Promise<[Membership, Membership]>;
+}
+
+/** Registries converge asynchronously: poll until `ok`, failing after `ms`. */
+export async function eventually(what: string, ok: () => Promise<boolean>, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 const chan = () => 'g_' + randomUUID().replaceAll('-', '');
@@ -50,6 +67,9 @@ export function contractSuites(f: Factories) {
       assert.equal(await s.get(ch, 11), undefined);
       assert.equal(await s.maxId(ch), 10);
       assert.equal(await s.maxId(chan()), 0);
+      const five = (await s.get(ch, 5))!;
+      assert.equal((await s.findByClientMsgId(five.senderUserId, five.clientMsgId))?.id, 5);
+      assert.equal(await s.findByClientMsgId(five.senderUserId, randomUUID()), undefined);
       assert.deepEqual(await s.after(chan(), 0, 10), []);
     });
     test(`${f.name} MessageStore: appending the same message twice is idempotent; a different one with a taken id is refused`, async () => {
@@ -61,6 +81,49 @@ export function contractSuites(f: Factories) {
       assert.equal((await s.after(ch, 0, 10)).length, 1);
       await assert.rejects(() => s.append(msg(ch, 1, 'impostor')), (e: { kind: string }) => e.kind === 'aborted');
       assert.equal((await s.get(ch, 1))!.body, 'm1');
+    });
+    test(`${f.name} MessageStore: paging crosses partition boundaries and skips an empty id range`, async () => {
+      const s = await make({ bucketSize: 10 });
+      const ch = chan();
+      // 1..19 and 30..35 (ids 20..29 never stored, as after a sequencer re-seed), appended out of order.
+      const ids = [...Array.from({ length: 19 }, (_, i) => i + 1), 30, 31, 32, 33, 34, 35];
+      for (const id of [...ids].sort((a, b) => (a * 7) % 11 - (b * 7) % 11 || a - b)) await s.append(msg(ch, id));
+      const idsOf = (ms: Message[]) => ms.map((m) => m.id);
+      assert.deepEqual(idsOf(await s.after(ch, 0, 100)), ids);
+      assert.deepEqual(idsOf(await s.after(ch, 8, 5)), [9, 10, 11, 12, 13]);
+      assert.deepEqual(idsOf(await s.after(ch, 17, 4)), [18, 19, 30, 31]);
+      assert.deepEqual(idsOf(await s.after(ch, 25, 2)), [30, 31]);
+      assert.deepEqual(idsOf(await s.after(ch, 35, 5)), []);
+      assert.deepEqual(idsOf(await s.before(ch, 0, 3)), [35, 34, 33]);
+      assert.deepEqual(idsOf(await s.before(ch, 31, 4)), [30, 19, 18, 17]);
+      assert.deepEqual(idsOf(await s.before(ch, 11, 3)), [10, 9, 8]);
+      assert.deepEqual(idsOf(await s.before(ch, 1, 3)), []);
+      assert.deepEqual(idsOf(await s.before(ch, 100, 2)), [35, 34]);
+      assert.equal(await s.maxId(ch), 35);
+      assert.equal((await s.get(ch, 30))!.body, 'm30');
+      assert.equal(await s.get(ch, 25), undefined);
+      // Walking the whole history page by page, both ways, sees every id once.
+      const forward: number[] = [];
+      for (let page = await s.after(ch, 0, 7); page.length; page = await s.after(ch, forward[forward.length - 1]!, 7)) forward.push(...idsOf(page));
+      assert.deepEqual(forward, ids);
+      const backward: number[] = [];
+      for (let page = await s.before(ch, 0, 6); page.length; page = await s.before(ch, backward[backward.length - 1]!, 6)) backward.push(...idsOf(page));
+      assert.deepEqual(backward, [...ids].reverse());
+      const m = (await s.get(ch, 12))!;
+      assert.deepEqual(m, { ...msg(ch, 12), clientMsgId: m.clientMsgId }, 'every field round-trips');
+    });
+    test(`${f.name} MessageStore: racing appends of one id store exactly one message`, async () => {
+      const s = await make();
+      const ch = chan();
+      const same = msg(ch, 1);
+      const twins = await Promise.allSettled([s.append(same), s.append({ ...same }), s.append({ ...same })]);
+      assert.deepEqual(twins.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled'], 'a resend is idempotent even when it races');
+      const rivals = await Promise.allSettled([2, 2, 2, 2].map((id, i) => s.append(msg(ch, id, `rival${i}`))));
+      assert.equal(rivals.filter((r) => r.status === 'fulfilled').length, 1, 'one rival wins');
+      for (const r of rivals) if (r.status === 'rejected') assert.equal((r.reason as { kind: string }).kind, 'aborted');
+      const stored = await s.after(ch, 0, 10);
+      assert.deepEqual(stored.map((m) => m.id), [1, 2]);
+      assert.equal(stored[0]!.clientMsgId, same.clientMsgId);
     });
   }
   if (f.sequencer) {
@@ -108,6 +171,20 @@ export function contractSuites(f: Factories) {
       assert.equal(await s.markRead(u, ch, 4), 9);
       assert.deepEqual([...(await s.readPointers(u, [ch, 'g_none']))], [[ch, 9], ['g_none', 0]]);
     });
+    test(`${f.name} CursorStore: concurrent out-of-order acknowledgements keep the maximum`, async () => {
+      const s = await make();
+      const u = user();
+      const [a, b] = [chan(), chan()];
+      const values = Array.from({ length: 30 }, (_, i) => ((i * 17) % 30) + 1);
+      await Promise.all(values.map((v) => s.ackDelivered(u, 'd', [{ channelId: a, lastMessageId: v }, { channelId: b, lastMessageId: 31 - v }])));
+      assert.deepEqual(new Map([...(await s.delivered(u, 'd'))].sort()), new Map([[a, 30], [b, 30]].sort() as [string, number][]));
+      assert.deepEqual(await s.delivered(u, 'other-device'), new Map());
+      const reads = await Promise.all(values.map((v) => s.markRead(u, a, v)));
+      for (const [i, r] of reads.entries()) assert.ok(r >= values[i]!, 'markRead never reports less than it was given');
+      assert.equal((await s.readPointers(u, [a])).get(a), 30);
+      assert.equal(await s.markRead(u, a, 1), 30);
+      assert.deepEqual(await s.readPointers(u, []), new Map());
+    });
   }
   if (f.channels) {
     const make = f.channels;
@@ -131,6 +208,50 @@ export function contractSuites(f: Factories) {
       const second = await s.createDirect({ id: d, kind: 'direct', title: 'other', createdAtMs: 2, members: [] });
       assert.deepEqual(second, first);
     });
+    test(`${f.name} ChannelStore: many racing adds never pass the cap; index and roles follow membership`, async () => {
+      const s = await make();
+      const id = chan();
+      const owner = user();
+      await s.create({ id, kind: 'group', title: 'race', createdAtMs: 5, members: [{ userId: owner, role: 'owner' }] });
+      const joiners = Array.from({ length: 8 }, () => user());
+      const results = await Promise.allSettled(joiners.map((u) => s.addMembers(id, [{ userId: u, role: 'member' }], 5)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 4, 'exactly the 4 free seats are taken');
+      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { kind: string }).kind, 'failed_precondition');
+      const ch = (await s.get(id))!;
+      assert.equal(ch.members.length, 5);
+      assert.deepEqual(ch.members[0], { userId: owner, role: 'owner' }, 'members keep join order');
+      for (const u of joiners) {
+        const member = ch.members.some((m) => m.userId === u);
+        assert.equal((await s.channelsOf(u)).includes(id), member, 'channelsOf agrees with the member list');
+      }
+      const seated = ch.members[1]!.userId;
+      const again = await s.addMembers(id, [{ userId: seated, role: 'admin' }], 5);
+      assert.equal(again.members.length, 5, 're-adding a member is a no-op, even at the cap');
+      await s.setRole(id, seated, 'admin');
+      assert.equal((await s.get(id))!.members.find((m) => m.userId === seated)!.role, 'admin');
+      assert.equal(await s.removeMember(id, seated), true);
+      await s.setRole(id, seated, 'owner');
+      assert.equal((await s.get(id))!.members.some((m) => m.userId === seated), false, 'setRole does not resurrect a removed member');
+      const after = await s.addMembers(id, [{ userId: seated, role: 'member' }], 5);
+      assert.deepEqual(after.members[after.members.length - 1], { userId: seated, role: 'member' }, 'a returning member joins at the end');
+      assert.deepEqual(after, await s.get(id));
+      assert.ok((await s.channelsOf(seated)).includes(id));
+      await assert.rejects(() => s.addMembers(chan(), [{ userId: owner, role: 'member' }], 5), (e: { kind: string }) => e.kind === 'not_found');
+      assert.equal(await s.get(chan()), undefined);
+      assert.equal(await s.removeMember(chan(), owner), false);
+      assert.deepEqual(await s.channelsOf(user()), []);
+    });
+    test(`${f.name} ChannelStore: racing createDirect calls agree on one channel`, async () => {
+      const s = await make();
+      const [a, b] = [user(), user()];
+      const d = `d_${a}_${b}`;
+      const members = [{ userId: a, role: 'member' as const }, { userId: b, role: 'member' as const }];
+      const got = await Promise.all([1, 2, 3].map((t) => s.createDirect({ id: d, kind: 'direct', title: '', createdAtMs: t, members })));
+      assert.deepEqual(got[1], got[0]);
+      assert.deepEqual(got[2], got[0]);
+      assert.deepEqual(await s.get(d), got[0]);
+      assert.ok((await s.channelsOf(a)).includes(d) && (await s.channelsOf(b)).includes(d));
+    });
   }
   if (f.accounts) {
     const make = f.accounts;
@@ -145,6 +266,24 @@ export function contractSuites(f: Factories) {
       assert.deepEqual(await s.addDevice({ userId: a.userId, deviceId: 'p', createdAtMs: 1 }), { created: true });
       assert.deepEqual(await s.addDevice({ userId: a.userId, deviceId: 'p', createdAtMs: 2 }), { created: false });
       assert.equal((await s.listDevices(a.userId)).length, 1);
+    });
+    test(`${f.name} AccountStore: racing creates of one name have exactly one winner`, async () => {
+      const s = await make();
+      const name = 'r' + randomUUID().slice(0, 8);
+      const ids = Array.from({ length: 5 }, () => user());
+      const results = await Promise.allSettled(ids.map((userId, i) => s.create({ userId, userName: i % 2 ? name.toUpperCase() : name, passwordHash: `h${i}`, createdAtMs: i })));
+      const won = results.findIndex((r) => r.status === 'fulfilled');
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { kind: string }).kind, 'already_exists');
+      const stored = (await s.byName(name.toUpperCase()))!;
+      assert.deepEqual(stored, { userId: ids[won]!, userName: won % 2 ? name.toUpperCase() : name, passwordHash: `h${won}`, createdAtMs: won });
+      assert.deepEqual(await s.byId(ids[won]!), stored);
+      assert.equal(await s.byName('nobody' + randomUUID().slice(0, 8)), undefined);
+      assert.equal(await s.byId(user()), undefined);
+      const devices = await Promise.all(['a', 'b', 'a'].map((d, i) => s.addDevice({ userId: stored.userId, deviceId: d, createdAtMs: i })));
+      assert.equal(devices.filter((d) => d.created).length, 2);
+      assert.deepEqual((await s.listDevices(stored.userId)).map((d) => d.deviceId).sort(), ['a', 'b']);
+      assert.deepEqual(await s.listDevices(user()), []);
     });
   }
   if (f.presence) {
@@ -181,6 +320,36 @@ export function contractSuites(f: Factories) {
       await s.publish(topic, { type: 'message', message: msg('g', 51) });
       await new Promise((r) => setTimeout(r, 20));
       assert.equal(got.length, 50);
+    });
+  }
+  if (f.registry) {
+    const make = f.registry;
+    test(`${f.name} Registry: members see each other, the hinted region wins, a leaver drops out`, async () => {
+      const [a, b] = await make();
+      try {
+        const id = () => 'n_' + randomUUID().slice(0, 8);
+        const na = { nodeId: id(), address: '127.0.0.1:50001', region: 'r-a' };
+        const nb = { nodeId: id(), address: '127.0.0.1:50002', region: 'r-b' };
+        await a.join({ ...na, capacity: 10 }, () => 0);
+        await b.join({ ...nb, capacity: 10 }, () => 0);
+        for (const [name, r] of [['a', a], ['b', b]] as const) {
+          await eventually(`${name} picks a for r-a`, async () => (await r.pick('r-a'))?.nodeId === na.nodeId);
+          await eventually(`${name} picks b for r-b`, async () => (await r.pick('r-b'))?.nodeId === nb.nodeId);
+        }
+        assert.deepEqual(await b.pick('r-a'), na, 'pick answers the node as it joined');
+        assert.deepEqual(await a.alternative(na.nodeId), nb);
+        assert.deepEqual(await b.alternative(nb.nodeId), na);
+        await a.leave();
+        assert.notEqual((await a.pick('r-a'))?.nodeId, na.nodeId, 'a leaver drops out of its own view at once');
+        assert.deepEqual(await a.alternative(na.nodeId), nb, 'a leaver still knows where to send its clients');
+        await eventually('b stops picking a', async () => (await b.pick('r-a'))?.nodeId === nb.nodeId);
+        assert.equal(await b.alternative(nb.nodeId), undefined);
+        await b.leave();
+        assert.equal(await b.pick('r-b'), undefined, 'undefined once no healthy node is known');
+      } finally {
+        await a.close();
+        await b.close();
+      }
     });
   }
 }

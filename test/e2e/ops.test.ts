@@ -84,3 +84,26 @@ test('configuration fails fast naming the bad variable', () => {
   assert.throws(() => loadConfig({ CHAT_PROT: '1' }), /unknown configuration variable\(s\): CHAT_PROT/);
   assert.equal(loadConfig({}).CHAT_PORT, 50051);
 });
+
+test('Prometheus /metrics is scraped: grpc_server_* and chat_* series move with traffic', async () => {
+  const t = randomUUID().slice(0, 6);
+  const [a] = (await registerAndLogin(env.api, `ma_${t}`)) as [Device];
+  const [b] = (await registerAndLogin(env.api, `mb_${t}`)) as [Device];
+  const ch = (await a.openDirect(b.userName)).channel!.channelId;
+  const bs = b.connect();
+  await bs.caughtUp();
+  for (let i = 0; i < 5; i++) await a.send(ch, `m${i}`);
+  await bs.until(() => bs.messages(ch).length === 5, 'five messages');
+  const text = await (await fetch(`http://127.0.0.1:${env.node.metricsPort}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+  assert.ok(value(/grpc_server_handled_total\{grpc_type="unary",grpc_service="chat.v1.ChatService",grpc_method="SendMessage",grpc_code="OK"\} (\d+)/) >= 5);
+  assert.ok(value(/grpc_server_started_total\{grpc_type="bidi_stream",grpc_service="chat.v1.ChatService",grpc_method="Connect"\} (\d+)/) >= 1);
+  assert.ok(value(/chat_connected_streams (\d+)/) >= 1);
+  assert.ok(value(/chat_messages_accepted_total (\d+)/) >= 5);
+  assert.ok(value(/chat_messages_delivered_total (\d+)/) >= 5);
+  assert.ok(value(/chat_delivery_latency_seconds_count (\d+)/) >= 5);
+  assert.ok(value(/chat_fanout_size_count (\d+)/) >= 5);
+  assert.match(text, /grpc_server_handling_seconds_bucket/);
+  assert.match(text, /process_resident_memory_bytes/);
+  bs.close();
+});

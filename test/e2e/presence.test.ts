@@ -124,3 +124,17 @@ test('push: one webhook call per device of a recipient with no online device; no
     hook.close();
   }
 });
+
+test('presence: a chat opened mid-session brings the peer’s current presence to both streams', async () => {
+  const t = randomUUID().slice(0, 6);
+  const [a] = (await registerAndLogin(env.api, `pa_${t}`)) as [Device];
+  const [b] = (await registerAndLogin(env.api, `pb_${t}`)) as [Device];
+  const as = a.connect();
+  const bs = b.connect();
+  await Promise.all([as.caughtUp(), bs.caughtUp()]);
+  await b.openDirect(a.userName);
+  await bs.until(() => bs.of('presence').some((f) => f.presence.userId === a.userId && f.presence.state === PresenceState.PRESENCE_STATE_ONLINE), 'A online on B');
+  await as.until(() => as.of('presence').some((f) => f.presence.userId === b.userId && f.presence.state === PresenceState.PRESENCE_STATE_ONLINE), 'B online on A');
+  as.close();
+  bs.close();
+});

@@ -7,6 +7,8 @@ import { Api } from './client.js';
 export async function testNode(env: Record<string, string> = {}): Promise<{ node: RunningNode; api: Api; stop: () => Promise<void> }> {
   const cfg = loadConfig({
     CHAT_PORT: '0',
+    CHAT_METRICS_PORT: '0',
+    CHAT_WEB_PORT: '0',
     CHAT_HOST: '127.0.0.1',
     CHAT_LOG_LEVEL: 'silent',
     CHAT_PRESENCE_TIMEOUT_MS: '600',

@@ -36,6 +36,7 @@ export class PrivateRedis {
     const deadline = Date.now() + 5000;
     for (;;) {
       const r = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      r.on('error', () => {});
       try {
         await r.connect();
         await r.ping();

@@ -8,6 +8,7 @@ import type { MessageStore } from '../../ports/MessageStore.js';
  */
 export class MemoryMessageStore implements MessageStore {
   private readonly logs = new Map<string, Message[]>();
+  private readonly byClientId = new Map<string, { channelId: string; id: number }>();
 
   async append(message: Message) {
     let log = this.logs.get(message.channelId);
@@ -20,6 +21,12 @@ export class MemoryMessageStore implements MessageStore {
       throw new DomainError('aborted', `message id ${message.id} is already taken in ${message.channelId}`);
     }
     log.splice(i, 0, { ...message });
+    if (message.clientMsgId) this.byClientId.set(`${message.senderUserId}/${message.clientMsgId}`, { channelId: message.channelId, id: message.id });
+  }
+
+  async findByClientMsgId(senderUserId: string, clientMsgId: string) {
+    const ref = this.byClientId.get(`${senderUserId}/${clientMsgId}`);
+    return ref && this.get(ref.channelId, ref.id);
   }
 
   async get(channelId: string, id: number) {

@@ -1,10 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { NodeInfo, Registry } from '../../ports/Registry.js';
+import type { Membership, SelfInfo } from '../../ports/Registry.js';
+import { bestNode, type NodeLoad } from '../../domain/placement.js';
 
-interface NodeRecord extends NodeInfo {
-  connections: number;
-  capacity: number;
-}
+type NodeRecord = NodeLoad;
 
 /**
  * Cluster membership in Redis, for deployments without Consul: each node
@@ -13,21 +11,23 @@ interface NodeRecord extends NodeInfo {
  * round trip per request; the last good view survives a Redis outage).
  * Choice: same region first, then the lowest connections/capacity ratio.
  */
-export class RedisRegistry implements Registry {
+export class RedisRegistry implements Membership {
   private view: NodeRecord[] = [];
   private timer?: NodeJS.Timeout;
   private load: () => number = () => 0;
   private left = false;
+  private self?: SelfInfo;
 
   constructor(
     private readonly redis: Redis,
-    private readonly self: NodeInfo & { capacity: number },
     private readonly prefix = 'chat:',
     private readonly intervalMs = 1000,
   ) {}
 
   /** Starts heartbeating; `load` reports this node's current connections. */
-  async start(load: () => number) {
+  async join(self: SelfInfo, load: () => number) {
+    this.self = self;
+    this.left = false;
     this.load = load;
     await this.tick();
     this.timer = setInterval(() => void this.tick().catch(() => {}), this.intervalMs);
@@ -35,31 +35,33 @@ export class RedisRegistry implements Registry {
   }
 
   async pick(regionHint: string) {
-    return best(this.view, regionHint);
+    return bestNode(this.view, regionHint);
   }
 
   async alternative(nodeId: string) {
-    return best(this.view.filter((n) => n.nodeId !== nodeId), this.self.region);
+    return bestNode(this.view.filter((n) => n.nodeId !== nodeId), this.self?.region ?? '');
   }
 
-  /** Leaves the cluster view at once (drain), without waiting for expiry. */
-  async deregister() {
+  /** Leaves the cluster view at once (drain), without waiting for expiry; the view stays live until close(). */
+  async leave() {
     this.left = true;
-    clearInterval(this.timer);
-    await Promise.all([this.redis.zrem(`${this.prefix}nodes:alive`, this.self.nodeId), this.redis.hdel(`${this.prefix}nodes`, this.self.nodeId)]).catch(() => {});
+    const id = this.self?.nodeId;
+    if (id) await Promise.all([this.redis.zrem(`${this.prefix}nodes:alive`, id), this.redis.hdel(`${this.prefix}nodes`, id)]).catch(() => {});
     await this.refresh().catch(() => {});
   }
 
   async close() {
-    if (!this.left) await this.deregister();
+    if (!this.left) await this.leave();
+    clearInterval(this.timer);
   }
 
   private async tick() {
-    if (this.left) return;
-    const rec: NodeRecord = { ...this.self, connections: this.load() };
+    const self = this.self;
+    if (this.left || !self) return this.refresh();
+    const rec: NodeRecord = { ...self, connections: this.load() };
     await Promise.all([
-      this.redis.hset(`${this.prefix}nodes`, this.self.nodeId, JSON.stringify(rec)),
-      this.redis.zadd(`${this.prefix}nodes:alive`, Date.now() + 3 * this.intervalMs, this.self.nodeId),
+      this.redis.hset(`${this.prefix}nodes`, self.nodeId, JSON.stringify(rec)),
+      this.redis.zadd(`${this.prefix}nodes:alive`, Date.now() + 3 * this.intervalMs, self.nodeId),
     ]);
     await this.refresh();
   }
@@ -73,11 +75,4 @@ export class RedisRegistry implements Registry {
     const recs = await this.redis.hmget(`${this.prefix}nodes`, ...ids);
     this.view = recs.flatMap((r) => (r ? [JSON.parse(r) as NodeRecord] : []));
   }
-}
-
-function best(nodes: NodeRecord[], region: string): NodeInfo | undefined {
-  const ratio = (n: NodeRecord) => n.connections / Math.max(1, n.capacity);
-  const sorted = [...nodes].sort((a, b) => Number(b.region === region) - Number(a.region === region) || ratio(a) - ratio(b) || a.nodeId.localeCompare(b.nodeId));
-  const n = sorted[0];
-  return n && { nodeId: n.nodeId, address: n.address, region: n.region };
 }

@@ -1,8 +1,16 @@
-import type { NodeInfo, Registry } from '../../ports/Registry.js';
+import type { Membership, NodeInfo, SelfInfo } from '../../ports/Registry.js';
 
-/** The embedded default: a fixed list of nodes (just this one on `make run`). */
-export class StaticRegistry implements Registry {
-  constructor(private readonly nodes: NodeInfo[]) {}
+/** The embedded default: a fixed list of nodes (on `make run`, just this one, added when it joins). */
+export class StaticRegistry implements Membership {
+  constructor(private nodes: NodeInfo[] = []) {}
+
+  async join(self: SelfInfo) {
+    this.nodes = [{ nodeId: self.nodeId, address: self.address, region: self.region }, ...this.nodes.filter((n) => n.nodeId !== self.nodeId)];
+  }
+
+  async leave() {
+    this.nodes = [];
+  }
 
   async pick(regionHint: string) {
     return this.nodes.find((n) => regionHint && n.region === regionHint) ?? this.nodes[0];

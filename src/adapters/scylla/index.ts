@@ -1,0 +1,59 @@
+import type { AccountStore } from '../../ports/AccountStore.js';
+import type { ChannelStore } from '../../ports/ChannelStore.js';
+import type { CursorStore } from '../../ports/CursorStore.js';
+import type { MessageStore } from '../../ports/MessageStore.js';
+import { CqlSession, type CqlOptions } from './CqlSession.js';
+import { migrate } from './migrate.js';
+import { ScyllaAccountStore } from './ScyllaAccountStore.js';
+import { ScyllaChannelStore } from './ScyllaChannelStore.js';
+import { ScyllaCursorStore } from './ScyllaCursorStore.js';
+import { ScyllaMessageStore } from './ScyllaMessageStore.js';
+
+export { CqlSession, toDomainError, type CqlConsistency, type CqlOptions } from './CqlSession.js';
+export { ScyllaAccountStore } from './ScyllaAccountStore.js';
+export { ScyllaChannelStore } from './ScyllaChannelStore.js';
+export { ScyllaCursorStore } from './ScyllaCursorStore.js';
+export { ScyllaMessageStore } from './ScyllaMessageStore.js';
+
+/** Connection options plus the message layout (see ScyllaMessageStore). */
+export interface ScyllaStoreOptions extends CqlOptions {
+  /** Message ids per history partition; default 1000; fixed per keyspace. */
+  messageBucketSize?: number;
+}
+
+/** The CQL-backed ports of one node, sharing one driver client. */
+export interface ScyllaStores {
+  messages: MessageStore;
+  channels: ChannelStore;
+  accounts: AccountStore;
+  cursors: CursorStore;
+  /** Closes the shared client (call once, at shutdown). */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to ScyllaDB/Cassandra, runs the idempotent schema migration
+ * (keyspace with the configured replication, tables, layout check) and
+ * returns the four CQL adapters over one shared client. Statements are
+ * prepared by the driver on first use and cached for the life of the client.
+ * Rejects with DomainError('unavailable') when no contact point answers,
+ * and with a plain Error on a configuration mistake (bad keyspace name or
+ * replication, a bucket size that differs from the keyspace's).
+ */
+export async function createScyllaStores(opts: ScyllaStoreOptions): Promise<ScyllaStores> {
+  const session = await CqlSession.connect(opts);
+  try {
+    const bucketSize = opts.messageBucketSize ?? 1000;
+    await migrate(session, { messageBucketSize: bucketSize });
+    return {
+      messages: new ScyllaMessageStore(session, { bucketSize }),
+      channels: new ScyllaChannelStore(session),
+      accounts: new ScyllaAccountStore(session),
+      cursors: new ScyllaCursorStore(session),
+      close: () => session.close(),
+    };
+  } catch (e) {
+    await session.close().catch(() => {});
+    throw e;
+  }
+}

@@ -1,0 +1,48 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of one node. Names follow the go-grpc-prometheus
+ * convention (`grpc_server_*`) so existing dashboards work; chat-specific
+ * series are prefixed `chat_`.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly started = new Counter({ name: 'grpc_server_started_total', help: 'RPCs started on the server.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers: [this.registry] });
+  readonly handled = new Counter({ name: 'grpc_server_handled_total', help: 'RPCs completed on the server, by status code.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'], registers: [this.registry] });
+  readonly handling = new Histogram({ name: 'grpc_server_handling_seconds', help: 'Time to complete unary RPCs.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
+  readonly msgReceived = new Counter({ name: 'grpc_server_msg_received_total', help: 'Stream messages received from clients.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers: [this.registry] });
+  readonly msgSent = new Counter({ name: 'grpc_server_msg_sent_total', help: 'Stream messages sent to clients.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers: [this.registry] });
+  readonly streams = new Gauge({ name: 'chat_connected_streams', help: 'Device streams (Connect and Subscribe) open on this node.', registers: [this.registry] });
+  readonly accepted = new Counter({ name: 'chat_messages_accepted_total', help: 'Messages stored and acknowledged to their sender.', registers: [this.registry] });
+  readonly delivered = new Counter({ name: 'chat_messages_delivered_total', help: 'Message frames written to device streams.', registers: [this.registry] });
+  readonly latency = new Histogram({ name: 'chat_delivery_latency_seconds', help: 'From acceptance (sent_at) to the write on a receiving stream, live messages only.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [this.registry] });
+  readonly fanout = new Histogram({ name: 'chat_fanout_size', help: 'Local streams one published message was written to.', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 1000], registers: [this.registry] });
+  readonly queueDrops = new Counter({ name: 'chat_queue_drops_total', help: 'Streams cut off because their bounded outbound queue overflowed (slow consumers).', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Serves GET /metrics on its own port (0 = any free port). */
+  async serve(host: string, port: number): Promise<{ server: Server; port: number }> {
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
+    });
+    await new Promise<void>((r) => server.listen(port, host, r));
+    return { server, port: (server.address() as { port: number }).port };
+  }
+}
+
+/** "/chat.v1.ChatService/SendMessage" -> labels. */
+export function methodLabels(path: string, type: 'unary' | 'server_stream' | 'bidi_stream') {
+  const [, service = '', method = ''] = path.split('/');
+  return { grpc_type: type, grpc_service: service, grpc_method: method };
+}

@@ -1,0 +1,98 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import cassandra from 'cassandra-driver';
+import { contractSuites } from './suites.js';
+import { createScyllaStores, toDomainError, type ScyllaStoreOptions, type ScyllaStores } from '../../src/adapters/scylla/index.js';
+
+/**
+ * The CQL adapters against a real node (Cassandra 5.0 from test/infra/cassandra.sh,
+ * started by `make test`; any CQL node on CHAT_CQL_CONTACT_POINTS works).
+ * Each run uses fresh keyspaces, dropped at the end. No node = a failing test
+ * with a message saying how to start one, never a silent skip.
+ */
+const contactPoints = (process.env.CHAT_CQL_CONTACT_POINTS ?? '127.0.0.1:9042').split(',').map((s) => s.trim());
+const run = randomBytes(4).toString('hex');
+const base: ScyllaStoreOptions = {
+  contactPoints,
+  localDataCenter: process.env.CHAT_CQL_LOCAL_DC ?? 'datacenter1',
+  keyspace: `chat_test_${run}`,
+  replication: "{'class':'SimpleStrategy','replication_factor':1}",
+  consistency: 'ONE',
+  requestTimeoutMs: 10_000,
+};
+
+/** One keyspace per bucket size: the size is pinned per keyspace by the migration. */
+const opened = new Map<number, Promise<ScyllaStores>>();
+function stores(bucketSize = 1000): Promise<ScyllaStores> {
+  let s = opened.get(bucketSize);
+  if (!s) {
+    const keyspace = bucketSize === 1000 ? base.keyspace : `${base.keyspace}_b${bucketSize}`;
+    s = createScyllaStores({ ...base, keyspace, messageBucketSize: bucketSize }).catch((e: unknown) => {
+      const cause = (e as { cause?: unknown }).cause ?? e;
+      throw new Error(
+        `no CQL node answers at ${contactPoints.join(',')} (${String(cause instanceof Error ? cause.message : cause).split('\n')[0]}). ` +
+          'Start one with `make infra` (test/infra/cassandra.sh) or point CHAT_CQL_CONTACT_POINTS at one.',
+      );
+    });
+    opened.set(bucketSize, s);
+  }
+  return s;
+}
+
+after(async () => {
+  const all = await Promise.allSettled([...opened.values()]);
+  const client = new cassandra.Client({ contactPoints, localDataCenter: base.localDataCenter });
+  try {
+    const ks = await client.execute(`SELECT keyspace_name FROM system_schema.keyspaces`);
+    for (const row of ks.rows) {
+      const name = row['keyspace_name'] as string;
+      if (name === base.keyspace || name.startsWith(`${base.keyspace}_b`)) await client.execute(`DROP KEYSPACE IF EXISTS ${name}`);
+    }
+  } catch {
+    // Nothing to drop when the node was never reachable.
+  } finally {
+    await client.shutdown().catch(() => {});
+    for (const s of all) if (s.status === 'fulfilled') await s.value.close();
+  }
+});
+
+// Fail the file up front (once, clearly) when there is no node.
+await stores();
+
+contractSuites({
+  name: 'scylla',
+  messages: async (o) => (await stores(o?.bucketSize)).messages,
+  channels: async () => (await stores()).channels,
+  accounts: async () => (await stores()).accounts,
+  cursors: async () => (await stores()).cursors,
+});
+
+test('scylla: the migration is idempotent and refuses a different bucket size for the same keyspace', async () => {
+  const again = await createScyllaStores({ ...base, messageBucketSize: 1000 });
+  await again.close();
+  await assert.rejects(() => createScyllaStores({ ...base, messageBucketSize: 500 }), /buckets of 1000 ids/);
+});
+
+test('scylla: no reachable node means unavailable, not a crash or a hang', async () => {
+  const started = Date.now();
+  await assert.rejects(
+    () => createScyllaStores({ ...base, contactPoints: ['127.0.0.1:1'], requestTimeoutMs: 1000 }),
+    (e: { kind?: string }) => e.kind === 'unavailable',
+  );
+  assert.ok(Date.now() - started < 10_000);
+  const closed = await createScyllaStores(base);
+  await closed.close();
+  await assert.rejects(() => closed.messages.maxId('g_x'), (e: { kind?: string }) => e.kind === 'unavailable');
+});
+
+test('scylla: driver timeouts and replica failures map to unavailable; other errors pass through', () => {
+  const { errors, types } = cassandra;
+  const kind = (e: unknown) => (toDomainError(e) as { kind?: string }).kind;
+  assert.equal(kind(new errors.NoHostAvailableError({})), 'unavailable');
+  assert.equal(kind(new errors.OperationTimedOutError('timeout')), 'unavailable');
+  assert.equal(kind(new errors.ResponseError(types.responseErrorCodes.writeTimeout, 'write timeout')), 'unavailable');
+  assert.equal(kind(new errors.ResponseError(types.responseErrorCodes.unavailableException, 'unavailable')), 'unavailable');
+  const syntax = new errors.ResponseError(types.responseErrorCodes.syntaxError, 'line 1: bad');
+  assert.equal(toDomainError(syntax), syntax);
+});

@@ -2,10 +2,15 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: run test build gen lint install clean infra
+.PHONY: run run-cluster test build gen lint install clean infra
 
 run: build ## one node on the embedded default (in-memory adapters) at 127.0.0.1:50051
 	node dist/src/app/main.js
+
+run-cluster: build ## 3 nodes on 127.0.0.1:50051-50053 over local Redis and Cassandra
+	bash test/infra/redis.sh
+	bash test/infra/cassandra.sh
+	bash scripts/run-cluster.sh
 
 test: build lint infra ## everything: proto lint, unit, contract and end-to-end tests
 	node scripts/run-tests.js

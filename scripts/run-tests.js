@@ -1,4 +1,6 @@
-// Runs every compiled *.test.js under dist/ with node's test runner.
+// Runs every compiled *.test.js under dist/ with node's test runner, then the
+// end-to-end suites a second time on the production stack
+// (CHAT_TEST_STORE=scylla: Cassandra + Redis), unchanged.
 // Usage: node scripts/run-tests.js [filter-substring]
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,5 +21,16 @@ if (files.length === 0) {
   console.error(`no test files match "${filter}"`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const run = (list, env = {}) =>
+  spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...list], {
+    stdio: 'inherit',
+    env: { ...process.env, ...env },
+  }).status ?? 1;
+
+let status = run(files);
+const core = files.filter((f) => f.startsWith('dist/test/e2e/'));
+if (core.length && !process.env.CHAT_TEST_STORE) {
+  console.log(`\n# the end-to-end suites again, unchanged, on Cassandra + Redis: ${core.length} files`);
+  status ||= run(core, { CHAT_TEST_STORE: 'scylla' });
+}
+process.exit(status);

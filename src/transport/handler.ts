@@ -44,7 +44,7 @@ export function requestId(call: AnyCall): string {
 /** Runs a unary call with metrics, a request-scoped log line and status mapping. */
 function instrumented<Req extends object, Res>(
   deps: TransportDeps,
-  needsAuth: boolean,
+  _needsAuth: boolean,
   fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
@@ -58,14 +58,15 @@ function instrumented<Req extends object, Res>(
     })().then(
       (res) => {
         deps.metrics.handled.inc({ ...labels, grpc_code: 'OK' });
-        stop();
+        const seconds = stop();
+        deps.log.debug({ rid, method: labels.grpc_method, code: 'OK', ms: Math.round(seconds * 1000) }, 'call');
         cb(null, res);
       },
       (e) => {
         const st = toStatus(e, deps.log.child({ rid, method: labels.grpc_method }));
         deps.metrics.handled.inc({ ...labels, grpc_code: Status[st.code] });
         stop();
-        deps.log.debug({ rid, method: labels.grpc_method, code: Status[st.code], details: st.details, auth: needsAuth }, 'call failed');
+        deps.log.info({ rid, method: labels.grpc_method, code: Status[st.code], details: st.details }, 'call failed');
         cb(st as ServiceError);
       },
     );

@@ -2,6 +2,17 @@ import { loadConfig } from '../../src/app/config.js';
 import { startNode, type RunningNode } from '../../src/app/node.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Api } from './client.js';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * CHAT_TEST_STORE=scylla runs the same end-to-end suites on the production
+ * stack (Cassandra + Redis), each node in a keyspace and key prefix of its own.
+ */
+function storeEnv(): Record<string, string> {
+  if (process.env.CHAT_TEST_STORE !== 'scylla') return {};
+  const run = 't' + randomUUID().slice(0, 8);
+  return { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: `chat_${run}`, CHAT_REDIS_PREFIX: `${run}:` };
+}
 
 /** Starts an in-process node on a free loopback port with test-friendly settings. */
 export async function testNode(env: Record<string, string> = {}): Promise<{ node: RunningNode; api: Api; stop: () => Promise<void> }> {
@@ -15,6 +26,7 @@ export async function testNode(env: Record<string, string> = {}): Promise<{ node
     CHAT_HEARTBEAT_INTERVAL_MS: '150',
     CHAT_SHUTDOWN_GRACE_MS: '500',
     CHAT_PASSWORD_HASH_COST: '10',
+    ...storeEnv(),
     ...env,
   });
   const node = await startNode(cfg, silentLogger);

@@ -1,11 +1,4 @@
-import { MemoryAccountStore } from '../adapters/memory/MemoryAccountStore.js';
-import { MemoryChannelStore } from '../adapters/memory/MemoryChannelStore.js';
-import { MemoryCursorStore } from '../adapters/memory/MemoryCursorStore.js';
-import { MemoryFanout } from '../adapters/memory/MemoryFanout.js';
-import { MemoryIdempotencyStore } from '../adapters/memory/MemoryIdempotencyStore.js';
-import { MemoryMessageStore } from '../adapters/memory/MemoryMessageStore.js';
-import { MemoryPresenceStore } from '../adapters/memory/MemoryPresenceStore.js';
-import { MemorySequencer } from '../adapters/memory/MemorySequencer.js';
+import { memoryPorts } from '../adapters/memory/index.js';
 import { LogPushNotifier } from '../adapters/push/LogPushNotifier.js';
 import { WebhookPushNotifier } from '../adapters/push/WebhookPushNotifier.js';
 import { StaticRegistry } from '../adapters/static/StaticRegistry.js';
@@ -55,18 +48,7 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
     case 'memory': {
       const registry = discovery(cfg);
       return {
-        ports: {
-          accounts: new MemoryAccountStore(),
-          channels: new MemoryChannelStore(),
-          messages: new MemoryMessageStore(),
-          sequencer: new MemorySequencer(),
-          idempotency: new MemoryIdempotencyStore(),
-          cursors: new MemoryCursorStore(),
-          fanout: new MemoryFanout(),
-          presence: new MemoryPresenceStore(),
-          push,
-          registry,
-        },
+        ports: { ...memoryPorts(), push, registry },
         close: () => registry.close(),
       };
     }

@@ -1,13 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryAccountStore } from '../adapters/memory/MemoryAccountStore.js';
-import { MemoryChannelStore } from '../adapters/memory/MemoryChannelStore.js';
-import { MemoryCursorStore } from '../adapters/memory/MemoryCursorStore.js';
-import { MemoryFanout } from '../adapters/memory/MemoryFanout.js';
-import { MemoryIdempotencyStore } from '../adapters/memory/MemoryIdempotencyStore.js';
-import { MemoryMessageStore } from '../adapters/memory/MemoryMessageStore.js';
-import { MemoryPresenceStore } from '../adapters/memory/MemoryPresenceStore.js';
-import { MemorySequencer } from '../adapters/memory/MemorySequencer.js';
+import { memoryPorts } from '../adapters/memory/index.js';
 import { StaticRegistry } from '../adapters/static/StaticRegistry.js';
 import { channelTopic, type SessionEvent } from '../domain/events.js';
 import type { Message } from '../domain/model.js';
@@ -18,14 +11,7 @@ import type { Outbox } from './Session.js';
 
 function core() {
   const deps: CoreDeps = {
-    accounts: new MemoryAccountStore(),
-    channels: new MemoryChannelStore(),
-    messages: new MemoryMessageStore(),
-    sequencer: new MemorySequencer(),
-    idempotency: new MemoryIdempotencyStore(),
-    cursors: new MemoryCursorStore(),
-    fanout: new MemoryFanout(),
-    presence: new MemoryPresenceStore(),
+    ...memoryPorts(),
     push: { notify: async () => {} },
     registry: new StaticRegistry([]),
     log: silentLogger,

@@ -8,6 +8,7 @@ import { RedisIdempotencyStore } from '../adapters/redis/RedisIdempotencyStore.j
 import { RedisPresenceStore } from '../adapters/redis/RedisPresenceStore.js';
 import { RedisRegistry } from '../adapters/redis/RedisRegistry.js';
 import { RedisSequencer } from '../adapters/redis/RedisSequencer.js';
+import { RedisRateLimiter } from '../adapters/redis/RedisRateLimiter.js';
 import { ConsulRegistry } from '../adapters/consul/ConsulRegistry.js';
 import type { Redis } from 'ioredis';
 import type { Ports } from '../core/deps.js';
@@ -78,6 +79,7 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
           idempotency: new RedisIdempotencyStore(redis, prefix),
           fanout: new RedisFanout(redis, sub, prefix),
           presence: new RedisPresenceStore(redis, prefix),
+          rateLimiter: new RedisRateLimiter(redis, prefix),
           push,
           registry,
         },

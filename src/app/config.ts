@@ -64,6 +64,14 @@ export const ConfigSchema = z.object({
   CHAT_MAX_BODY_BYTES: int(8192, 1),
   CHAT_MAX_GROUP_MEMBERS: int(100, 2),
   CHAT_MAX_RECEIVE_MESSAGE_BYTES: int(64 * 1024, 1024),
+  /** Sends per user per second, cluster-wide, and the burst above it. */
+  CHAT_SEND_RATE_PER_SEC: int(50, 1),
+  CHAT_SEND_BURST: int(100, 1),
+  /** Login attempts per user name per minute, cluster-wide. */
+  CHAT_LOGIN_ATTEMPTS_PER_MIN: int(10, 1),
+  CHAT_MAX_CHANNELS_PER_USER: int(1000, 1),
+  /** Open device streams per user on one node. */
+  CHAT_MAX_STREAMS_PER_USER: int(16, 1),
   CHAT_OUTBOUND_QUEUE_LIMIT: int(1024, 8),
   CHAT_PRESENCE_TIMEOUT_MS: int(30_000, 10),
   CHAT_HEARTBEAT_INTERVAL_MS: int(5_000, 5),

@@ -46,6 +46,11 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
         gapWaitMs: cfg.CHAT_GAP_WAIT_MS,
         holeWindowMs: cfg.CHAT_HOLE_WINDOW_MS,
         outboundQueueLimit: cfg.CHAT_OUTBOUND_QUEUE_LIMIT,
+        sendsPerSecond: cfg.CHAT_SEND_RATE_PER_SEC,
+        sendBurst: cfg.CHAT_SEND_BURST,
+        loginAttemptsPerMinute: cfg.CHAT_LOGIN_ATTEMPTS_PER_MIN,
+        maxChannelsPerUser: cfg.CHAT_MAX_CHANNELS_PER_USER,
+        maxStreamsPerUser: cfg.CHAT_MAX_STREAMS_PER_USER,
       },
     },
     {

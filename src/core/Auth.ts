@@ -1,12 +1,13 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { DomainError, unauthenticated } from '../domain/errors.js';
+import { DomainError, exhausted, unauthenticated } from '../domain/errors.js';
 import { checkDeviceId, checkUserName, newDeviceId, newUserId } from '../domain/ids.js';
 import type { Principal } from '../domain/model.js';
 import type { AccountStore } from '../ports/AccountStore.js';
 import type { CursorStore } from '../ports/CursorStore.js';
 import type { ChannelStore } from '../ports/ChannelStore.js';
 import type { Sequencer } from '../ports/Sequencer.js';
+import type { RateLimiter } from '../ports/RateLimiter.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
 export interface AuthSettings {
@@ -16,6 +17,7 @@ export interface AuthSettings {
   tokenTtlMs: number;
   /** log2 of scrypt's N for new password hashes. */
   passwordHashCost: number;
+  loginAttemptsPerMinute: number;
   /** Backend services: name -> shared secret. */
   serviceKeys: Map<string, string>;
 }
@@ -34,6 +36,7 @@ export class Auth {
     private readonly channels: ChannelStore,
     private readonly cursors: CursorStore,
     private readonly sequencer: Sequencer,
+    private readonly rateLimiter: RateLimiter,
     private readonly settings: AuthSettings,
     private readonly now: () => number,
   ) {}
@@ -50,6 +53,10 @@ export class Auth {
     const failure = () => unauthenticated('user name or password is wrong');
     if (!userName || !password) throw failure();
     const device = deviceId ? checkDeviceId(deviceId) : newDeviceId();
+    // Per user name, whether or not it exists: guessing is slowed down and existence is not revealed.
+    const perMin = this.settings.loginAttemptsPerMinute;
+    const wait = await this.rateLimiter.take(`login:${userName.toLowerCase().slice(0, 64)}`, perMin / 60, perMin);
+    if (wait > 0) throw exhausted(`too many login attempts for this user name; retry in ${Math.ceil(wait / 1000)} s`, wait);
     const account = await this.accounts.byName(userName);
     // Verify against a dummy hash for unknown users so the timing does not reveal who exists.
     const ok = await verifyPassword(password, account?.passwordHash ?? (await this.dummy()));

@@ -32,6 +32,7 @@ export class Channels {
     const cleanTitle = checkTitle(title, this.d.settings);
     const others = (await this.resolveAll(memberRefs)).filter((a) => a.userId !== me.userId);
     checkCapacity(1, others.length, this.d.settings);
+    await this.checkChannelRoom([me.userId, ...others.map((a) => a.userId)]);
     const channel: Channel = {
       id: newGroupId(),
       kind: 'group',
@@ -50,6 +51,7 @@ export class Channels {
     checkCanManage(ch, me.userId);
     const accounts = await this.resolveAll(memberRefs);
     const fresh = accounts.filter((a) => !memberOf(ch, a.userId));
+    await this.checkChannelRoom(fresh.map((a) => a.userId));
     const head = await this.d.sequencer.current(channelId);
     const after = await this.d.channels.addMembers(
       channelId,
@@ -107,6 +109,7 @@ export class Channels {
     const id = directChannelId(me.userId, peer.userId);
     const existing = await this.d.channels.get(id);
     if (existing) return this.view(me.userId, existing);
+    await this.checkChannelRoom([me.userId, peer.userId]);
     const ch = await this.d.channels.createDirect({
       id,
       kind: 'direct',
@@ -119,6 +122,14 @@ export class Channels {
     });
     await this.announce(id, [me.userId, peer.userId], 'joined', me.userId);
     return this.view(me.userId, ch);
+  }
+
+  /** Every user must have room for one more channel (CHAT_MAX_CHANNELS_PER_USER). */
+  private async checkChannelRoom(userIds: string[]) {
+    const max = this.d.settings.maxChannelsPerUser;
+    const counts = await Promise.all(userIds.map(async (u) => [u, (await this.d.channels.channelsOf(u)).length] as const));
+    const full = counts.find(([, n]) => n >= max);
+    if (full) throw precondition(`user ${full[0]} is already in ${max} channels, the most one user may join`);
   }
 
   /** Users who share at least one channel with `userId` (presence visibility). */

@@ -9,7 +9,7 @@ import { SessionHub } from './SessionHub.js';
 import { denied } from '../domain/errors.js';
 import type { Principal } from '../domain/model.js';
 import { isUserId } from '../domain/ids.js';
-import { invalid } from '../domain/errors.js';
+import { exhausted, invalid } from '../domain/errors.js';
 
 const MAX_PRESENCE_QUERY = 500;
 
@@ -23,9 +23,10 @@ export class ChatCore {
 
   constructor(
     readonly deps: CoreDeps,
-    authSettings: AuthSettings,
+    authSettings: Omit<AuthSettings, 'loginAttemptsPerMinute'>,
   ) {
-    this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, authSettings, deps.now);
+    const auth = { ...authSettings, loginAttemptsPerMinute: deps.settings.loginAttemptsPerMinute };
+    this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, deps.rateLimiter, auth, deps.now);
     this.channels = new Channels(deps);
     this.messaging = new Messaging(deps, this.channels);
     this.presence = new PresenceTracker(deps);
@@ -41,6 +42,8 @@ export class ChatCore {
 
   /** Opens a device session; the caller must call `endSession` when the stream ends. */
   async openSession(userId: string, deviceId: string, out: Outbox, resume: Cursor[]): Promise<Session> {
+    const max = this.deps.settings.maxStreamsPerUser;
+    if (this.hub.countFor(userId) >= max) throw exhausted(`too many open streams for this user on this node (${max}); close one first`);
     const s = new Session(this.deps, this.channels, this.messaging, this.presence, userId, deviceId, out);
     this.hub.add(s);
     try {

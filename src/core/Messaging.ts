@@ -1,5 +1,5 @@
 import { channelTopic } from '../domain/events.js';
-import { DomainError, denied, invalid, unavailable } from '../domain/errors.js';
+import { DomainError, denied, exhausted, invalid, unavailable } from '../domain/errors.js';
 import { checkChannelId, checkClientMsgId, checkMessageId } from '../domain/ids.js';
 import type { Channel, Cursor, Message, Principal } from '../domain/model.js';
 import { checkBody } from '../domain/rules.js';
@@ -50,6 +50,11 @@ export class Messaging {
     const clientMsgId = checkClientMsgId(clientMsgIdRaw);
     checkBody(body, this.d.settings);
     const ch = await this.channels.readable(p, channelId);
+    if (p.kind === 'user') {
+      const { sendsPerSecond, sendBurst } = this.d.settings;
+      const wait = await this.d.rateLimiter.take(`send:${p.userId}`, sendsPerSecond, sendBurst);
+      if (wait > 0) throw exhausted(`sending too fast: at most ${sendsPerSecond} messages per second; retry in ${wait} ms`, wait);
+    }
     const sender = p.kind === 'user' ? { userId: p.userId, deviceId: p.deviceId } : { userId: `svc:${p.name}`, deviceId: '' };
     const key = `${sender.userId}:${clientMsgId}`;
     const ttl = this.d.settings.idempotencyTtlMs;

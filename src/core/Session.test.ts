@@ -19,6 +19,7 @@ function core() {
     settings: {
       nodeId: 't', maxBodyBytes: 8192, maxGroupMembers: 100, maxGroupTitle: 100, presenceTimeoutMs: 1000,
       heartbeatIntervalMs: 100, idempotencyTtlMs: 60_000, gapWaitMs: 40, holeWindowMs: 60, outboundQueueLimit: 100,
+      sendsPerSecond: 1000, sendBurst: 1000, loginAttemptsPerMinute: 100, maxChannelsPerUser: 100, maxStreamsPerUser: 10,
     },
   };
   const secret = new TextEncoder().encode('k'.repeat(32));

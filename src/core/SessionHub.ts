@@ -5,12 +5,23 @@ import type { Session } from './Session.js';
 export class SessionHub {
   private readonly sessions = new Set<Session>();
 
+  private readonly perUser = new Map<string, number>();
+
   add(s: Session) {
     this.sessions.add(s);
+    this.perUser.set(s.userId, (this.perUser.get(s.userId) ?? 0) + 1);
   }
 
   remove(s: Session) {
-    this.sessions.delete(s);
+    if (!this.sessions.delete(s)) return;
+    const n = (this.perUser.get(s.userId) ?? 1) - 1;
+    if (n > 0) this.perUser.set(s.userId, n);
+    else this.perUser.delete(s.userId);
+  }
+
+  /** Open sessions of one user on this node. */
+  countFor(userId: string) {
+    return this.perUser.get(userId) ?? 0;
   }
 
   count() {

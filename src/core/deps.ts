@@ -9,6 +9,7 @@ import type { PresenceStore } from '../ports/PresenceStore.js';
 import type { PushNotifier } from '../ports/PushNotifier.js';
 import type { Registry } from '../ports/Registry.js';
 import type { Sequencer } from '../ports/Sequencer.js';
+import type { RateLimiter } from '../ports/RateLimiter.js';
 import type { Logger } from './logger.js';
 
 /** Every port the use cases need, chosen by the composition root (app/compose.ts). */
@@ -23,6 +24,7 @@ export interface Ports {
   presence: PresenceStore;
   push: PushNotifier;
   registry: Registry;
+  rateLimiter: RateLimiter;
 }
 
 /** Tunables of the use cases (a subset of app config). */
@@ -37,6 +39,14 @@ export interface CoreSettings extends Limits {
   holeWindowMs: number;
   /** Frames buffered for one device stream before it is cut off as a slow consumer. */
   outboundQueueLimit: number;
+  /** Sends per user per second (cluster-wide token bucket) and the burst allowed above it. */
+  sendsPerSecond: number;
+  sendBurst: number;
+  /** Login attempts per user name per minute. */
+  loginAttemptsPerMinute: number;
+  maxChannelsPerUser: number;
+  /** Open device streams per user on one node. */
+  maxStreamsPerUser: number;
 }
 
 export interface CoreDeps extends Ports {

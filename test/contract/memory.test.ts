@@ -1,4 +1,5 @@
 import { contractSuites } from './suites.js';
+import { MemoryRateLimiter } from '../../src/adapters/memory/MemoryRateLimiter.js';
 import { MemoryAccountStore } from '../../src/adapters/memory/MemoryAccountStore.js';
 import { MemoryChannelStore } from '../../src/adapters/memory/MemoryChannelStore.js';
 import { MemoryCursorStore } from '../../src/adapters/memory/MemoryCursorStore.js';
@@ -18,4 +19,5 @@ contractSuites({
   accounts: async () => new MemoryAccountStore(),
   presence: async () => new MemoryPresenceStore(),
   fanout: async () => new MemoryFanout(),
+  rateLimiter: async () => new MemoryRateLimiter(),
 });

@@ -7,6 +7,7 @@ import { RedisSequencer } from '../../src/adapters/redis/RedisSequencer.js';
 import { RedisIdempotencyStore } from '../../src/adapters/redis/RedisIdempotencyStore.js';
 import { RedisPresenceStore } from '../../src/adapters/redis/RedisPresenceStore.js';
 import { RedisFanout } from '../../src/adapters/redis/RedisFanout.js';
+import { RedisRateLimiter } from '../../src/adapters/redis/RedisRateLimiter.js';
 import { REDIS_URL, sharedRedis, testPrefix } from '../support/redis.js';
 
 const prefix = testPrefix();
@@ -32,6 +33,7 @@ contractSuites({
   idempotency: async () => new RedisIdempotencyStore(await conn(), prefix),
   presence: async () => new RedisPresenceStore(await conn(), prefix),
   fanout: async () => new RedisFanout(await conn(), await conn(), prefix),
+  rateLimiter: async () => new RedisRateLimiter(await conn(), prefix),
 });
 
 test('redis Sequencer: a lost counter is re-seeded past durable history; resync never lowers it', async () => {

@@ -11,6 +11,7 @@ import type { PresenceStore } from '../../src/ports/PresenceStore.js';
 import type { Sequencer } from '../../src/ports/Sequencer.js';
 import type { AccountStore } from '../../src/ports/AccountStore.js';
 import type { ChatEvent } from '../../src/domain/events.js';
+import type { RateLimiter } from '../../src/ports/RateLimiter.js';
 import type { Membership } from '../../src/ports/Registry.js';
 
 /**
@@ -33,6 +34,7 @@ export interface Factories {
   accounts?: () => Promise<AccountStore>;
   presence?: () => Promise<PresenceStore>;
   fanout?: () => Promise<Fanout>;
+  rateLimiter?: () => Promise<RateLimiter>;
   /** Two members of one cluster: separate instances (as on two nodes) over one shared backend. */
   registry?: () => Promise<[Membership, Membership]>;
 }
@@ -350,6 +352,20 @@ export function contractSuites(f: Factories) {
         await a.close();
         await b.close();
       }
+    });
+  }
+  if (f.rateLimiter) {
+    const make = f.rateLimiter;
+    test(`${f.name} RateLimiter: a burst is allowed, then a wait is reported, and tokens refill`, async () => {
+      const s = await make();
+      const key = `k${randomUUID()}`;
+      const results = [];
+      for (let i = 0; i < 5; i++) results.push(await s.take(key, 20, 3));
+      assert.deepEqual(results.slice(0, 3), [0, 0, 0], 'burst of 3');
+      assert.ok(results[3]! > 0 && results[3]! <= 50, `then a wait of at most 1/20 s (${results[3]})`);
+      assert.equal(await s.take(`k${randomUUID()}`, 20, 3), 0, 'buckets are per key');
+      await new Promise((r) => setTimeout(r, 120));
+      assert.equal(await s.take(key, 20, 3), 0, 'refilled');
     });
   }
 }

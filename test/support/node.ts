@@ -26,6 +26,10 @@ export async function testNode(env: Record<string, string> = {}): Promise<{ node
     CHAT_HEARTBEAT_INTERVAL_MS: '150',
     CHAT_SHUTDOWN_GRACE_MS: '500',
     CHAT_PASSWORD_HASH_COST: '10',
+    // Tests drive load from few users; the limits themselves are tested in limits.test.ts.
+    CHAT_SEND_RATE_PER_SEC: '100000',
+    CHAT_SEND_BURST: '100000',
+    CHAT_LOGIN_ATTEMPTS_PER_MIN: '100000',
     ...storeEnv(),
     ...env,
   });

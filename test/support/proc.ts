@@ -46,6 +46,10 @@ export function clusterEnv(run: string, extra: Record<string, string> = {}): Rec
     CHAT_CQL_KEYSPACE: `chat_${run}`,
     CHAT_JWT_SECRET: 'cluster-test-secret-0123456789abcdef',
     CHAT_PASSWORD_HASH_COST: '10',
+    // Tests drive load from few users; the limits themselves are tested in limits.test.ts.
+    CHAT_SEND_RATE_PER_SEC: '100000',
+    CHAT_SEND_BURST: '100000',
+    CHAT_LOGIN_ATTEMPTS_PER_MIN: '100000',
     CHAT_GAP_WAIT_MS: '300',
     CHAT_HOLE_WINDOW_MS: '3000',
     CHAT_PRESENCE_TIMEOUT_MS: '2000',

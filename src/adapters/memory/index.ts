@@ -6,6 +6,7 @@ import { MemoryIdempotencyStore } from './MemoryIdempotencyStore.js';
 import { MemoryMessageStore } from './MemoryMessageStore.js';
 import { MemoryPresenceStore } from './MemoryPresenceStore.js';
 import { MemorySequencer } from './MemorySequencer.js';
+import { MemoryRateLimiter } from './MemoryRateLimiter.js';
 
 /** Every storage and messaging port in process memory: the embedded default, one node. */
 export function memoryPorts() {
@@ -18,5 +19,6 @@ export function memoryPorts() {
     cursors: new MemoryCursorStore(),
     fanout: new MemoryFanout(),
     presence: new MemoryPresenceStore(),
+    rateLimiter: new MemoryRateLimiter(),
   };
 }

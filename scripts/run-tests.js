@@ -22,7 +22,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 const run = (list, env = {}) =>
-  spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...list], {
+  // --test-force-exit: a test file whose tests are done is not held open by a library's stray timer.
+  spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-force-exit', '--test-reporter=spec', ...list], {
     stdio: 'inherit',
     env: { ...process.env, ...env },
   }).status ?? 1;

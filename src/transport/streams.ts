@@ -159,6 +159,11 @@ async function handleFrame(deps: TransportDeps, session: Session | undefined, ou
         throw invalid('empty client frame');
     }
   } catch (e) {
-    if (!out.closed) session.push({ type: 'frameError', frame: kind, code: e instanceof DomainError ? codeOf(e) : status.INTERNAL, message: toStatus(e, deps.log).details });
+    if (out.closed) return;
+    const code = e instanceof DomainError ? codeOf(e) : status.INTERNAL;
+    const message = toStatus(e, deps.log).details;
+    // A send is always answered by send_ack or send_error, whatever was wrong with it.
+    if (f?.$case === 'send') session.push({ type: 'sendError', clientMsgId: f.send.clientMsgId.slice(0, 64), code, message });
+    else session.push({ type: 'frameError', frame: kind, code, message });
   }
 }

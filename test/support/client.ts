@@ -16,7 +16,8 @@ interface UnaryDef<Req, Res> {
 /** Calls a unary RPC and returns a promise of its typed response. */
 export function rpc<Req, Res>(client: Client, def: UnaryDef<Req, Res>, req: Req, md = new Metadata()): Promise<Res> {
   return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, (e, r) => (e ? reject(e) : resolve(r!))),
+    // Every test call has a deadline: a server that never answers fails the test instead of hanging it.
+    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r!))),
   );
 }
 

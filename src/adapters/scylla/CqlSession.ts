@@ -213,7 +213,11 @@ export class CqlSession {
     }
   }
 
-  /** Closes every connection; later calls fail with `unavailable`. */
+  /**
+   * Closes every connection; later calls fail with `unavailable`. (After a
+   * network cut, cassandra-driver 4.10 may keep a reconnection timer alive
+   * past shutdown; a node process exits anyway, tests use --test-force-exit.)
+   */
   async close(): Promise<void> {
     await this.client.shutdown();
   }

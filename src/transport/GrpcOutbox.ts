@@ -4,7 +4,7 @@ import type { SessionEvent } from '../domain/events.js';
 import type { Outbox } from '../core/Session.js';
 import { encodeEvent } from './mapping.js';
 import { toStatus } from './errors.js';
-import { methodLabels, type Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 
 /** Process-wide counters of outbound queues (exported as metrics, asserted by tests). */
 export const outboxStats = { highWater: 0, slowConsumerCutoffs: 0 };
@@ -22,7 +22,7 @@ export class GrpcOutbox implements Outbox {
   private roomWaiters: Array<() => void> = [];
   private done = false;
   private live = false;
-  private readonly labels: ReturnType<typeof methodLabels>;
+  private readonly sentCounter?: { inc(): void };
 
   constructor(
     private readonly call: ServerWritableStream<unknown, unknown>,
@@ -31,7 +31,7 @@ export class GrpcOutbox implements Outbox {
     private readonly metrics?: Metrics,
   ) {
     call.on('drain', () => this.flush());
-    this.labels = methodLabels(call.getPath(), 'server_stream');
+    this.sentCounter = metrics?.sentCounter(call.getPath(), 'server_stream');
   }
 
   get closed() {
@@ -98,7 +98,7 @@ export class GrpcOutbox implements Outbox {
   }
 
   private count(ev: SessionEvent) {
-    this.metrics!.msgSent.inc(this.labels);
+    this.sentCounter!.inc();
     if (ev.type === 'caughtUp') this.live = true;
     else if (ev.type === 'message') {
       this.metrics!.delivered.inc();

@@ -74,16 +74,19 @@ export function toServerFrame(ev: SessionEvent): ServerFrame {
 }
 
 /**
- * Fan-out encodes once: the same event object reaches every local session, so
- * its bytes are computed on first use and shared by all streams that write it.
+ * Fan-out encodes once: the same Message object (or event object) reaches
+ * every local session, so its frame bytes are computed on first use and
+ * shared by every stream that writes it. Message frames are keyed by the
+ * Message itself, since each session wraps it in its own event.
  */
 const encoded = new WeakMap<object, Buffer>();
 
 export function encodeEvent(ev: SessionEvent): Buffer {
-  let buf = encoded.get(ev);
+  const key = ev.type === 'message' ? ev.message : ev;
+  let buf = encoded.get(key);
   if (!buf) {
     buf = Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
-    encoded.set(ev, buf);
+    encoded.set(key, buf);
   }
   return buf;
 }

@@ -20,8 +20,27 @@ export class Metrics {
   readonly fanout = new Histogram({ name: 'chat_fanout_size', help: 'Local streams one published message was written to.', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 1000], registers: [this.registry] });
   readonly queueDrops = new Counter({ name: 'chat_queue_drops_total', help: 'Streams cut off because their bounded outbound queue overflowed (slow consumers).', registers: [this.registry] });
 
+  private readonly sentChildren = new Map<string, { inc(): void }>();
+  private readonly receivedChildren = new Map<string, { inc(): void }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Per-frame counters bound to their labels once (prom-client hashes label objects on every inc otherwise). */
+  sentCounter(path: string, type: 'server_stream' | 'bidi_stream') {
+    return this.child(this.sentChildren, this.msgSent, path, type);
+  }
+
+  receivedCounter(path: string, type: 'server_stream' | 'bidi_stream') {
+    return this.child(this.receivedChildren, this.msgReceived, path, type);
+  }
+
+  private child(cache: Map<string, { inc(): void }>, counter: Counter<string>, path: string, type: 'server_stream' | 'bidi_stream') {
+    const key = `${type} ${path}`;
+    let c = cache.get(key);
+    if (!c) cache.set(key, (c = counter.labels(methodLabels(path, type))));
+    return c;
   }
 
   /** Serves GET /metrics on its own port (0 = any free port). */

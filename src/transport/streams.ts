@@ -95,10 +95,10 @@ export function connectHandler(deps: TransportDeps) {
     });
     auth.catch(s.fail);
 
-    const inLabels = methodLabels(call.getPath(), 'bidi_stream');
+    const received = deps.metrics.receivedCounter(call.getPath(), 'bidi_stream');
     call.on('data', (frame: ClientFrame) => {
       if (s.finished) return;
-      deps.metrics.msgReceived.inc(inLabels);
+      received.inc();
       if (!chain) {
         const resume = frame.frame?.$case === 'resume' ? frame.frame.resume.cursors : [];
         chain = auth.then((p) => {

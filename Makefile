@@ -37,3 +37,10 @@ lint: install
 
 clean:
 	rm -rf dist src/gen
+
+.PHONY: bench bench-quick
+bench: build infra ## full benchmark (< 10 min): bench/results/full-<time>.json, full-latest.md, full-latest.svg
+	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; node dist/bench/main.js full
+
+bench-quick: build infra ## quick benchmark (< 2 min): bench/results/quick-<time>.json, quick-latest.md, quick-latest.svg
+	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; node dist/bench/main.js quick

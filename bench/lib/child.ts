@@ -1,0 +1,198 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { MemProbe } from '../load/density.js';
+import type { Spec } from '../load/loadgen.js';
+
+/**
+ * Child processes of the harness: the servers (each pinned to core 0 when
+ * taskset exists) and the load generator (core 1). Servers get the memory
+ * probe preloaded (bench/servers/probe.ts) and --expose-gc; the project's own
+ * code is started unchanged (dist/src/app/main.js).
+ */
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const DIST = resolve(ROOT, 'dist');
+export const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+function command(core: number | undefined, args: string[]): [string, string[]] {
+  return hasTaskset && core !== undefined ? ['taskset', ['-c', String(core), process.execPath, ...args]] : [process.execPath, args];
+}
+
+/** The environment without the caller's CHAT_* settings (a bench run must not inherit someone's tuning). */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CHAT_') && !k.startsWith('BENCH_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+export type ServerKind = 'project-memory' | 'project-production' | 'relay' | 'sio' | 'sio-redis';
+
+export interface ServerOptions {
+  runId: string;
+  /** Extra node flags (profiling). */
+  nodeArgs?: string[];
+  /** Pin to core 0 (throughput runs); false lets it use both cores (density: set-up goes faster, RSS is the same). */
+  pin?: boolean;
+  /** Count ServerFrame.encode calls in the project's node (the probe preload wraps it). */
+  countEncodes?: boolean;
+  /** The production stack's keyspace and Redis prefix (one per run). */
+  keyspace: string;
+  redisPrefix: string;
+  redisUrl: string;
+}
+
+export interface ServerHandle {
+  kind: ServerKind;
+  pid: number;
+  address: string;
+  mem(): Promise<MemProbe>;
+  /** ServerFrame.encode calls so far (0 unless started with countEncodes). */
+  encodes(): Promise<number>;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+/** Settings of the project's config schema, so the harness sets only variables this tree knows (unknown ones stop a node). */
+let known: Set<string> | undefined;
+async function knownSettings(): Promise<Set<string>> {
+  if (!known) {
+    const { ConfigSchema } = (await import(pathToFileURL(resolve(DIST, 'src/app/config.js')).href)) as { ConfigSchema: { shape: object } };
+    known = new Set(Object.keys(ConfigSchema.shape));
+  }
+  return known;
+}
+
+/**
+ * The per-user send rate limit is lifted (not disabled: the limiter still runs):
+ * a few hundred simulated users carry the load of many thousands, and the
+ * benchmark measures delivery, not the limiter's verdicts.
+ */
+const LIFTED_LIMITS = { CHAT_SEND_RATE_PER_SEC: '1000000', CHAT_SEND_BURST: '1000000' };
+
+export function projectEnv(kind: ServerKind, o: ServerOptions): Record<string, string> {
+  const env: Record<string, string> = {
+    ...LIFTED_LIMITS,
+    CHAT_HOST: '127.0.0.1',
+    CHAT_PORT: '0',
+    CHAT_METRICS_PORT: '0',
+    CHAT_WEB_PORT: '0',
+    CHAT_LOG_LEVEL: 'warn',
+    CHAT_NODE_ID: `bench-${o.runId}`,
+    CHAT_PASSWORD_HASH_COST: '10',
+    CHAT_SHUTDOWN_GRACE_MS: '1000',
+  };
+  if (kind === 'project-production') {
+    Object.assign(env, { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: o.keyspace, CHAT_REDIS_PREFIX: o.redisPrefix, CHAT_REDIS_URL: o.redisUrl });
+  }
+  return env;
+}
+
+export async function startServer(kind: ServerKind, o: ServerOptions): Promise<ServerHandle> {
+  const script =
+    kind === 'project-memory' || kind === 'project-production'
+      ? resolve(DIST, 'src/app/main.js')
+      : resolve(DIST, kind === 'relay' ? 'bench/servers/relay.js' : 'bench/servers/sio.js');
+  const env: Record<string, string> =
+    kind === 'sio-redis'
+      ? { BENCH_SIO_REDIS: o.redisUrl, BENCH_SIO_KEY: `${o.redisPrefix}sio` }
+      : kind.startsWith('project')
+        ? projectEnv(kind, o)
+        : {};
+  if (kind.startsWith('project')) {
+    const k = await knownSettings();
+    for (const name of Object.keys(env)) if (name.startsWith('CHAT_') && !k.has(name)) delete env[name];
+  }
+  if (o.countEncodes && kind.startsWith('project')) env.BENCH_COUNT_ENCODES = pathToFileURL(resolve(DIST, 'src/gen/chat/v1/chat.js')).href;
+  const probe = pathToFileURL(resolve(DIST, 'bench/servers/probe.js')).href;
+  const [cmd, args] = command(o.pin === false ? undefined : 0, ['--expose-gc', '--import', probe, ...(o.nodeArgs ?? []), script]);
+  const proc = spawn(cmd, args, { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const deadline = Date.now() + 90_000;
+  let address = '';
+  while (!address) {
+    const m = /listening on (\S+)/.exec(out);
+    if (m) address = m[1]!;
+    else if (proc.exitCode !== null) throw new Error(`${kind} exited (${proc.exitCode}) during start-up:\n${out.slice(-3000)}`);
+    else if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`${kind} did not start within 90 s:\n${out.slice(-3000)}`);
+    } else await new Promise((r) => setTimeout(r, 50));
+  }
+  let probeId = 0;
+  const waiting = new Map<number, (m: MemProbe & { encodes: number }) => void>();
+  proc.on('message', (m: { probeReply?: number } & MemProbe & { encodes: number }) => {
+    if (m.probeReply === undefined) return;
+    waiting.get(m.probeReply)?.(m);
+    waiting.delete(m.probeReply);
+  });
+  const ask = (probe: string) =>
+    new Promise<MemProbe & { encodes: number }>((resolve, reject) => {
+      const id = ++probeId;
+      const t = setTimeout(() => reject(new Error(`${kind}: no ${probe} probe answer`)), 30_000);
+      waiting.set(id, (m) => {
+        clearTimeout(t);
+        resolve(m);
+      });
+      proc.send({ probe, id });
+    });
+  return {
+    kind,
+    pid: proc.pid!,
+    address,
+    output: () => out,
+    mem: () => ask('mem').then((m) => ({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })),
+    encodes: () => ask('count').then((m) => m.encodes),
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Runs one workload in a fresh load-generator process; relays its memory probes to the server. */
+export function runLoad<T>(spec: Spec, server: ServerHandle, timeoutMs: number): Promise<T> {
+  // BENCH_LOADGEN_PROFILE=<dir>: profile the load generator itself (is it the limit?).
+  const prof = process.env.BENCH_LOADGEN_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_LOADGEN_PROFILE}`] : [];
+  const [cmd, args] = command(1, [...prof, resolve(DIST, 'bench/load/loadgen.js')]);
+  const child: ChildProcess = spawn(cmd, args, { cwd: ROOT, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const finish = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      f();
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish(() => reject(new Error(`${spec.label}: load generator timed out after ${Math.round(timeoutMs / 1000)} s`)));
+    }, timeoutMs);
+    child.on('message', (m: { probe?: string; id?: number; result?: T; error?: string }) => {
+      if (m.probe === 'mem') {
+        server.mem().then(
+          (mem) => child.connected && child.send({ probeReply: m.id, ...mem }),
+          () => {},
+        );
+      } else if (m.probe === 'count') {
+        server.encodes().then(
+          (encodes) => child.connected && child.send({ probeReply: m.id, encodes }),
+          () => {},
+        );
+      } else if ('result' in m) finish(() => resolve(m.result as T));
+      else if (m.error) finish(() => reject(new Error(`${spec.label}: ${m.error}`)));
+    });
+    child.once('exit', (code, sig) => finish(() => reject(new Error(`${spec.label}: load generator exited (${code ?? sig}) without a result`))));
+    child.send({ spec });
+  });
+}

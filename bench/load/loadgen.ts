@@ -1,0 +1,117 @@
+import { CpuMeter } from '../lib/procstat.js';
+import { projectDensity, relayDensity, type MemProbe } from './density.js';
+import type { Fleet, FleetOptions } from './fleet.js';
+import { ProjectFleet } from './project.js';
+import { runRamp, runStep, type RampParams } from './ramp.js';
+import { Recorder } from './recorder.js';
+import { RelayFleet } from './relay.js';
+import { SioFleet } from './sio.js';
+import { storm } from './storm.js';
+
+/**
+ * The load generator: one process (pinned to its own core when taskset is
+ * there), started by bench/main.ts per workload and target, over IPC. It
+ * hosts every simulated device: senders and receivers share its clock.
+ * Progress goes to stderr, the result back over IPC.
+ */
+
+export type TargetKind = 'project' | 'relay' | 'sio';
+
+interface Base {
+  label: string;
+  kind: TargetKind;
+  address: string;
+  /** Processes whose CPU is reported: server (and cassandra, redis for the production stack). */
+  pids: Record<string, number>;
+  runId: string;
+}
+
+export type Spec =
+  | (Base & {
+      workload: 'ramp';
+      devices: number;
+      blockSize: number;
+      connections: number;
+      bodyBytes: number;
+      frameBytes: number;
+      ramp: RampParams;
+      /** Profiling: one step at this rate for this long instead of a ramp. */
+      fixed?: { rate: number; ms: number };
+      /** The server counts ServerFrame encodes: report encodes per sent message for each step. */
+      countEncodes?: boolean;
+    })
+  | (Base & { workload: 'density'; streams: number; connections: number; idleMs: number })
+  | (Base & { workload: 'storm'; devices: number; usersPerChannel: number; behind: number; connections: number; timeoutMs: number });
+
+const log = (s: string) => process.stderr.write(s + '\n');
+
+let probeId = 0;
+const probes = new Map<number, (m: MemProbe & { encodes: number }) => void>();
+const ask = (kind: 'mem' | 'count') =>
+  new Promise<MemProbe & { encodes: number }>((resolve) => {
+    const id = ++probeId;
+    probes.set(id, resolve);
+    process.send!({ probe: kind, id });
+  });
+const probe = (): Promise<MemProbe> => ask('mem');
+const encodes = () => ask('count').then((m) => m.encodes);
+
+async function run(spec: Spec): Promise<unknown> {
+  switch (spec.workload) {
+    case 'ramp': {
+      const rec = new Recorder(spec.blockSize - 1);
+      const o: FleetOptions = { ...spec, recorder: rec, log };
+      let fleet: Fleet;
+      if (spec.kind === 'project') fleet = await ProjectFleet.create(o);
+      else if (spec.kind === 'relay') {
+        const f = new RelayFleet(o);
+        await f.open();
+        fleet = f;
+      } else {
+        const f = new SioFleet(o);
+        await f.open();
+        fleet = f;
+      }
+      const usesStore = spec.label.includes('production') || spec.label.includes('redis');
+      const ctx = {
+        label: spec.label,
+        fleet,
+        rec,
+        cpu: new CpuMeter({ ...spec.pids, loadgen: process.pid }),
+        log,
+        encodes: spec.countEncodes ? encodes : undefined,
+        noiseKeys: usesStore ? ['other'] : ['other', 'cassandra', 'redis'],
+      };
+      try {
+        if (spec.fixed) return await runStep(ctx, spec.ramp, 1, spec.fixed.rate, spec.fixed.ms, 'ramp');
+        return await runRamp(ctx, spec.ramp);
+      } finally {
+        await fleet.close();
+      }
+    }
+    case 'density':
+      return spec.kind === 'project'
+        ? projectDensity(spec.address, spec.streams, spec.connections, spec.idleMs, spec.runId, probe, log)
+        : relayDensity(spec.address, spec.streams, spec.connections, spec.idleMs, probe, log);
+    case 'storm':
+      return storm(spec.address, { ...spec }, log);
+  }
+}
+
+process.on('message', (m: { spec?: Spec; probeReply?: number } & MemProbe & { encodes: number }) => {
+  if (m.probeReply !== undefined) {
+    probes.get(m.probeReply)?.(m);
+    probes.delete(m.probeReply);
+    return;
+  }
+  if (!m.spec) return;
+  run(m.spec).then(
+    (result) => {
+      process.send!({ result }, () => process.exit(0));
+    },
+    (e: Error) => {
+      process.send!({ error: e.stack ?? String(e) }, () => process.exit(0));
+    },
+  );
+});
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,145 @@
+import type { DensityResult } from '../load/density.js';
+import type { RampResult } from '../load/ramp.js';
+import type { StormResult } from '../load/storm.js';
+import type { Mode } from '../config.js';
+
+export type Outcome<T> = T | { error: string };
+export const ok = <T>(o: Outcome<T> | undefined): T | undefined => (o && !(typeof o === 'object' && 'error' in o) ? (o as T) : undefined);
+
+/** Target names used as keys of the result JSON. */
+export const DIRECT = ['project-memory', 'project-production', 'ceiling', 'socket.io', 'socket.io+redis'] as const;
+export const GROUP = ['project-memory', 'project-production', 'bare fan-out'] as const;
+export const DENSITY = ['project-memory', 'bare grpc-js'] as const;
+export const STORM = ['project-memory', 'project-production'] as const;
+
+export interface Results {
+  direct: Partial<Record<(typeof DIRECT)[number], Outcome<RampResult>>>;
+  group: Partial<Record<(typeof GROUP)[number], Outcome<RampResult>>>;
+  density: Partial<Record<(typeof DENSITY)[number], Outcome<DensityResult>>>;
+  storm: Partial<Record<(typeof STORM)[number], Outcome<StormResult>>>;
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  /** null: not measured in this run (or not observable from outside). */
+  met: boolean | null;
+}
+
+export type Ratios = Record<string, number | null>;
+
+const ratio = (a?: number | null, b?: number | null) => (a && b ? Math.round((a / b) * 10_000) / 10_000 : null);
+const pct = (r: number | null) => (r === null ? 'n/a' : `${Math.round(r * 10_000) / 100}%`);
+const n = (v: number | undefined | null) => (v === undefined || v === null || !Number.isFinite(v) ? 'n/a' : Math.round(v).toLocaleString('en-US'));
+
+export function ratiosOf(r: Results): Ratios {
+  const sat = (k: (typeof DIRECT)[number]) => ok(r.direct[k])?.saturation?.delivered ?? null;
+  const eff = (k: (typeof DIRECT)[number]) => ok(r.direct[k])?.saturation?.deliveriesPerServerCore ?? null;
+  const gsat = (k: (typeof GROUP)[number]) => ok(r.group[k])?.saturation?.delivered ?? null;
+  const pm = ok(r.density['project-memory']);
+  const pb = ok(r.density['bare grpc-js']);
+  const sm = ok(r.storm['project-memory']);
+  const sp = ok(r.storm['project-production']);
+  return {
+    memoryOverCeiling: ratio(sat('project-memory'), sat('ceiling')),
+    memoryOverSocketio: ratio(sat('project-memory'), sat('socket.io')),
+    productionOverCeiling: ratio(sat('project-production'), sat('ceiling')),
+    productionOverSocketioRedis: ratio(sat('project-production'), sat('socket.io+redis')),
+    socketioOverCeiling: ratio(sat('socket.io'), sat('ceiling')),
+    memoryOverCeilingPerServerCore: ratio(eff('project-memory'), eff('ceiling')),
+    memoryOverSocketioPerServerCore: ratio(eff('project-memory'), eff('socket.io')),
+    memoryP99AtHalfMs: ok(r.direct['project-memory'])?.half?.latency.p99 ?? null,
+    productionP99AtHalfMs: ok(r.direct['project-production'])?.half?.latency.p99 ?? null,
+    groupMemoryOverBare: ratio(gsat('project-memory'), gsat('bare fan-out')),
+    groupProductionOverBare: ratio(gsat('project-production'), gsat('bare fan-out')),
+    groupMemoryEncodesPerMessage: ok(r.group['project-memory'])?.half?.encodesPerMessage ?? null,
+    groupProductionEncodesPerMessage: ok(r.group['project-production'])?.half?.encodesPerMessage ?? null,
+    rssPerStreamRatio: pm && pb ? ratio(pm.rssPerStream, pb.rssPerStream) : null,
+    marginalRssPerStreamRatio: pm && pb ? ratio(pm.marginalRssPerStream, pb.marginalRssPerStream) : null,
+    stormMemoryMs: sm?.allCaughtUpMs ?? null,
+    stormMemoryMissing: sm ? sm.missing : null,
+    stormProductionMs: sp?.allCaughtUpMs ?? null,
+    stormProductionMissing: sp ? sp.missing : null,
+  };
+}
+
+export function targetsOf(r: Results, q: Ratios, mode: Mode, densityK: number, stormDevices: number): Target[] {
+  const sat = (k: (typeof DIRECT)[number]) => ok(r.direct[k])?.saturation?.delivered;
+  const gsat = (k: (typeof GROUP)[number]) => ok(r.group[k])?.saturation?.delivered;
+  const t: Target[] = [];
+  const ge = (v: number | null, min: number) => (v === null ? null : v >= min);
+  const le = (v: number | null, max: number) => (v === null ? null : v <= max);
+  t.push({
+    target: 'Memory 1:1 saturation >= 60% of the bare grpc-js relay',
+    measured: `${n(sat('project-memory'))} vs ${n(sat('ceiling'))} msg/s = ${pct(q.memoryOverCeiling!)} (per server core: ${pct(q.memoryOverCeilingPerServerCore!)})`,
+    met: ge(q.memoryOverCeiling!, 0.6),
+  });
+  t.push({
+    target: "Memory 1:1 saturation >= the socket.io peer's",
+    measured: `${n(sat('project-memory'))} vs ${n(sat('socket.io'))} msg/s = ${pct(q.memoryOverSocketio!)}`,
+    met: ge(q.memoryOverSocketio!, 1),
+  });
+  t.push({
+    target: 'Production stack 1:1 saturation >= 30% of the ceiling',
+    measured: `${n(sat('project-production'))} vs ${n(sat('ceiling'))} msg/s = ${pct(q.productionOverCeiling!)}`,
+    met: ge(q.productionOverCeiling!, 0.3),
+  });
+  const hm = ok(r.direct['project-memory'])?.half;
+  t.push({
+    target: 'p99 at half of own saturation <= 20 ms (memory)',
+    measured: hm ? `${hm.latency.p99} ms at ${n(hm.offered)} msg/s` : 'n/a',
+    met: le(q.memoryP99AtHalfMs!, 20),
+  });
+  const hp = ok(r.direct['project-production'])?.half;
+  t.push({
+    target: 'p99 at half of own saturation <= 50 ms (production)',
+    measured: hp ? `${hp.latency.p99} ms at ${n(hp.offered)} msg/s` : 'n/a',
+    met: le(q.productionP99AtHalfMs!, 50),
+  });
+  const enc = q.groupMemoryEncodesPerMessage;
+  t.push({
+    target: '100-member groups: a message is serialized once, not per receiver',
+    measured:
+      enc === null
+        ? 'n/a'
+        : `${enc} ServerFrame encodes per group message at half saturation (memory node; counted in the server by the harness's preload). ` +
+          'Once per message is ~2 (the message frame, shared by all 100 streams, and the sender\'s send_ack); per receiver would be ~101',
+    met: enc === null ? null : enc <= 3,
+  });
+  t.push({
+    target: '100-member group fan-out deliveries/s >= 50% of a bare grpc-js fan-out',
+    measured: `${n(gsat('project-memory'))} vs ${n(gsat('bare fan-out'))} deliveries/s = ${pct(q.groupMemoryOverBare!)}` + (q.groupProductionOverBare !== null ? `; production ${n(gsat('project-production'))} = ${pct(q.groupProductionOverBare)}` : ''),
+    met: ge(q.groupMemoryOverBare!, 0.5),
+  });
+  const pm = ok(r.density['project-memory']);
+  const pb = ok(r.density['bare grpc-js']);
+  t.push({
+    target: '10,000 concurrent streams on one node',
+    measured: pm ? `${n(pm.aliveAtEnd)} of ${n(pm.streams)} streams open after the idle period` + (mode === 'quick' ? ' (quick mode: K=' + densityK + ')' : '') : 'n/a',
+    met: pm ? (pm.streams >= 10_000 ? pm.aliveAtEnd === pm.streams : null) : null,
+  });
+  const worst = q.rssPerStreamRatio !== null && q.marginalRssPerStreamRatio !== null ? Math.max(q.rssPerStreamRatio!, q.marginalRssPerStreamRatio!) : null;
+  t.push({
+    target: 'Server RSS per idle stream <= 2.5x the bare grpc-js figure',
+    measured:
+      pm && pb
+        ? `(after - before) / K: ${n(pm.rssPerStream)} vs ${n(pb.rssPerStream)} B = ${q.rssPerStreamRatio}x; marginal (second half of the streams): ${n(pm.marginalRssPerStream)} vs ${n(pb.marginalRssPerStream)} B = ${q.marginalRssPerStreamRatio}x (met only if both are)`
+        : 'n/a',
+    met: le(worst, 2.5),
+  });
+  for (const [k, name] of [
+    ['project-memory', 'memory'],
+    ['project-production', 'production'],
+  ] as const) {
+    const s = ok(r.storm[k]);
+    if (!s && !r.storm[k]) continue;
+    t.push({
+      target: `Reconnect storm (${name}): all ${n(stormDevices)} devices caught up, nothing missing`,
+      measured: s
+        ? `${s.caughtUp}/${s.devices} caught up in ${n(s.allCaughtUpMs)} ms; missing ${s.missing}, duplicates ${s.duplicates}, out of order ${s.outOfOrder}`
+        : 'failed: ' + (r.storm[k] as { error: string }).error.split('\n')[0],
+      met: s ? s.caughtUp === s.devices && s.missing === 0 && s.duplicates === 0 && s.outOfOrder === 0 && (s.devices >= 1000 || null) : false,
+    });
+  }
+  return t;
+}

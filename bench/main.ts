@@ -299,17 +299,19 @@ async function bench(mode: Mode) {
         .map((x: StepResult) => ({ x: x.delivered, y: x.latency.p99, sustained: x.sustained })),
     }));
   mkdirSync(OUT, { recursive: true });
-  const svgFile = `${mode}-latest.svg`;
+  // A run filtered with BENCH_ONLY must not replace the report of a whole run.
+  const base = only ? `${mode}-partial` : mode;
+  const svgFile = `${base}-latest.svg`;
   writeFileSync(resolve(OUT, svgFile), chart('1:1 chat: p99 delivery latency vs delivered messages/s', `${mode} run ${runId}, ${startedAt.toISOString().slice(0, 16)}Z, ${cpus().length} cores, ${cfg.bodyBytes}-byte bodies`, series));
   const durationS = Math.round((Date.now() - t0) / 1000);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}. ${hasTaskset ? 'Each server pinned to core 0 and the load generator (one process hosting every device) to core 1 with taskset; Redis and Cassandra (production stack) unpinned on the same two cores.' : 'Processes unpinned (no taskset).'}`;
   const message = `Every message has a ${cfg.bodyBytes}-byte body carrying its send time; a delivered frame is ${fb} bytes on every target (the baselines pad their payload to the project's ServerFrame size). 1:1: ${cfg.direct.devices} devices in ${cfg.direct.devices / 2} pairs over ${cfg.direct.connections} HTTP/2 connections, every device sending to its peer. Groups: ${cfg.group.groups} groups of ${cfg.group.size} over ${cfg.group.connections} connections.`;
   const json = { mode, runId, startedAt: startedAt.toISOString(), durationS, code, machine, message, frameBytes: fb, config: cfg, results, ratios: q, targets, notes, skipped };
-  const jsonFile = resolve(OUT, `${mode}-${stamp}.json`);
+  const jsonFile = resolve(OUT, `${base}-${stamp}.json`);
   writeFileSync(jsonFile, JSON.stringify(json, null, 2));
   const md = markdown({ mode, runId, startedAt: startedAt.toISOString(), durationS, code, machine, message, notes, chartFile: svgFile }, results, q, targets);
-  writeFileSync(resolve(OUT, `${mode}-latest.md`), md);
-  log(`wrote ${jsonFile.replace(ROOT + '/', '')}, bench/results/${mode}-latest.md and bench/results/${svgFile} (${durationS} s)`);
+  writeFileSync(resolve(OUT, `${base}-latest.md`), md);
+  log(`wrote ${jsonFile.replace(ROOT + '/', '')}, bench/results/${base}-latest.md and bench/results/${svgFile} (${durationS} s)`);
   process.stdout.write('\n' + md.split('\n## 1:1')[0] + '\n');
 }
 

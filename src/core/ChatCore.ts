@@ -6,10 +6,9 @@ import { Messaging } from './Messaging.js';
 import { PresenceTracker } from './PresenceTracker.js';
 import { Session, type Outbox } from './Session.js';
 import { SessionHub } from './SessionHub.js';
-import { denied } from '../domain/errors.js';
 import type { Principal } from '../domain/model.js';
 import { isUserId } from '../domain/ids.js';
-import { exhausted, invalid } from '../domain/errors.js';
+import { denied, exhausted, invalid } from '../domain/errors.js';
 
 const MAX_PRESENCE_QUERY = 500;
 

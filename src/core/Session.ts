@@ -83,8 +83,7 @@ export class Session {
     const held = this.held;
     this.held = [];
     for (const ev of held) if (!this.out.push(ev)) return;
-    const snapshot = await this.d.presence.get([...this.contacts]);
-    for (const presence of snapshot) if (!this.closed) this.out.push({ type: 'presence', presence });
+    await this.presenceSnapshot([...this.contacts]);
   }
 
   heartbeat() {

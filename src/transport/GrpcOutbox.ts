@@ -38,10 +38,6 @@ export class GrpcOutbox implements Outbox {
     return this.done || this.call.cancelled;
   }
 
-  queued() {
-    return this.queue.length;
-  }
-
   push(ev: SessionEvent): boolean {
     if (this.closed) return false;
     const buf = encodeEvent(ev);

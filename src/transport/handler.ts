@@ -2,7 +2,7 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc
 import type { ChatCore } from '../core/ChatCore.js';
 import type { Logger } from '../core/logger.js';
 import type { Principal } from '../domain/model.js';
-import { codeOf, toStatus } from './errors.js';
+import { toStatus } from './errors.js';
 import { methodLabels, type Metrics } from './metrics.js';
 import { randomUUID } from 'node:crypto';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
@@ -11,8 +11,6 @@ import { assertWellFormed } from './wire.js';
 /** What every handler gets besides its request. */
 export interface Ctx {
   principal: Principal;
-  /** Aborted when the client cancels or the deadline passes. */
-  signal: AbortSignal;
 }
 
 export interface TransportDeps {
@@ -28,13 +26,6 @@ export async function authenticate(core: ChatCore, call: AnyCall): Promise<Princ
   return core.auth.authenticate(typeof header === 'string' ? header : header?.toString());
 }
 
-export function signalOf(call: AnyCall): AbortSignal {
-  const ac = new AbortController();
-  if (call.cancelled) ac.abort();
-  else (call as ServerUnaryCall<unknown, unknown>).once('cancelled', () => ac.abort());
-  return ac.signal;
-}
-
 /** The request id: the client's `x-request-id`, or a new one. It is echoed in logs. */
 export function requestId(call: AnyCall): string {
   const v = call.metadata.get('x-request-id')[0];
@@ -44,7 +35,6 @@ export function requestId(call: AnyCall): string {
 /** Runs a unary call with metrics, a request-scoped log line and status mapping. */
 function instrumented<Req extends object, Res>(
   deps: TransportDeps,
-  _needsAuth: boolean,
   fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return (call, cb) => {
@@ -81,9 +71,9 @@ export function unary<Req extends object, Res>(
   deps: TransportDeps,
   fn: (req: Req, ctx: Ctx) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
-  return instrumented(deps, true, async (req, call) => {
+  return instrumented(deps, async (req, call) => {
     const principal = await authenticate(deps.core, call as AnyCall);
-    return fn(req, { principal, signal: signalOf(call as AnyCall) });
+    return fn(req, { principal });
   });
 }
 
@@ -92,7 +82,6 @@ export function openUnary<Req extends object, Res>(
   deps: TransportDeps,
   fn: (req: Req) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
-  return instrumented(deps, false, (req) => fn(req));
+  return instrumented(deps, (req) => fn(req));
 }
 
-export { codeOf };

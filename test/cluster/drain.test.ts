@@ -1,13 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { credentials, loadPackageDefinition } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { Api, registerAndLogin } from '../support/client.js';
 import { NodeProcess, clusterEnv } from '../support/proc.js';
 import { sleep } from '../support/node.js';
 import { SimDevice } from './SimDevice.js';
+import { healthStatus } from '../support/health.js';
 
 const run = 't' + randomUUID().slice(0, 8);
 const nodes: NodeProcess[] = [];
@@ -15,22 +13,6 @@ after(async () => {
   for (const n of nodes) n.kill('SIGKILL');
   await Promise.all(nodes.map((n) => n.exited));
 });
-
-const require = createRequire(import.meta.url);
-type HealthClient = { check(req: object, cb: (e: Error | null, r: { status: string }) => void): void; close(): void };
-function health(address: string): Promise<string> {
-  const def = loadPackageDefinition(loadSync(require.resolve('grpc-health-check/proto/health/v1/health.proto'), { enums: String })) as unknown as {
-    grpc: { health: { v1: { Health: new (a: string, c: unknown) => HealthClient } } };
-  };
-  const c = new def.grpc.health.v1.Health(address, credentials.createInsecure());
-  return new Promise((resolve, reject) =>
-    c.check({ service: 'chat.v1.ChatService' }, (e, r) => {
-      c.close();
-      if (e) reject(e);
-      else resolve(r.status);
-    }),
-  );
-}
 
 test('SIGTERM drains a node: NOT_SERVING, out of discovery, clients told where to go, nothing lost or duplicated, exit within the grace', { timeout: 120_000 }, async () => {
   for (let i = 1; i <= 2; i++) nodes.push(new NodeProcess(clusterEnv(run, { CHAT_NODE_ID: `node-${i}`, CHAT_SHUTDOWN_GRACE_MS: '6000' })));
@@ -51,7 +33,7 @@ test('SIGTERM drains a node: NOT_SERVING, out of discovery, clients told where t
     for (const d of devices) d.send(dm, `${d.label} r${r}`);
     if (r === 4) {
       nodes[0]!.kill('SIGTERM');
-      assert.equal(await health(a!), 'NOT_SERVING');
+      assert.equal(await healthStatus(a!), 'NOT_SERVING');
     }
     await sleep(40);
   }

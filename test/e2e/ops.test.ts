@@ -9,6 +9,7 @@ import { DiscoveryServiceService as D } from '../../src/gen/chat/v1/discovery.js
 import { PresenceServiceService as P } from '../../src/gen/chat/v1/presence.js';
 import { MessageKind } from '../../src/gen/chat/v1/common.js';
 import { testNode } from '../support/node.js';
+import { healthStatus } from '../support/health.js';
 import { loadConfig } from '../../src/app/config.js';
 
 const SVC = 'svc:moderation:0123456789abcdef0123';
@@ -24,14 +25,7 @@ const require = createRequire(import.meta.url);
 type AnyClient = Record<string, (...a: unknown[]) => unknown> & { close(): void };
 
 test('grpc.health.v1 answers SERVING and server reflection lists the chat services', async () => {
-  const healthProto = require.resolve('grpc-health-check/proto/health/v1/health.proto');
-  const h = loadPackageDefinition(loadSync(healthProto, { enums: String })) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: unknown) => AnyClient } } } };
-  const health = new h.grpc.health.v1.Health(env.node.address, credentials.createInsecure());
-  const res = await new Promise<{ status: string }>((resolve, reject) =>
-    health.check({ service: 'chat.v1.ChatService' }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))),
-  );
-  assert.equal(res.status, 'SERVING');
-  health.close();
+  assert.equal(await healthStatus(env.node.address), 'SERVING');
 
   const reflProto = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1alpha/reflection.proto');
   const r = loadPackageDefinition(loadSync(reflProto)) as unknown as { grpc: { reflection: { v1alpha: { ServerReflection: new (a: string, c: unknown) => AnyClient } } } };

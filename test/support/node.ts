@@ -14,22 +14,27 @@ function storeEnv(): Record<string, string> {
   return { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: `chat_${run}`, CHAT_REDIS_PREFIX: `${run}:` };
 }
 
+/** Settings every test node shares, in process or not: free ports, cheap hashing, limits out of the way. */
+export const TEST_DEFAULTS: Record<string, string> = {
+  CHAT_PORT: '0',
+  CHAT_METRICS_PORT: '0',
+  CHAT_WEB_PORT: '0',
+  CHAT_PASSWORD_HASH_COST: '10',
+  // Tests drive load from few users; the limits themselves are tested in limits.test.ts.
+  CHAT_SEND_RATE_PER_SEC: '100000',
+  CHAT_SEND_BURST: '100000',
+  CHAT_LOGIN_ATTEMPTS_PER_MIN: '100000',
+};
+
 /** Starts an in-process node on a free loopback port with test-friendly settings. */
 export async function testNode(env: Record<string, string> = {}): Promise<{ node: RunningNode; api: Api; stop: () => Promise<void> }> {
   const cfg = loadConfig({
-    CHAT_PORT: '0',
-    CHAT_METRICS_PORT: '0',
-    CHAT_WEB_PORT: '0',
+    ...TEST_DEFAULTS,
     CHAT_HOST: '127.0.0.1',
     CHAT_LOG_LEVEL: 'silent',
     CHAT_PRESENCE_TIMEOUT_MS: '600',
     CHAT_HEARTBEAT_INTERVAL_MS: '150',
     CHAT_SHUTDOWN_GRACE_MS: '500',
-    CHAT_PASSWORD_HASH_COST: '10',
-    // Tests drive load from few users; the limits themselves are tested in limits.test.ts.
-    CHAT_SEND_RATE_PER_SEC: '100000',
-    CHAT_SEND_BURST: '100000',
-    CHAT_LOGIN_ATTEMPTS_PER_MIN: '100000',
     ...storeEnv(),
     ...env,
   });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { TEST_DEFAULTS } from './node.js';
 
 /** A chat node in its own OS process (for SIGKILL and SIGTERM tests). */
 export class NodeProcess {
@@ -38,18 +39,11 @@ export class NodeProcess {
 /** Environment for nodes that form one cluster over the shared Redis and Cassandra, isolated per test run. */
 export function clusterEnv(run: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
+    ...TEST_DEFAULTS,
     CHAT_STORE: 'scylla',
-    CHAT_PORT: '0',
-    CHAT_METRICS_PORT: '0',
-    CHAT_WEB_PORT: '0',
     CHAT_REDIS_PREFIX: `${run}:`,
     CHAT_CQL_KEYSPACE: `chat_${run}`,
     CHAT_JWT_SECRET: 'cluster-test-secret-0123456789abcdef',
-    CHAT_PASSWORD_HASH_COST: '10',
-    // Tests drive load from few users; the limits themselves are tested in limits.test.ts.
-    CHAT_SEND_RATE_PER_SEC: '100000',
-    CHAT_SEND_BURST: '100000',
-    CHAT_LOGIN_ATTEMPTS_PER_MIN: '100000',
     CHAT_GAP_WAIT_MS: '300',
     CHAT_HOLE_WINDOW_MS: '3000',
     CHAT_PRESENCE_TIMEOUT_MS: '2000',

@@ -1,40 +1,20 @@
 import type { ChatEvent } from '../../domain/events.js';
 import type { Fanout } from '../../ports/Fanout.js';
+import { TopicHandlers } from '../TopicHandlers.js';
 
 /**
  * In-process fan-out. Handlers run synchronously in publish order, so one node
  * on its own gets ordered, lossless delivery. A throwing handler is isolated.
  */
 export class MemoryFanout implements Fanout {
-  private readonly topics = new Map<string, Set<(e: ChatEvent) => void>>();
-  private count = 0;
+  private readonly local = new TopicHandlers();
 
   async publish(topic: string, event: ChatEvent) {
-    const subs = this.topics.get(topic);
-    if (!subs) return;
-    for (const h of [...subs]) {
-      try {
-        h(event);
-      } catch {
-        /* a subscriber's bug must not stop the others */
-      }
-    }
+    this.local.dispatch(topic, event);
   }
 
   subscribe(topic: string, handler: (e: ChatEvent) => void) {
-    let subs = this.topics.get(topic);
-    if (!subs) this.topics.set(topic, (subs = new Set()));
-    const h = (e: ChatEvent) => handler(e);
-    subs.add(h);
-    this.count++;
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      this.count--;
-      subs!.delete(h);
-      if (subs!.size === 0 && this.topics.get(topic) === subs) this.topics.delete(topic);
-    };
+    return this.local.add(topic, handler);
   }
 
   async subscribed() {}
@@ -45,10 +25,10 @@ export class MemoryFanout implements Fanout {
   }
 
   subscriptionCount() {
-    return this.count;
+    return this.local.count();
   }
 
   async close() {
-    this.topics.clear();
+    this.local.clear();
   }
 }

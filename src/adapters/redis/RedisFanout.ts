@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ChatEvent } from '../../domain/events.js';
 import type { Fanout } from '../../ports/Fanout.js';
 import { guard } from './connect.js';
+import { TopicHandlers } from '../TopicHandlers.js';
 
 /**
  * Cross-node fan-out over Redis pub/sub. Each node holds one subscriber
@@ -17,10 +18,12 @@ import { guard } from './connect.js';
  * handlers re-read storage.
  */
 export class RedisFanout implements Fanout {
-  private readonly handlers = new Map<string, Set<(e: ChatEvent) => void>>();
+  private readonly local = new TopicHandlers(
+    (topic) => this.track(this.sub.subscribe(this.channel(topic))),
+    (topic) => this.track(this.sub.unsubscribe(this.channel(topic))),
+  );
   private readonly resetHandlers = new Set<() => void>();
   private readonly pending = new Set<Promise<unknown>>();
-  private count = 0;
   private hadConnection = false;
 
   constructor(
@@ -46,25 +49,7 @@ export class RedisFanout implements Fanout {
   }
 
   subscribe(topic: string, handler: (e: ChatEvent) => void) {
-    let set = this.handlers.get(topic);
-    if (!set) {
-      this.handlers.set(topic, (set = new Set()));
-      this.track(this.sub.subscribe(this.channel(topic)));
-    }
-    const h = (e: ChatEvent) => handler(e);
-    set.add(h);
-    this.count++;
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      this.count--;
-      set!.delete(h);
-      if (set!.size === 0 && this.handlers.get(topic) === set) {
-        this.handlers.delete(topic);
-        this.track(this.sub.unsubscribe(this.channel(topic)));
-      }
-    };
+    return this.local.add(topic, handler);
   }
 
   async subscribed() {
@@ -77,11 +62,11 @@ export class RedisFanout implements Fanout {
   }
 
   subscriptionCount() {
-    return this.count;
+    return this.local.count();
   }
 
   async close() {
-    this.handlers.clear();
+    this.local.clear();
     this.sub.disconnect();
   }
 
@@ -90,21 +75,15 @@ export class RedisFanout implements Fanout {
     p.catch(() => {}).finally(() => this.pending.delete(p));
   }
 
+  /** Decodes once per node, only for topics someone here still wants. */
   private dispatch(topic: string, payload: Buffer) {
-    const set = this.handlers.get(topic);
-    if (!set) return;
+    if (!this.local.has(topic)) return;
     let event: ChatEvent;
     try {
       event = JSON.parse(payload.toString()) as ChatEvent;
     } catch {
       return;
     }
-    for (const h of [...set]) {
-      try {
-        h(event);
-      } catch {
-        /* isolate handlers */
-      }
-    }
+    this.local.dispatch(topic, event);
   }
 }

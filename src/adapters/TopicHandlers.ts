@@ -1,0 +1,63 @@
+import type { ChatEvent } from '../domain/events.js';
+
+/**
+ * The local side of every Fanout: handlers per topic, counted, each removable
+ * once, and dispatch that isolates a throwing handler. `onFirst`/`onLast`
+ * tell a broker-backed adapter when to (un)subscribe the topic upstream.
+ */
+export class TopicHandlers {
+  private readonly topics = new Map<string, Set<(e: ChatEvent) => void>>();
+  private n = 0;
+
+  constructor(
+    private readonly onFirst: (topic: string) => void = () => {},
+    private readonly onLast: (topic: string) => void = () => {},
+  ) {}
+
+  add(topic: string, handler: (e: ChatEvent) => void): () => void {
+    let set = this.topics.get(topic);
+    if (!set) {
+      this.topics.set(topic, (set = new Set()));
+      this.onFirst(topic);
+    }
+    const h = (e: ChatEvent) => handler(e);
+    set.add(h);
+    this.n++;
+    let active = true;
+    return () => {
+      if (!active) return;
+      active = false;
+      this.n--;
+      set!.delete(h);
+      if (set!.size === 0 && this.topics.get(topic) === set) {
+        this.topics.delete(topic);
+        this.onLast(topic);
+      }
+    };
+  }
+
+  has(topic: string) {
+    return this.topics.has(topic);
+  }
+
+  /** Hands the same event object to every handler of the topic, in subscription order. */
+  dispatch(topic: string, event: ChatEvent) {
+    const set = this.topics.get(topic);
+    if (!set) return;
+    for (const h of [...set]) {
+      try {
+        h(event);
+      } catch {
+        /* a subscriber's bug must not stop the others */
+      }
+    }
+  }
+
+  count() {
+    return this.n;
+  }
+
+  clear() {
+    this.topics.clear();
+  }
+}

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MemProbe } from '../load/density.js';
@@ -105,7 +106,9 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
   }
   if (o.countEncodes && kind.startsWith('project')) env.BENCH_COUNT_ENCODES = pathToFileURL(resolve(DIST, 'src/gen/chat/v1/chat.js')).href;
   const probe = pathToFileURL(resolve(DIST, 'bench/servers/probe.js')).href;
-  const [cmd, args] = command(o.pin === false ? undefined : 0, ['--expose-gc', '--import', probe, ...(o.nodeArgs ?? []), script]);
+  // BENCH_PROJECT_NODE_ARGS: extra node flags for the project's node only (experiments, e.g. --trace-gc).
+  const extraArgs = kind.startsWith('project') ? (process.env.BENCH_PROJECT_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
+  const [cmd, args] = command(o.pin === false ? undefined : 0, ['--expose-gc', '--import', probe, ...extraArgs, ...(o.nodeArgs ?? []), script]);
   const proc = spawn(cmd, args, { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let out = '';
   const keep = (d: Buffer) => {
@@ -114,6 +117,13 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
   };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
+  // BENCH_SERVER_LOG=<file>: append the project's output there too.
+  if (process.env.BENCH_SERVER_LOG && kind.startsWith('project')) {
+    const file = process.env.BENCH_SERVER_LOG;
+    const log = (d: Buffer) => appendFileSync(file, d);
+    proc.stdout!.on('data', log);
+    proc.stderr!.on('data', log);
+  }
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
   const deadline = Date.now() + 90_000;
   let address = '';

@@ -1,4 +1,5 @@
 import type { SessionEvent } from '../domain/events.js';
+import { encodeMessageFrame, encodeSendAckFrame } from './frameCodec.js';
 import type { Cursor, Message, PresenceInfo } from '../domain/model.js';
 import type { ChannelView } from '../core/Channels.js';
 import { ChannelKind, MemberRole, MembershipChange, ServerFrame, type Channel as PChannel } from '../gen/chat/v1/chat.js';
@@ -85,8 +86,14 @@ export function encodeEvent(ev: SessionEvent): Buffer {
   const key = ev.type === 'message' ? ev.message : ev;
   let buf = encoded.get(key);
   if (!buf) {
-    buf = Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
+    buf = (ev.type === 'message' ? encodeMessageFrame(ev.message) : undefined) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
     encoded.set(key, buf);
   }
   return buf;
+}
+
+/** Events written to one stream only (send acks): not cached. */
+export function encodeOwnEvent(ev: SessionEvent): Buffer {
+  if (ev.type === 'sendAck') return encodeSendAckFrame(ev) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
+  return encodeEvent(ev);
 }

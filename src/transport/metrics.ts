@@ -1,5 +1,76 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+
+/**
+ * A counter for per-frame events: `inc()` adds to a plain number and the
+ * prom-client counter catches up when scraped, so the hot path does no label
+ * hashing or object work.
+ */
+export class FastCounter {
+  private pending = 0;
+  constructor(target: { inc(n: number): void }, register: (flush: () => void) => void) {
+    register(() => {
+      if (this.pending) target.inc(this.pending);
+      this.pending = 0;
+    });
+  }
+  inc() {
+    this.pending++;
+  }
+}
+
+/**
+ * A label-less histogram for per-frame observations: `observe()` is a bucket
+ * search over a small array; the exposition is built when scraped.
+ */
+export class FastHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: number[],
+  ) {
+    this.counts = new Float64Array(buckets.length);
+  }
+
+  observe(v: number) {
+    this.sum += v;
+    this.count++;
+    const b = this.buckets;
+    for (let i = 0; i < b.length; i++) {
+      if (v <= b[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
+  }
+
+  /** The shape prom-client's registry renders (the same series a prom-client Histogram has). */
+  get() {
+    const metricName = `${this.name}_bucket`;
+    let below = 0;
+    const values = this.buckets.map((le, i) => ({ labels: { le }, value: (below += this.counts[i]!), metricName }));
+    values.push({ labels: { le: '+Inf' as unknown as number }, value: this.count, metricName });
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values: [...values, { labels: {}, value: this.sum, metricName: `${this.name}_sum` }, { labels: {}, value: this.count, metricName: `${this.name}_count` }],
+    });
+  }
+
+  reset() {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
 
 /**
  * Prometheus metrics of one node. Names follow the go-grpc-prometheus
@@ -14,20 +85,34 @@ export class Metrics {
   readonly msgReceived = new Counter({ name: 'grpc_server_msg_received_total', help: 'Stream messages received from clients.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers: [this.registry] });
   readonly msgSent = new Counter({ name: 'grpc_server_msg_sent_total', help: 'Stream messages sent to clients.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers: [this.registry] });
   readonly streams = new Gauge({ name: 'chat_connected_streams', help: 'Device streams (Connect and Subscribe) open on this node.', registers: [this.registry] });
-  readonly accepted = new Counter({ name: 'chat_messages_accepted_total', help: 'Messages stored and acknowledged to their sender.', registers: [this.registry] });
-  readonly delivered = new Counter({ name: 'chat_messages_delivered_total', help: 'Message frames written to device streams.', registers: [this.registry] });
-  readonly latency = new Histogram({ name: 'chat_delivery_latency_seconds', help: 'From acceptance (sent_at) to the write on a receiving stream, live messages only.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [this.registry] });
+  /** Flushes of the per-frame counters, run before every scrape. */
+  private readonly flushes: Array<() => void> = [];
+  private readonly register = (f: () => void) => this.flushes.push(f);
+  readonly accepted = this.fast(new Counter({ name: 'chat_messages_accepted_total', help: 'Messages stored and acknowledged to their sender.', registers: [this.registry] }));
+  readonly delivered = this.fast(new Counter({ name: 'chat_messages_delivered_total', help: 'Message frames written to device streams.', registers: [this.registry] }));
+  readonly latency = new FastHistogram('chat_delivery_latency_seconds', 'From acceptance (sent_at) to the write on a receiving stream, live messages only.', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]);
   readonly fanout = new Histogram({ name: 'chat_fanout_size', help: 'Local streams one published message was written to.', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 1000], registers: [this.registry] });
   readonly queueDrops = new Counter({ name: 'chat_queue_drops_total', help: 'Streams cut off because their bounded outbound queue overflowed (slow consumers).', registers: [this.registry] });
 
-  private readonly sentChildren = new Map<string, { inc(): void }>();
-  private readonly receivedChildren = new Map<string, { inc(): void }>();
+  private readonly sentChildren = new Map<string, FastCounter>();
+  private readonly receivedChildren = new Map<string, FastCounter>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    this.registry.registerMetric(this.latency as unknown as Metric);
   }
 
-  /** Per-frame counters bound to their labels once (prom-client hashes label objects on every inc otherwise). */
+  /** Text exposition of every metric, per-frame counters included. */
+  metrics(): Promise<string> {
+    for (const f of this.flushes) f();
+    return this.registry.metrics();
+  }
+
+  private fast(c: { inc(n: number): void }) {
+    return new FastCounter(c, this.register);
+  }
+
+  /** Per-frame counters, bound to their labels once. */
   sentCounter(path: string, type: 'server_stream' | 'bidi_stream') {
     return this.child(this.sentChildren, this.msgSent, path, type);
   }
@@ -36,10 +121,10 @@ export class Metrics {
     return this.child(this.receivedChildren, this.msgReceived, path, type);
   }
 
-  private child(cache: Map<string, { inc(): void }>, counter: Counter<string>, path: string, type: 'server_stream' | 'bidi_stream') {
+  private child(cache: Map<string, FastCounter>, counter: Counter<string>, path: string, type: 'server_stream' | 'bidi_stream') {
     const key = `${type} ${path}`;
     let c = cache.get(key);
-    if (!c) cache.set(key, (c = counter.labels(methodLabels(path, type))));
+    if (!c) cache.set(key, (c = this.fast(counter.labels(methodLabels(path, type)))));
     return c;
   }
 
@@ -50,7 +135,7 @@ export class Metrics {
         res.writeHead(404).end();
         return;
       }
-      this.registry.metrics().then(
+      this.metrics().then(
         (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
         () => res.writeHead(500).end(),
       );

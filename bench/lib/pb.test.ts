@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { ClientFrame, ServerFrame } from '../../src/gen/chat/v1/chat.js';
 import { MessageKind } from '../../src/gen/chat/v1/common.js';
 import { makeBody, parseBodyBuf, parseBodyStr, parsed } from './body.js';
-import { msg, msgIdSeq, MsgIds, readAckId, readRelayFrame, readServerFrame, relayFrame, relayFrameSize, SendFrameEncoder } from './pb.js';
+import { msg, msgIdSeq, MsgIds, readAckId, readAckMessageId, readRelayFrame, readServerFrame, relayFrame, relayFrameSize, SendFrameEncoder } from './pb.js';
 
 // The load generator's hand-written wire code must agree with the generated codec.
 
@@ -57,4 +57,5 @@ test('client_msg_ids carry the message seq, and a send_ack gives it back', () =>
   const at = readAckId(buf);
   assert.ok(at >= 0);
   assert.equal(msgIdSeq(buf, at), 123_456_789);
+  assert.equal(readAckMessageId(buf, at), 9);
 });

@@ -201,6 +201,16 @@ export function readAckId(buf: Buffer): number {
   return len === 36 ? pbPos : -1;
 }
 
+/** The message id of a send_ack whose client_msg_id starts at `at` (from readAckId), or 0. */
+export function readAckMessageId(buf: Buffer, at: number): number {
+  let pos = at + 36;
+  if (buf[pos] === 0x12) {
+    const len = readVarint(buf, pos + 1);
+    pos = pbPos + len;
+  }
+  return buf[pos] === 0x18 ? readVarint(buf, pos + 1) : 0;
+}
+
 /**
  * client_msg_ids that name the message: <tag, 8 hex>-<per-process random>-<seq, 12 hex>,
  * a valid UUID shape, unique per process, so an ack tells which message it accepts.

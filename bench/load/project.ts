@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { AccountServiceService } from '../../src/gen/chat/v1/account.js';
 import { ChatServiceService, ClientFrame } from '../../src/gen/chat/v1/chat.js';
 import { makeBody, parseBodyBuf, parsed } from '../lib/body.js';
-import { msg, msgIdSeq, MsgIds, readAckId, readServerFrame, SendFrameEncoder } from '../lib/pb.js';
+import { msg, msgIdSeq, MsgIds, readAckId, readAckMessageId, readServerFrame, SendFrameEncoder } from '../lib/pb.js';
 import { pool, waitFor, type Fleet, type FleetOptions } from './fleet.js';
 import type { Recorder } from './recorder.js';
 
@@ -197,7 +197,12 @@ export class ProjectFleet implements Fleet {
         return;
       case 2: {
         const at = readAckId(buf);
-        if (at >= 0) this.rec.onAck(msgIdSeq(buf, at));
+        if (at >= 0) {
+          this.rec.onAck(msgIdSeq(buf, at));
+          // The stream's own sends come back as acks, in order: they move its cursor too.
+          const id = readAckMessageId(buf, at);
+          if (id > d.lastId) d.lastId = id;
+        }
         return;
       }
       case 7:

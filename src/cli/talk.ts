@@ -101,7 +101,8 @@ class Talk {
           const m = f.message;
           if (!this.cursors.received(m.channelId, m.id)) return;
           this.markSeen(m.channelId);
-          // The server echoes our own sends (usually just before the ack): show them once, as confirmed.
+          // Sends of this stream come back as acks; our own message here was sent by an earlier
+          // stream (replayed after a reconnect): show it once, as confirmed.
           const mine = this.pending.get(m.clientMsgId);
           if (mine && m.senderUserId === this.profile.userId && m.senderDeviceId === this.profile.deviceId) {
             this.pending.delete(m.clientMsgId);
@@ -114,7 +115,7 @@ class Talk {
           this.cursors.sent(a.channelId, a.messageId);
           this.markSeen(a.channelId);
           const p = this.pending.get(a.clientMsgId);
-          if (!p) return; // already shown from its echo
+          if (!p) return; // already shown (a replay of it came first)
           this.pending.delete(a.clientMsgId);
           return this.render.ownMessage(a.channelId, a.messageId, a.sentAtMs, p.body, a.duplicate);
         }

@@ -51,6 +51,12 @@ export class Session {
   private readonly subs = new Map<string, () => void>();
   private readonly contacts = new Set<string>();
   private held: SessionEvent[] = [];
+  /**
+   * Sends made on this stream whose ack is still due, by client_msg_id. The
+   * ack takes the place of the message's own frame in channel order (see
+   * `emit`), so `duplicate` is filled in when the send returns.
+   */
+  private readonly ownPending = new Map<string, { duplicate: boolean }>();
   private earlyCount = 0;
   private caughtUp = false;
   private closed = false;
@@ -95,9 +101,45 @@ export class Session {
     return [...this.states].map(([channelId, s]) => ({ channelId, lastMessageId: s.lastSent }));
   }
 
-  /** Frames that are not fan-out traffic (send acks, reconnect hints). */
+  /** Frames that are not fan-out traffic (send errors, frame errors, reconnect hints). */
   push(ev: SessionEvent) {
     if (!this.closed) this.out.push(ev);
+  }
+
+  /** A `send` frame of this stream is being processed: its ack will stand in for the message's frame. */
+  expectOwn(clientMsgId: string) {
+    this.ownPending.set(clientMsgId.toLowerCase(), { duplicate: false });
+  }
+
+  /** The send failed: no ack is due (the caller writes `send_error`). */
+  ownFailed(clientMsgId: string) {
+    this.ownPending.delete(clientMsgId.toLowerCase());
+  }
+
+  /**
+   * The send returned. Usually the fan-out already brought the message and
+   * its ack went out in order; otherwise the message joins the channel's
+   * ordered delivery here (the fan-out copy, if it comes, is then dropped by
+   * id), so an ack never waits for the broker and never overtakes an earlier
+   * message of its channel.
+   */
+  ownSent(m: Message, duplicate: boolean) {
+    const p = this.ownPending.get(m.clientMsgId);
+    if (!p || this.closed) return;
+    p.duplicate = duplicate;
+    const s = this.states.get(m.channelId);
+    if (!s || m.id <= s.lastSent) {
+      // Not followed here, or already passed (replayed, or skipped as a hole): acknowledge now.
+      this.ownPending.delete(m.clientMsgId);
+      this.out.push(ackOf(m, duplicate));
+      return;
+    }
+    if (!s.ready) {
+      s.early.push(m);
+      this.earlyCount++;
+      return;
+    }
+    this.ordered(m.channelId, s, m);
   }
 
   /** Releases every subscription and timer. Idempotent. */
@@ -172,8 +214,7 @@ export class Session {
           hole = true;
           break;
         }
-        if (!this.out.push({ type: 'message', message: m })) return;
-        s.lastSent = m.id;
+        if (!this.emit(s, m)) return;
       }
       if (hole) {
         await new Promise((r) => setTimeout(r, this.d.settings.gapWaitMs));
@@ -265,10 +306,10 @@ export class Session {
       s.gapTimer ??= setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
       return;
     }
-    this.emitLive(s, m);
+    this.emit(s, m);
     for (let next = s.ahead.get(s.lastSent + 1); next; next = s.ahead.get(s.lastSent + 1)) {
       s.ahead.delete(next.id);
-      this.emitLive(s, next);
+      this.emit(s, next);
     }
     if (s.ahead.size === 0 && s.gapTimer) {
       clearTimeout(s.gapTimer);
@@ -293,7 +334,7 @@ export class Session {
       // Skip a hole only once the message after it is older than any send can take: then it is a failed send.
       if (id > s.lastSent + 1 && !this.holeExpired(m)) break;
       s.ahead.delete(id);
-      this.emitLive(s, m);
+      this.emit(s, m);
     }
     if (s.ahead.size) s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
   }
@@ -308,13 +349,21 @@ export class Session {
   }
 
   /**
-   * Every device gets every message of its channels, its own sends included
-   * (it matches them to its acks by client_msg_id): the stream is then a
-   * complete, ordered log and the highest id received is an exact cursor.
+   * Writes the next message of a channel. Every device gets every message of
+   * its channels, so the stream is a complete, ordered log and the highest id
+   * received is an exact cursor. A message sent on this very stream is
+   * written as its `send_ack` (the device has the body): one frame, in order.
    */
-  private emitLive(s: ChannelState, m: Message) {
+  private emit(s: ChannelState, m: Message): boolean {
     s.lastSent = m.id;
-    this.out.push({ type: 'message', message: m });
+    if (this.ownPending.size !== 0 && m.senderDeviceId === this.deviceId && m.senderUserId === this.userId) {
+      const p = this.ownPending.get(m.clientMsgId);
+      if (p) {
+        this.ownPending.delete(m.clientMsgId);
+        return this.out.push(ackOf(m, p.duplicate));
+      }
+    }
+    return this.out.push({ type: 'message', message: m });
   }
 
   private forward(ev: SessionEvent) {
@@ -332,4 +381,8 @@ export class Session {
   private isMe(userId: string, deviceId: string) {
     return userId === this.userId && deviceId === this.deviceId;
   }
+}
+
+function ackOf(m: Message, duplicate: boolean): SessionEvent {
+  return { type: 'sendAck', clientMsgId: m.clientMsgId, channelId: m.channelId, messageId: m.id, sentAtMs: m.sentAtMs, duplicate };
 }

@@ -129,19 +129,15 @@ async function handleFrame(deps: TransportDeps, session: Session | undefined, ou
     assertWellFormed(frame);
     switch (f?.$case) {
       case 'send': {
+        const cm = f.send.clientMsgId;
+        session.expectOwn(cm);
         try {
-          const r = await core.messaging.send(p, f.send.channelId, f.send.clientMsgId, f.send.body);
+          const r = await core.messaging.send(p, f.send.channelId, cm, f.send.body);
           if (!r.duplicate) deps.metrics.accepted.inc();
-          session.push({
-            type: 'sendAck',
-            clientMsgId: r.message.clientMsgId,
-            channelId: r.message.channelId,
-            messageId: r.message.id,
-            sentAtMs: r.message.sentAtMs,
-            duplicate: r.duplicate,
-          });
+          session.ownSent(r.message, r.duplicate);
         } catch (e) {
-          session.push({ type: 'sendError', clientMsgId: f.send.clientMsgId.slice(0, 64), code: codeOf(e), message: toStatus(e, deps.log).details });
+          session.ownFailed(cm);
+          session.push({ type: 'sendError', clientMsgId: cm.slice(0, 64), code: codeOf(e), message: toStatus(e, deps.log).details });
         }
         return;
       }

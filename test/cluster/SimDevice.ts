@@ -93,6 +93,11 @@ export class SimDevice {
       } else if (f.$case === 'sendAck') {
         this.acked.set(f.sendAck.clientMsgId, { channelId: f.sendAck.channelId, id: f.sendAck.messageId });
         this.pending.delete(f.sendAck.clientMsgId);
+        // A stream's own sends come back as their acks, in channel order: they are part of its log.
+        // (The ack of a resend may name a message the stream already delivered: the cursor only moves forward.)
+        const list = this.received.get(f.sendAck.channelId) ?? [];
+        if (f.sendAck.messageId > (list.at(-1) ?? 0)) list.push(f.sendAck.messageId);
+        this.received.set(f.sendAck.channelId, list);
       } else if (f.$case === 'reconnect') {
         // The node is draining: move to the node it names (or ask PickServer).
         this.moved++;

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { C, registerAndLogin, type Device } from '../support/client.js';
+import { C, registerAndLogin, type Device, type DeviceStream } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
 
 let env: Awaited<ReturnType<typeof testNode>>;
@@ -42,11 +42,39 @@ test('1:1: B receives in order with server ids; A gets acks with the same ids', 
     assert.equal(ack.messageId, m.id);
     assert.equal(m.senderUserId, a.userId);
   }
-  // The sending device also receives its own messages, in the same order: its stream is a complete log.
-  await as.until(() => as.messages(channel!.channelId).length === 20, 'own messages echoed');
-  assert.deepEqual(as.messages(channel!.channelId).map((m) => m.id), got.map((m) => m.id));
+  // The sending stream gets each of its sends back once, as its ack (in id order), never as a second frame with the body.
+  assert.deepEqual(acks.map((x) => x.messageId), got.map((m) => m.id));
+  assert.equal(as.messages(channel!.channelId).length, 0, 'no echo of its own bodies on the sending stream');
   as.close();
   bs.close();
+});
+
+test('a stream is a complete, ordered log of its channels: the messages of others and the acks of its own sends interleave in id order; the user\'s other device gets everything as messages', async () => {
+  const tag = randomUUID().slice(0, 6);
+  const [a1, a2] = (await registerAndLogin(env.api, `a_${tag}`, ['phone', 'laptop'])) as [Device, Device];
+  const [b] = (await registerAndLogin(env.api, `b_${tag}`)) as [Device];
+  const ch = (await a1.openDirect(b.userName)).channel!.channelId;
+  const streams = [a1.connect(), a2.connect(), b.connect()] as const;
+  await Promise.all(streams.map((s) => s.caughtUp()));
+  const [s1, s2, sb] = streams;
+  const N = 40;
+  for (let i = 0; i < N; i++) {
+    // Both sides at once, so acks and the other side's messages race on each stream.
+    s1.write({ $case: 'send', send: { channelId: ch, clientMsgId: randomUUID(), body: `a${i}` } });
+    sb.write({ $case: 'send', send: { channelId: ch, clientMsgId: randomUUID(), body: `b${i}` } });
+  }
+  const log = (s: DeviceStream) =>
+    s.frames.flatMap((f) => (f.$case === 'message' && f.message.channelId === ch ? [f.message.id] : f.$case === 'sendAck' && f.sendAck.channelId === ch ? [f.sendAck.messageId] : []));
+  const all = Array.from({ length: 2 * N }, (_, i) => i + 1);
+  for (const [name, s] of [['a1', s1], ['a2', s2], ['b', sb]] as const) {
+    await s.until(() => log(s).length >= 2 * N, `${name}: ${2 * N} entries`);
+    assert.deepEqual(log(s), all, `${name}: every id once, in order`);
+  }
+  assert.equal(s1.of('sendAck').length, N);
+  assert.ok(s1.messages(ch).every((m) => m.body.startsWith('b')), 'a1 gets only the other side as messages');
+  assert.equal(s2.messages(ch).length, 2 * N, "a2 gets a1's sends as messages");
+  assert.equal(s2.of('sendAck').length, 0);
+  for (const s of streams) s.close();
 });
 
 test('ids strictly increase per channel; a resend with the same client_msg_id is not a second message', async () => {

@@ -10,6 +10,7 @@ import { RedisRegistry } from '../adapters/redis/RedisRegistry.js';
 import { RedisSequencer } from '../adapters/redis/RedisSequencer.js';
 import { RedisRateLimiter } from '../adapters/redis/RedisRateLimiter.js';
 import { ConsulRegistry } from '../adapters/consul/ConsulRegistry.js';
+import { CachedChannelStore } from '../adapters/CachedChannelStore.js';
 import type { Redis } from 'ioredis';
 import type { Ports } from '../core/deps.js';
 import type { Logger } from '../core/logger.js';
@@ -72,7 +73,7 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
       return {
         ports: {
           accounts: cql.accounts,
-          channels: cql.channels,
+          channels: cfg.CHAT_CHANNEL_CACHE_MS > 0 ? new CachedChannelStore(cql.channels, cfg.CHAT_CHANNEL_CACHE_MS) : cql.channels,
           messages: cql.messages,
           cursors: cql.cursors,
           sequencer: new RedisSequencer(redis, (ch) => cql.messages.maxId(ch), prefix, cfg.CHAT_SEQ_RESEED_MARGIN),

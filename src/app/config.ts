@@ -37,6 +37,12 @@ export const ConfigSchema = z.object({
   CHAT_CQL_REQUEST_TIMEOUT_MS: int(5000, 100),
   /** After Redis lost a channel's counter, ids restart this far above durable history. */
   CHAT_SEQ_RESEED_MARGIN: int(1000, 1),
+  /**
+   * How long a node keeps a channel (its members) read from Cassandra before
+   * reading it again (0 = no cache). Bounds how long a member removed through
+   * another node can still post through this one.
+   */
+  CHAT_CHANNEL_CACHE_MS: int(2000, 0),
   /** Where nodes find each other: static (this node only), redis, or consul. Default: static on memory, redis on scylla. */
   CHAT_DISCOVERY: z.enum(['static', 'redis', 'consul']).optional(),
   CHAT_CONSUL_HOST: z.string().default('127.0.0.1'),

@@ -27,7 +27,7 @@ export class ChatCore {
     const auth = { ...authSettings, loginAttemptsPerMinute: deps.settings.loginAttemptsPerMinute };
     this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, deps.rateLimiter, auth, deps.now);
     this.channels = new Channels(deps);
-    this.messaging = new Messaging(deps, this.channels);
+    this.messaging = new Messaging(deps, this.channels, (userId) => this.hub.countFor(userId) > 0);
     this.presence = new PresenceTracker(deps);
   }
 

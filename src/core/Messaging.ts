@@ -25,6 +25,8 @@ export class Messaging {
   constructor(
     private readonly d: CoreDeps,
     private readonly channels: Channels,
+    /** True when the user has a stream open on this node (then they are online: no presence lookup). */
+    private readonly connectedHere: (userId: string) => boolean = () => false,
   ) {}
 
   private inflight = 0;
@@ -206,10 +208,10 @@ export class Messaging {
     await this.d.fanout.publish(channelTopic(channelId), { type: 'typing', channelId, userId: me.userId, deviceId: me.deviceId, typing });
   }
 
-  /** One push per device of every recipient who has no online device. Best effort. */
+  /** One push per device of every recipient who has no online device. Best effort. A stream on this node counts as online without asking presence. */
   private async pushToOffline(ch: Channel, m: Message) {
     try {
-      const recipients = ch.members.map((x) => x.userId).filter((u) => u !== m.senderUserId);
+      const recipients = ch.members.map((x) => x.userId).filter((u) => u !== m.senderUserId && !this.connectedHere(u));
       if (recipients.length === 0) return;
       const presence = await this.d.presence.get(recipients);
       const offline = presence.filter((x) => !x.online).map((x) => x.userId);

@@ -1,0 +1,96 @@
+import type { Channel, Member, Role } from '../domain/model.js';
+import type { ChannelStore } from '../ports/ChannelStore.js';
+
+/** Channels remembered at most; past this the oldest entries go first. */
+const MAX_ENTRIES = 100_000;
+
+/**
+ * Keeps channels read from a remote store for `ttlMs`, so the send path
+ * (which loads the channel to check membership on every message) does not
+ * read the database per message. Writes made through this node drop the
+ * entry at once; a membership change made on another node is seen here
+ * within `ttlMs` at the latest, which bounds how long a removed member can
+ * still post from a stream on this node. Cached channels are frozen: callers
+ * share them.
+ */
+export class CachedChannelStore implements ChannelStore {
+  private readonly entries = new Map<string, { channel: Channel | undefined; until: number }>();
+  /** Bumped by every local write, so a read that started before it is not cached after it. */
+  private generation = 0;
+
+  constructor(
+    private readonly inner: ChannelStore,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get(channelId: string): Promise<Channel | undefined> {
+    const hit = this.entries.get(channelId);
+    if (hit && hit.until > this.now()) return hit.channel;
+    const gen = this.generation;
+    const channel = freeze(await this.inner.get(channelId));
+    if (gen === this.generation) this.remember(channelId, channel);
+    return channel;
+  }
+
+  async create(channel: Channel) {
+    this.forget(channel.id);
+    await this.inner.create(channel);
+  }
+
+  async createDirect(channel: Channel) {
+    this.forget(channel.id);
+    return this.inner.createDirect(channel);
+  }
+
+  async addMembers(channelId: string, members: Member[], maxMembers: number) {
+    this.forget(channelId);
+    try {
+      return await this.inner.addMembers(channelId, members, maxMembers);
+    } finally {
+      this.forget(channelId);
+    }
+  }
+
+  async removeMember(channelId: string, userId: string) {
+    this.forget(channelId);
+    try {
+      return await this.inner.removeMember(channelId, userId);
+    } finally {
+      this.forget(channelId);
+    }
+  }
+
+  async setRole(channelId: string, userId: string, role: Role) {
+    this.forget(channelId);
+    try {
+      await this.inner.setRole(channelId, userId, role);
+    } finally {
+      this.forget(channelId);
+    }
+  }
+
+  channelsOf(userId: string) {
+    return this.inner.channelsOf(userId);
+  }
+
+  private remember(channelId: string, channel: Channel | undefined) {
+    // A channel that does not exist yet is not remembered: it may be created in a moment.
+    if (!channel) return;
+    if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.delete(channelId);
+    this.entries.set(channelId, { channel, until: this.now() + this.ttlMs });
+  }
+
+  private forget(channelId: string) {
+    this.generation++;
+    this.entries.delete(channelId);
+  }
+}
+
+function freeze(c: Channel | undefined): Channel | undefined {
+  if (!c || Object.isFrozen(c)) return c;
+  for (const m of c.members) Object.freeze(m);
+  Object.freeze(c.members);
+  return Object.freeze(c);
+}

@@ -340,14 +340,14 @@ async function cleanupProduction() {
 }
 
 /** One 1:1 step on the memory node under --cpu-prof; prints the top self-time functions. */
-async function profile(rateArg?: string, secondsArg?: string) {
+async function profile(rateArg?: string, secondsArg?: string, target: 'project-memory' | 'project-production' = 'project-memory') {
   const cfg = MODES.full;
   let rate = Number(rateArg);
   if (!rate) {
     for (const m of ['full', 'quick']) {
       const files = existsSync(OUT) ? readdirSync(OUT).filter((f) => f.startsWith(`${m}-`) && f.endsWith('.json')).sort() : [];
       const last = files.at(-1);
-      const sat = last ? JSON.parse(readFileSync(resolve(OUT, last), 'utf8'))?.results?.direct?.['project-memory']?.saturation?.offered : undefined;
+      const sat = last ? JSON.parse(readFileSync(resolve(OUT, last), 'utf8'))?.results?.direct?.[target]?.saturation?.offered : undefined;
       if (sat) {
         rate = sat;
         log(`rate ${rate}/s: the memory node's saturation in ${last}`);
@@ -361,12 +361,12 @@ async function profile(rateArg?: string, secondsArg?: string) {
   mkdirSync(dir, { recursive: true });
   const fb = frameBytes(cfg.bodyBytes);
   const step = await withServer(
-    'project-memory',
+    target,
     (s) =>
       runLoad<StepResult>(
         {
           workload: 'ramp',
-          label: '1:1 project-memory (profiled)',
+          label: `1:1 ${target} (profiled)`,
           kind: 'project',
           address: s.address,
           pids: { server: s.pid },
@@ -389,14 +389,14 @@ async function profile(rateArg?: string, secondsArg?: string) {
   const summary = summarize(resolve(dir, file), 15, ROOT + '/');
   const md = profileMarkdown(
     summary,
-    `# CPU profile: memory node, 1:1 at ${rate} msg/s for ${ms / 1000} s (delivered ${step.delivered}/s, p99 ${step.latency.p99} ms, server CPU ${step.cpu.server})\n\nProfile: ${resolve(dir, file).replace(ROOT + '/', '')} (includes start-up and account setup).`,
+    `# CPU profile: ${target === 'project-memory' ? 'memory' : 'production-stack'} node, 1:1 at ${rate} msg/s for ${ms / 1000} s (delivered ${step.delivered}/s, p99 ${step.latency.p99} ms, server CPU ${step.cpu.server})\n\nProfile: ${resolve(dir, file).replace(ROOT + '/', '')} (includes start-up and account setup).`,
   );
   writeFileSync(resolve(OUT, 'profile-latest.md'), md);
   process.stdout.write(md);
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-const main = cmd === 'profile' ? profile(rest[0], rest[1]) : cmd === 'quick' || cmd === 'full' ? bench(cmd) : Promise.reject(new Error('usage: node dist/bench/main.js quick|full|profile [rate] [seconds]'));
+const main = cmd === 'profile' ? profile(rest[0], rest[1], rest[2] === 'production' ? 'project-production' : 'project-memory') : cmd === 'quick' || cmd === 'full' ? bench(cmd) : Promise.reject(new Error('usage: node dist/bench/main.js quick|full|profile [rate] [seconds] [memory|production]'));
 main.then(
   () => process.exit(0),
   (e) => {

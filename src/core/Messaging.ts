@@ -115,24 +115,11 @@ export class Messaging {
     return { message, duplicate: false };
   }
 
-  /**
-   * Takes an id and stores the message. If storage already holds a different
-   * message under that id (the sequencer lost increments), the sequencer is
-   * resynced past durable history and the send retried: history is never
-   * overwritten and ids are never reused.
-   */
+  /** Takes the channel's next id and stores the message under it (ids are unique by the sequencer's guarantee). */
   private async storeNew(channelId: string, m: Omit<Message, 'channelId' | 'id' | 'sentAtMs'>): Promise<Message> {
-    for (let attempt = 0; ; attempt++) {
-      const message: Message = { ...m, channelId, id: await this.d.sequencer.next(channelId), sentAtMs: this.d.now() };
-      try {
-        await this.d.messages.append(message);
-        return message;
-      } catch (e) {
-        if (!(e instanceof DomainError) || e.kind !== 'aborted' || attempt >= 3) throw e;
-        this.d.log.warn({ channelId, id: message.id }, 'message id already taken in storage; resyncing the sequencer');
-        await this.d.sequencer.resync(channelId);
-      }
-    }
+    const message: Message = { ...m, channelId, id: await this.d.sequencer.next(channelId), sentAtMs: this.d.now() };
+    await this.d.messages.append(message);
+    return message;
   }
 
   /** Newest first, messages with id < beforeId. */
@@ -253,6 +240,6 @@ function clampLimit(n: number, dflt: number, max: number) {
 }
 
 function asUnavailable(e: unknown, what: string): DomainError {
-  if (e instanceof DomainError && e.kind !== 'aborted') return e;
+  if (e instanceof DomainError) return e;
   return unavailable(`${what}: storage is unavailable; retry with the same client_msg_id`);
 }

@@ -3,12 +3,15 @@ import type { Message } from '../domain/model.js';
 /**
  * Durable message history, one ordered log per channel.
  * Guarantees: when `append` resolves the message is durable at the configured
- * consistency and visible to `after`/`before`/`get` on every node. Appending
- * the same (channelId, id) twice stores one message (idempotent), and an
- * append never overwrites a different stored message with the same id: it
- * rejects with `aborted` instead.
+ * consistency and visible to `after`/`before`/`get` and `findByClientMsgId`
+ * on every node.
+ * `append` is an idempotent write of an id the Sequencer issued, which is
+ * unique: appending the same message again stores one copy. Stores are not
+ * required to detect a taken id: a different message appended under an id
+ * that is already stored replaces it (last write wins; one whole message per
+ * id, never a mix), which is why ids must only ever come from the Sequencer.
  * Failures: rejects with DomainError('unavailable'); the message is then not
- * acknowledged to anyone.
+ * acknowledged to anyone (it may or may not have been stored).
  */
 export interface MessageStore {
   append(message: Message): Promise<void>;

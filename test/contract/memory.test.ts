@@ -12,6 +12,7 @@ import { MemorySequencer } from '../../src/adapters/memory/MemorySequencer.js';
 contractSuites({
   name: 'memory',
   messages: async () => new MemoryMessageStore(),
+  // No sequencerFaults: memory counters cannot be lost or rolled back apart from the memory history they number.
   sequencer: async () => new MemorySequencer(),
   idempotency: async () => new MemoryIdempotencyStore(),
   cursors: async () => new MemoryCursorStore(),

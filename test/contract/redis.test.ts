@@ -1,6 +1,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Redis } from 'ioredis';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { contractSuites } from './suites.js';
 import { connectRedis } from '../../src/adapters/redis/connect.js';
 import { RedisSequencer } from '../../src/adapters/redis/RedisSequencer.js';
@@ -8,7 +11,7 @@ import { RedisIdempotencyStore } from '../../src/adapters/redis/RedisIdempotency
 import { RedisPresenceStore } from '../../src/adapters/redis/RedisPresenceStore.js';
 import { RedisFanout } from '../../src/adapters/redis/RedisFanout.js';
 import { RedisRateLimiter } from '../../src/adapters/redis/RedisRateLimiter.js';
-import { REDIS_URL, sharedRedis, testPrefix } from '../support/redis.js';
+import { PrivateRedis, REDIS_URL, sharedRedis, testPrefix } from '../support/redis.js';
 
 const prefix = testPrefix();
 const conns: Redis[] = [];
@@ -30,13 +33,29 @@ after(async () => {
 contractSuites({
   name: 'redis',
   sequencer: async () => new RedisSequencer(await conn(), async () => 0, prefix),
+  sequencerFaults: async (durableMax) => {
+    const r = await conn();
+    const margin = 100;
+    const key = (ch: string) => `${prefix}seq:{${ch}}`;
+    return {
+      sequencer: new RedisSequencer(r, durableMax, prefix, margin),
+      peer: async () => new RedisSequencer(await conn(), durableMax, prefix, margin),
+      margin,
+      lose: async (ch) => void (await r.del(key(ch))),
+      snapshot: async (ch) => {
+        const saved = await r.hgetall(key(ch));
+        // Loaded by another redis-server process (a restart, a promoted replica), so under another epoch.
+        return async () => void (await r.multi().del(key(ch)).hset(key(ch), { ...saved, e: `${'0'.repeat(40)}:${'1'.repeat(40)}` }).exec());
+      },
+    };
+  },
   idempotency: async () => new RedisIdempotencyStore(await conn(), prefix),
   presence: async () => new RedisPresenceStore(await conn(), prefix),
   fanout: async () => new RedisFanout(await conn(), await conn(), prefix),
   rateLimiter: async () => new RedisRateLimiter(await conn(), prefix),
 });
 
-test('redis Sequencer: a lost counter is re-seeded past durable history; resync never lowers it', async () => {
+test('redis Sequencer: a lost counter is re-seeded past durable history', async () => {
   const r = await conn();
   let durable = 42;
   const seq = new RedisSequencer(r, async () => durable, prefix, 100);
@@ -47,14 +66,125 @@ test('redis Sequencer: a lost counter is re-seeded past durable history; resync 
   await r.del(`${prefix}seq:{${ch}}`); // Redis lost the counter
   assert.equal(await seq.current(ch), 144, 'current falls back to durable history');
   assert.equal(await seq.next(ch), 245);
-  await seq.resync(ch); // durable 144 + 100 < 245: unchanged
   assert.equal(await seq.next(ch), 246);
-  durable = 1000;
-  await seq.resync(ch);
-  assert.equal(await seq.next(ch), 1101);
   const fresh = 'g_' + 'd'.repeat(32);
   durable = 0;
   assert.equal(await seq.next(fresh), 1, 'a new channel starts at 1');
+});
+
+/** Polls until Redis answers again (ioredis reconnects on its own after a restart). */
+async function whenBack<T>(f: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await f();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+const infoField = async (r: Redis, section: string, field: string) => (await r.info(section)).match(new RegExp(`${field}:(\\S+)`))?.[1];
+
+test('redis Sequencer: Redis restarted from an older RDB snapshot does not reissue ids taken after the snapshot', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-seq-rdb-'));
+  const server = new PrivateRedis(6392, { dir });
+  await server.start();
+  const admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  admin.on('error', () => {});
+  const r = await connectRedis(server.url, 'rdb-test');
+  try {
+    let durable = 0;
+    const seq = new RedisSequencer(r, async () => durable, 'rdb:', 100);
+    const ch = 'g_' + 'e'.repeat(32);
+    const key = `rdb:seq:{${ch}}`;
+    const ids: number[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await seq.next(ch));
+    durable = 5;
+    await admin.save();
+    const runBefore = await infoField(admin, 'server', 'run_id');
+    for (let i = 0; i < 5; i++) ids.push(await seq.next(ch));
+    durable = 10; // 6..10 are stored history now
+    assert.deepEqual(ids, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+
+    await admin.shutdown('NOSAVE').catch(() => {}); // the connection closes before any reply
+    await server.stop();
+    await server.start(); // same dir: loads the snapshot taken at 5
+
+    assert.equal(await whenBack(() => admin.hget(key, 'n')), '5', 'the counter really went back (the danger is real)');
+    assert.notEqual(await infoField(admin, 'server', 'run_id'), runBefore, 'a new process, a new epoch');
+    assert.equal(await whenBack(() => seq.current(ch)), 10, 'current never reads below durable history');
+    const next = await whenBack(() => seq.next(ch));
+    assert.equal(next, 10 + 100 + 1, 'validated past durable max + margin: 6..10 are not issued again');
+    assert.equal(await seq.next(ch), 112);
+    assert.equal(await seq.current(ch), 112);
+  } finally {
+    admin.disconnect();
+    r.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('redis Sequencer: an old master demoted and promoted again (same process, same run_id) does not trust counters from its first term', { timeout: 30_000 }, async () => {
+  const dirs = [mkdtempSync(join(tmpdir(), 'chat-seq-a-')), mkdtempSync(join(tmpdir(), 'chat-seq-b-'))];
+  const syncNow = ['--repl-diskless-sync-delay', '0'];
+  const [a, b] = [new PrivateRedis(6393, { dir: dirs[0], args: syncNow }), new PrivateRedis(6394, { dir: dirs[1], args: syncNow })];
+  await Promise.all([a.start(), b.start()]);
+  const [adminA, adminB] = [new Redis(a.url), new Redis(b.url)];
+  const r = await connectRedis(a.url, 'failback-test');
+  const synced = async (replica: Redis, key: string, n: string) => {
+    const deadline = Date.now() + 10_000;
+    while ((await infoField(replica, 'replication', 'master_link_status')) !== 'up' || (await replica.hget(key, 'n')) !== n) {
+      if (Date.now() > deadline) assert.fail(`replica did not sync ${key} = ${n}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  };
+  try {
+    let durable = 0;
+    const seq = new RedisSequencer(r, async () => durable, 'fb:', 100);
+    const ch = 'g_' + 'f'.repeat(32);
+    const key = `fb:seq:{${ch}}`;
+    for (let i = 1; i <= 3; i++) assert.equal(await seq.next(ch), i);
+    durable = 3;
+    const runA = await infoField(adminA, 'server', 'run_id');
+    const firstTerm = await adminA.hget(key, 'e');
+
+    // B replicates A, then takes over while lagging: its copy of the counter is behind (1, not 3).
+    await adminB.replicaof('127.0.0.1', a.port);
+    await synced(adminB, key, '3');
+    await adminB.replicaof('NO', 'ONE');
+    await adminB.hset(key, 'n', '1');
+    // A comes back as B's replica (same process), gets B's data, and is later promoted again.
+    await adminA.replicaof('127.0.0.1', b.port);
+    await synced(adminA, key, '1');
+    await adminA.replicaof('NO', 'ONE');
+
+    assert.equal(await infoField(adminA, 'server', 'run_id'), runA, 'still the same process');
+    assert.equal(await adminA.hget(key, 'e'), firstTerm, "the counter carries A's first-term epoch, and says 1");
+    assert.equal(await seq.next(ch), 3 + 100 + 1, 'validated again: 2 and 3 are not issued twice');
+  } finally {
+    r.disconnect();
+    adminA.disconnect();
+    adminB.disconnect();
+    await Promise.all([a.stop(), b.stop()]);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('redis Sequencer: a plain string counter of an earlier release is converted, never lowered', async () => {
+  const r = await conn();
+  let durable = 0;
+  const seq = new RedisSequencer(r, async () => durable, prefix, 100);
+  const [ch1, ch2] = ['g_' + '1'.repeat(32), 'g_' + '2'.repeat(32)];
+  await r.set(`${prefix}seq:{${ch1}}`, '500');
+  assert.equal(await seq.current(ch1), 500);
+  assert.equal(await seq.next(ch1), 501, 'an old counter above history + margin is kept');
+  await r.set(`${prefix}seq:{${ch2}}`, '500');
+  durable = 700;
+  assert.equal(await seq.next(ch2), 801, 'one below history is moved past it');
+  assert.equal(await r.type(`${prefix}seq:{${ch2}}`), 'hash');
 });
 
 test('redis IdempotencyStore: a claim abandoned by a dead node is recovered, and says so', async () => {

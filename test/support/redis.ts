@@ -20,19 +20,26 @@ export async function sharedRedis(): Promise<Redis> {
 
 /**
  * A private redis-server on another loopback port, for tests that flush or
- * restart Redis. No persistence: a restart loses everything, like a failover
- * to an empty replica.
+ * restart Redis. No automatic persistence: a restart loses everything, like a
+ * failover to an empty replica, unless the test saved a snapshot itself
+ * (`SAVE`): with `dir`, the snapshot is `dir/dump.rdb` and the next start
+ * loads it, like a restart from an older RDB. `args` are passed on as is.
  */
 export class PrivateRedis {
   private proc?: ChildProcess;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly options: { dir?: string; args?: string[] } = {},
+  ) {}
 
   get url() {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   async start() {
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const { dir, args = [] } = this.options;
+    const files = dir ? ['--dir', dir, '--dbfilename', 'dump.rdb'] : [];
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...files, ...args], { stdio: 'ignore' });
     const deadline = Date.now() + 5000;
     for (;;) {
       const r = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
@@ -50,9 +57,10 @@ export class PrivateRedis {
     }
   }
 
+  /** Kills the server (SIGKILL: nothing saved), or waits for it to finish exiting (after SHUTDOWN). */
   async stop() {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once('exit', () => resolve());
       p.kill('SIGKILL');

@@ -1,10 +1,13 @@
-import { DomainError } from '../../domain/errors.js';
 import type { Message } from '../../domain/model.js';
 import type { MessageStore } from '../../ports/MessageStore.js';
 
 /**
  * History in process memory, one array per channel kept sorted by id.
  * Appends almost always arrive in id order, so insertion is O(1) amortized.
+ * Like the CQL store, `append` does not guard ids: a message appended under a
+ * stored id replaces it (last write wins; ids come from the Sequencer, which
+ * never reissues one), and a client_msg_id pointer whose row now holds another
+ * message leads nowhere.
  */
 export class MemoryMessageStore implements MessageStore {
   private readonly logs = new Map<string, Message[]>();
@@ -15,18 +18,15 @@ export class MemoryMessageStore implements MessageStore {
     if (!log) this.logs.set(message.channelId, (log = []));
     let i = log.length;
     while (i > 0 && log[i - 1]!.id > message.id) i--;
-    const prev = log[i - 1];
-    if (prev && prev.id === message.id) {
-      if (prev.clientMsgId === message.clientMsgId && prev.senderUserId === message.senderUserId) return;
-      throw new DomainError('aborted', `message id ${message.id} is already taken in ${message.channelId}`);
-    }
-    log.splice(i, 0, { ...message });
+    if (log[i - 1]?.id === message.id) log[i - 1] = { ...message };
+    else log.splice(i, 0, { ...message });
     if (message.clientMsgId) this.byClientId.set(`${message.senderUserId}/${message.clientMsgId}`, { channelId: message.channelId, id: message.id });
   }
 
   async findByClientMsgId(senderUserId: string, clientMsgId: string) {
     const ref = this.byClientId.get(`${senderUserId}/${clientMsgId}`);
-    return ref && this.get(ref.channelId, ref.id);
+    const m = ref && (await this.get(ref.channelId, ref.id));
+    return m && m.senderUserId === senderUserId && m.clientMsgId === clientMsgId ? m : undefined;
   }
 
   async get(channelId: string, id: number) {

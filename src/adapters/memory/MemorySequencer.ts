@@ -13,7 +13,4 @@ export class MemorySequencer implements Sequencer {
   async current(channelId: string) {
     return this.counters.get(channelId) ?? 0;
   }
-
-  /** Memory counters die with the history they number: nothing can be taken twice. */
-  async resync() {}
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { unavailable } from '../../domain/errors.js';
 import type { ClaimResult, IdempotencyStore } from '../../ports/IdempotencyStore.js';
-import { guard } from './connect.js';
+import { guard, luaCommand, type LuaCommand } from './connect.js';
 
 /** A claim neither completed nor released within this time was abandoned (its node died mid-send). */
 const ABANDONED_MS = 10_000;
@@ -39,11 +39,16 @@ const RELEASE = `local v = redis.call('GET', KEYS[1]) if v and string.find(v, 'p
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly owner = Math.random().toString(36).slice(2, 10);
+  private readonly claimScript: LuaCommand;
+  private readonly releaseScript: LuaCommand;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'chat:',
-  ) {}
+  ) {
+    this.claimScript = luaCommand(redis, 'chatIdemClaim', 1, CLAIM);
+    this.releaseScript = luaCommand(redis, 'chatIdemRelease', 1, RELEASE);
+  }
 
   private key(k: string) {
     return `${this.prefix}idem:{${k}}`;
@@ -52,7 +57,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async claim(key: string, ttlMs: number): Promise<ClaimResult> {
     const deadline = Date.now() + WAIT_MS;
     for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-      const v = String(await guard('claim', this.redis.eval(CLAIM, 1, this.key(key), this.owner, Date.now(), ttlMs, ABANDONED_MS)));
+      const v = String(await guard('claim', this.claimScript(this.key(key), this.owner, Date.now(), ttlMs, ABANDONED_MS)));
       if (v === 'claimed') return { status: 'claimed' };
       if (v === 'recovered') return { status: 'claimed', recovered: true };
       if (v.startsWith('done:')) {
@@ -69,6 +74,6 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async release(key: string) {
-    await guard('release', this.redis.eval(RELEASE, 1, this.key(key), this.owner));
+    await guard('release', this.releaseScript(this.key(key), this.owner));
   }
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { PresenceInfo } from '../../domain/model.js';
 import type { PresenceStore } from '../../ports/PresenceStore.js';
-import { guard } from './connect.js';
+import { guard, luaCommand, type LuaCommand } from './connect.js';
 
 /*
  * Keys, all under one hash tag so the scripts stay single-slot on Redis Cluster:
@@ -55,24 +55,28 @@ return out`;
  */
 export class RedisPresenceStore implements PresenceStore {
   private readonly p: string;
+  private readonly touchScript: LuaCommand;
+  private readonly sweepScript: LuaCommand;
 
   constructor(
     private readonly redis: Redis,
     prefix = 'chat:',
   ) {
     this.p = `${prefix}{P}:`;
+    this.touchScript = luaCommand(redis, 'chatPresenceTouch', 5, TOUCH);
+    this.sweepScript = luaCommand(redis, 'chatPresenceSweep', 3, SWEEP);
   }
 
   async touch(userId: string, deviceId: string, activeAtMs: number, expiresAtMs: number) {
     const added = await guard(
       'presence',
-      this.redis.eval(TOUCH, 5, `${this.p}dev:${userId}`, `${this.p}act:${userId}`, `${this.p}on`, `${this.p}deadlines`, `${this.p}last`, userId, deviceId, activeAtMs, expiresAtMs),
+      this.touchScript(`${this.p}dev:${userId}`, `${this.p}act:${userId}`, `${this.p}on`, `${this.p}deadlines`, `${this.p}last`, userId, deviceId, activeAtMs, expiresAtMs),
     );
     return { cameOnline: Number(added) === 1 };
   }
 
   async sweep(nowMs: number): Promise<PresenceInfo[]> {
-    const flat = (await guard('presence sweep', this.redis.eval(SWEEP, 3, `${this.p}deadlines`, `${this.p}on`, `${this.p}last`, nowMs, this.p))) as string[];
+    const flat = (await guard('presence sweep', this.sweepScript(`${this.p}deadlines`, `${this.p}on`, `${this.p}last`, nowMs, this.p))) as string[];
     const out: PresenceInfo[] = [];
     for (let i = 0; i < flat.length; i += 2) out.push({ userId: flat[i]!, online: false, lastActiveAtMs: Number(flat[i + 1]) });
     return out;

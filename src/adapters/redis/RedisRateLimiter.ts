@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RateLimiter } from '../../ports/RateLimiter.js';
-import { guard } from './connect.js';
+import { guard, luaCommand, type LuaCommand } from './connect.js';
 
 /* One bucket per key: a hash {tokens, at}; time from the Redis server so nodes agree. */
 const TAKE = `
@@ -19,12 +19,16 @@ return wait`;
 
 /** Cluster-wide token buckets in Redis (one Lua script per take: atomic, one round trip). */
 export class RedisRateLimiter implements RateLimiter {
+  private readonly takeScript: LuaCommand;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly prefix = 'chat:',
-  ) {}
+  ) {
+    this.takeScript = luaCommand(redis, 'chatRateTake', 1, TAKE);
+  }
 
   async take(key: string, perSecond: number, burst: number): Promise<number> {
-    return Number(await guard('rate limit', this.redis.eval(TAKE, 1, `${this.prefix}rl:{${key}}`, perSecond, burst)));
+    return Number(await guard('rate limit', this.takeScript(`${this.prefix}rl:{${key}}`, perSecond, burst)));
   }
 }

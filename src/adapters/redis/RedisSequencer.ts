@@ -1,30 +1,113 @@
 import type { Redis } from 'ioredis';
+import { unavailable } from '../../domain/errors.js';
 import type { Sequencer } from '../../ports/Sequencer.js';
-import { guard } from './connect.js';
-
-/** INCR only if the counter exists; -1 tells the caller to seed it first. */
-const NEXT = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCR', KEYS[1]) else return -1 end`;
-/** Raise the counter to at least ARGV[1] (never lowers it). */
-const RAISE = `local v = tonumber(redis.call('GET', KEYS[1]) or '0') if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 1`;
+import { guard, luaCommand, type LuaCommand } from './connect.js';
 
 /**
- * Per-channel ids from Redis INCR on `seq:{<channel>}` (hash-tagged, so one
- * key per slot in Redis Cluster).
+ * The epoch of the data this Redis serves: its process `run_id` (new on every
+ * start, so a restart from an older RDB/AOF changes it) joined with its
+ * `master_replid` (new whenever an instance is promoted to master, so a
+ * failover changes it even when the promoted instance is an old master that
+ * was demoted and kept its process: `run_id` alone would not see that).
+ * `master_replid` also changes when a master without a replication backlog
+ * gets its first replica; that costs one needless validation per channel.
+ * INFO server is most of the script's cost; the replication section adds
+ * little to it (measured on Redis 7.0).
+ */
+const EPOCH = `
+local function epoch()
+  local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+  if not run then error('this Redis reports no run_id: cannot tell a restart apart') end
+  return run .. ':' .. (string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or '')
+end`;
+
+/**
+ * HINCRBY the counter if it was validated in the current epoch; -1 otherwise
+ * (missing key, another epoch, or a plain string counter of an older release).
+ */
+const NEXT = `${EPOCH}
+local v = redis.pcall('HMGET', KEYS[1], 'n', 'e')
+if v.err or not v[1] or v[2] ~= epoch() then return -1 end
+return redis.call('HINCRBY', KEYS[1], 'n', 1)`;
+
+/**
+ * Makes the counter valid in the current epoch. ARGV: durable max, margin.
+ * Already valid (another node got here first): nothing. Missing: history + margin
+ * (0 for a channel without history). From another epoch: the counter may have
+ * gone back, so max(counter, history + margin); never lower.
+ */
+const VALIDATE = `${EPOCH}
+local live = epoch()
+local max, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
+local kind = redis.call('TYPE', KEYS[1]).ok
+local n
+if kind == 'none' then
+  if max > 0 then n = max + margin else n = 0 end
+elseif kind == 'hash' then
+  if redis.call('HGET', KEYS[1], 'e') == live then return 0 end
+  n = math.max(tonumber(redis.call('HGET', KEYS[1], 'n') or '0'), max + margin)
+elseif kind == 'string' then
+  n = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, max + margin)
+  redis.call('DEL', KEYS[1])
+else
+  error('sequence key ' .. KEYS[1] .. ' holds a ' .. kind)
+end
+redis.call('HSET', KEYS[1], 'n', string.format('%.0f', n), 'e', live)
+return 1`;
+
+/** {counter, 1 if valid in this epoch else 0}; a missing counter reads as 0. */
+const CURRENT = `${EPOCH}
+local v = redis.pcall('HMGET', KEYS[1], 'n', 'e')
+if v.err then return {tostring(redis.call('GET', KEYS[1]) or '0'), 0} end
+if not v[1] then return {'0', 0} end
+if v[2] == epoch() then return {v[1], 1} end
+return {v[1], 0}`;
+
+/**
+ * Per-channel ids from a Redis hash `seq:{<channel>}` (hash-tagged, so one key
+ * per slot in Redis Cluster): `n` is the counter, `e` the epoch of the Redis
+ * data (see EPOCH) under which `n` was last checked against durable history.
  *
- * Redis may lose counters (restart without persistence, FLUSHALL, failover).
- * A missing counter is re-seeded from the highest id in durable history plus
- * `margin`, which covers ids that were taken but not yet stored when the data
- * was lost; ids then keep increasing and stored history is never reused. If a
- * counter comes back *lower* than history (a lagging replica), the message
- * store refuses the taken id and `resync` raises the counter the same way.
+ * `next` increments `n` only while `e` is the live epoch. A counter Redis
+ * cannot vouch for (the key is missing after FLUSHALL or a restart without
+ * persistence; or it comes from another epoch: a restart from an older
+ * RDB/AOF, a failover to a lagging replica) is validated first: set to at
+ * least the highest stored id (`durableMax`) + `margin`, never lowered, and
+ * stamped with the live epoch; then `next` is retried. So an id is never
+ * issued twice, and the message store needs no lightweight transaction: its
+ * append is a plain write. Validation costs one `durableMax` read per channel
+ * per epoch change (concurrent callers on one node share it).
+ *
+ * Residual risk: the margin covers ids that were issued before Redis lost
+ * data but were not yet visible in durable history when the validation read
+ * it (sends in flight, or writes a low-consistency read does not see yet).
+ * More than `margin` such ids in one channel at that moment, and one of them
+ * may be issued again: the later append overwrites the earlier message.
+ * Also unseen: Redis data rolled back inside one epoch (a key restored from a
+ * DUMP of the same process), which no normal operation does.
+ *
+ * Rolling upgrade from the string counter of earlier releases: validation
+ * converts such a key (keeping its value if higher); nodes of the old release
+ * then fail their sends on that channel with UNAVAILABLE (WRONGTYPE), never
+ * issuing a duplicate, until they are replaced.
  */
 export class RedisSequencer implements Sequencer {
+  private readonly nextScript: LuaCommand;
+  private readonly validateScript: LuaCommand;
+  private readonly currentScript: LuaCommand;
+  /** Validations in progress on this node, one per channel: a burst after a failover reads history once. */
+  private readonly validating = new Map<string, Promise<void>>();
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly durableMax: (channelId: string) => Promise<number>,
     private readonly prefix = 'chat:',
     private readonly margin = 1000,
-  ) {}
+  ) {
+    this.nextScript = luaCommand(redis, 'chatSeqNext', 1, NEXT);
+    this.validateScript = luaCommand(redis, 'chatSeqValidate', 1, VALIDATE);
+    this.currentScript = luaCommand(redis, 'chatSeqCurrent', 1, CURRENT);
+  }
 
   private key(channelId: string) {
     return `${this.prefix}seq:{${channelId}}`;
@@ -32,28 +115,31 @@ export class RedisSequencer implements Sequencer {
 
   async next(channelId: string): Promise<number> {
     const key = this.key(channelId);
-    for (let i = 0; i < 3; i++) {
-      const id = Number(await guard('next id', this.redis.eval(NEXT, 1, key)));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const id = Number(await guard('next id', this.nextScript(key)));
       if (id > 0) return id;
-      await this.seed(channelId);
+      await this.validate(channelId);
     }
-    return Number(await guard('next id', this.redis.incr(key)));
+    // Only if the epoch keeps changing under us (Redis restarting or failing over repeatedly).
+    throw unavailable('next id: the message counter could not be validated (Redis is failing over); retry');
   }
 
+  /** The counter when Redis vouches for it; otherwise never less than durable history. */
   async current(channelId: string): Promise<number> {
-    const v = await guard('current id', this.redis.get(this.key(channelId)));
-    return v === null ? this.durableMax(channelId) : Number(v);
+    const [n, valid] = (await guard('current id', this.currentScript(this.key(channelId)))) as [string, number];
+    if (Number(valid) === 1) return Number(n);
+    return Math.max(Number(n), await this.durableMax(channelId));
   }
 
-  async resync(channelId: string): Promise<void> {
-    const max = await this.durableMax(channelId);
-    await guard('resync', this.redis.eval(RAISE, 1, this.key(channelId), String(max + this.margin)));
-  }
-
-  private async seed(channelId: string) {
-    const max = await this.durableMax(channelId);
-    // A channel with history lost its counter: skip past ids that may be in flight.
-    const start = max > 0 ? max + this.margin : 0;
-    await guard('seed id', this.redis.set(this.key(channelId), String(start), 'NX'));
+  private validate(channelId: string): Promise<void> {
+    let p = this.validating.get(channelId);
+    if (!p) {
+      p = (async () => {
+        const max = await this.durableMax(channelId);
+        await guard('validate id', this.validateScript(this.key(channelId), max, this.margin));
+      })().finally(() => this.validating.delete(channelId));
+      this.validating.set(channelId, p);
+    }
+    return p;
   }
 }

@@ -23,6 +23,25 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
   return redis;
 }
 
+/** A Lua script bound to one connection: call it with its keys, then its arguments. */
+export type LuaCommand = (...keysThenArgs: Array<string | number>) => Promise<unknown>;
+
+/**
+ * Registers a Lua script as a command of `redis` (ioredis `defineCommand`) and
+ * returns a caller for it. Calls go out as EVALSHA: the script text travels
+ * once per connection (ioredis sends EVAL the first time on each socket, and
+ * again after NOSCRIPT, e.g. when a restarted Redis lost its script cache), so
+ * the hot path sends a 40-byte digest instead of the script and Redis does
+ * not hash the text on every call. Works with auto-pipelining (a script call
+ * joins the tick's pipeline like any command). `name` must be unique per
+ * script on a connection: redefining a name replaces the script.
+ */
+export function luaCommand(redis: Redis, name: string, numberOfKeys: number, lua: string): LuaCommand {
+  redis.defineCommand(name, { numberOfKeys, lua });
+  const commands = redis as unknown as Record<string, LuaCommand>;
+  return (...keysThenArgs) => commands[name]!.apply(redis, keysThenArgs);
+}
+
 /** Runs a Redis call; connection and timeout failures become UNAVAILABLE. */
 export async function guard<T>(what: string, p: Promise<T>): Promise<T> {
   try {

@@ -1,4 +1,3 @@
-import { DomainError } from '../../domain/errors.js';
 import type { Message, MessageKind } from '../../domain/model.js';
 import type { MessageStore } from '../../ports/MessageStore.js';
 import { num, type CqlSession, type Row } from './CqlSession.js';
@@ -23,23 +22,30 @@ const COLUMNS = 'channel_id, id, sender_user_id, sender_device_id, client_msg_id
  * Channel history in ScyllaDB/Cassandra (tables `messages`,
  * `messages_by_client` and `message_buckets`, see migrate.ts).
  *
- * Write path: the bucket is recorded in the per-channel bucket index and the
- * (sender, client_msg_id) -> id pointer in `messages_by_client` first (plain
- * idempotent writes, in parallel), then the message is inserted with
- * `IF NOT EXISTS`. Index-before-row means a stored message is always
- * reachable through both; a bucket whose message write failed is merely
- * empty and is skipped by readers, and a pointer whose append failed (or lost
- * its id to another message) is rejected by `findByClientMsgId`, which
- * checks sender and client_msg_id of the row it points at.
+ * Write path: plain, idempotent writes sent together: the message row and
+ * the (sender, client_msg_id) -> id pointer in `messages_by_client` as one
+ * unlogged batch (one request: cheaper than two, though not atomic), and the
+ * bucket in the per-channel bucket index (skipped once this process has
+ * written it). `append` resolves only when all three are durable, so
+ * an acknowledged message is always reachable through the index and its
+ * pointer. A failed append (the send is refused, never acknowledged) may leave
+ * any subset behind. An index entry or a pointer without its row is harmless:
+ * readers skip an empty bucket, and `findByClientMsgId` checks the sender and
+ * client_msg_id of the row a pointer leads to. A row without them is what any
+ * write with an unknown outcome (a timeout) could always leave: an
+ * unacknowledged message that may show up in history (if its index write was
+ * the one that failed, once a later append indexes the bucket). Should the
+ * batch's pointer write fail while its row is applied, a send that recovers
+ * that claim does not find the row and stores the message a second time.
  *
- * Why a lightweight transaction: the port promises that an append never
- * overwrites a different message with the same id, which a plain INSERT
- * (last write wins) cannot promise if the sequencer ever re-issues an id.
- * When the row exists, the existing sender + client_msg_id decide: the same
- * message is an idempotent success, another one is `aborted`. The cost is a
- * Paxos round (four round trips to the replicas instead of one, and LWT
- * contention handling); acceptable for now, to be revisited by the
- * benchmark issue (e.g. a plain write guarded by an epoch in the sequencer).
+ * No lightweight transaction: the row is a plain INSERT, so writing an id
+ * that already holds another message replaces it (last write wins). That
+ * never happens because ids are unique by the sequencer's guarantee (a
+ * counter Redis cannot vouch for after a restart, a failover or a flush is
+ * moved past durable history + margin before it issues again, see
+ * RedisSequencer). The remaining risk lives there: more than `margin` ids in
+ * flight in one channel at the moment Redis loses data. Re-sending the same
+ * message (driver retry after a timeout) rewrites identical values.
  *
  * Reads walk the bucket index newest-first (`before`, `maxId`) or
  * oldest-first (`after`) and stop as soon as `limit` rows are collected, so a
@@ -59,39 +65,24 @@ export class ScyllaMessageStore implements MessageStore {
     this.q = queries(session);
   }
 
-  /** Durable at the configured consistency when it resolves; see the class comment for the id guard. */
+  /** Durable at the configured consistency when it resolves; an idempotent write of a sequencer-unique id (see the class comment). */
   async append(message: Message): Promise<void> {
     const bucket = this.bucketOf(message.id);
+    const row = {
+      query: this.q.insert,
+      params: [message.channelId, bucket, message.id, message.senderUserId, message.senderDeviceId, message.clientMsgId, message.body, message.sentAtMs, message.kind],
+    };
     await Promise.all([
-      this.ensureIndexed(message.channelId, bucket),
       message.clientMsgId
-        ? this.session.execute(this.q.byClient, [message.senderUserId, message.clientMsgId, message.channelId, message.id], { idempotent: true })
-        : undefined,
+        ? this.session.batch([row, { query: this.q.byClient, params: [message.senderUserId, message.clientMsgId, message.channelId, message.id] }], { idempotent: true, logged: false })
+        : this.session.execute(row.query, row.params, { idempotent: true }),
+      this.ensureIndexed(message.channelId, bucket),
     ]);
-    const rs = await this.session.execute(
-      this.q.insert,
-      [
-        message.channelId,
-        bucket,
-        message.id,
-        message.senderUserId,
-        message.senderDeviceId,
-        message.clientMsgId,
-        message.body,
-        message.sentAtMs,
-        message.kind,
-      ],
-      { idempotent: false },
-    );
-    if (rs.wasApplied()) return;
-    const existing = rs.first();
-    if (existing && existing['sender_user_id'] === message.senderUserId && existing['client_msg_id'] === message.clientMsgId) return;
-    throw new DomainError('aborted', `message id ${message.id} is already taken in ${message.channelId}`);
   }
 
   /**
-   * Via `messages_by_client`, written before the message row: a pointer whose
-   * row is missing means that attempt never stored its message.
+   * Via `messages_by_client`, written with the message row: a pointer whose row
+   * is missing (that attempt failed) or holds another message is no answer.
    */
   async findByClientMsgId(senderUserId: string, clientMsgId: string): Promise<Message | undefined> {
     const ref = (await this.session.execute(this.q.findByClient, [senderUserId, clientMsgId], { idempotent: true })).first();
@@ -182,7 +173,7 @@ function queries(session: CqlSession) {
     findByClient: `SELECT channel_id, id FROM ${session.table('messages_by_client')} WHERE sender_user_id = ? AND client_msg_id = ?`,
     insert:
       `INSERT INTO ${m} (channel_id, bucket, id, sender_user_id, sender_device_id, client_msg_id, body, sent_at_ms, kind) ` +
-      `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS`,
+      `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     get: `SELECT ${COLUMNS} FROM ${m} WHERE channel_id = ? AND bucket = ? AND id = ?`,
     bucketsDown: `SELECT bucket FROM ${b} WHERE channel_id = ? AND bucket <= ? LIMIT ${BUCKET_PAGE}`,
     bucketsUp: `SELECT bucket FROM ${b} WHERE channel_id = ? AND bucket >= ? ORDER BY bucket ASC LIMIT ${BUCKET_PAGE}`,

@@ -11,20 +11,29 @@ import type { MessageStore } from '../../ports/MessageStore.js';
  */
 export class MemoryMessageStore implements MessageStore {
   private readonly logs = new Map<string, Message[]>();
-  private readonly byClientId = new Map<string, { channelId: string; id: number }>();
+  /** sender -> client_msg_id -> message: the message itself, no key string or pointer object per message. */
+  private readonly byClientId = new Map<string, Map<string, Message>>();
 
   async append(message: Message) {
-    let log = this.logs.get(message.channelId);
-    if (!log) this.logs.set(message.channelId, (log = []));
+    // Messages are immutable once stored: frozen in place and handed out as they are, no copy per write or read.
+    const m = Object.freeze(message);
+    let log = this.logs.get(m.channelId);
+    if (!log) this.logs.set(m.channelId, (log = []));
     let i = log.length;
-    while (i > 0 && log[i - 1]!.id > message.id) i--;
-    if (log[i - 1]?.id === message.id) log[i - 1] = { ...message };
-    else log.splice(i, 0, { ...message });
-    if (message.clientMsgId) this.byClientId.set(`${message.senderUserId}/${message.clientMsgId}`, { channelId: message.channelId, id: message.id });
+    while (i > 0 && log[i - 1]!.id > m.id) i--;
+    if (log[i - 1]?.id === m.id) log[i - 1] = m;
+    else if (i === log.length) log.push(m);
+    else log.splice(i, 0, m);
+    if (m.clientMsgId) {
+      let mine = this.byClientId.get(m.senderUserId);
+      if (!mine) this.byClientId.set(m.senderUserId, (mine = new Map()));
+      mine.set(m.clientMsgId, m);
+    }
   }
 
   async findByClientMsgId(senderUserId: string, clientMsgId: string) {
-    const ref = this.byClientId.get(`${senderUserId}/${clientMsgId}`);
+    const ref = this.byClientId.get(senderUserId)?.get(clientMsgId);
+    // The row may since hold another message (an id stored twice): then the pointer leads nowhere.
     const m = ref && (await this.get(ref.channelId, ref.id));
     return m && m.senderUserId === senderUserId && m.clientMsgId === clientMsgId ? m : undefined;
   }
@@ -32,24 +41,20 @@ export class MemoryMessageStore implements MessageStore {
   async get(channelId: string, id: number) {
     const log = this.logs.get(channelId);
     if (!log) return undefined;
-    const i = lowerBound(log, id);
-    const m = log[i];
-    return m && m.id === id ? { ...m } : undefined;
+    const m = log[lowerBound(log, id)];
+    return m && m.id === id ? m : undefined;
   }
 
   async after(channelId: string, afterId: number, limit: number) {
     const log = this.logs.get(channelId) ?? [];
     const i = lowerBound(log, afterId + 1);
-    return log.slice(i, i + limit).map((m) => ({ ...m }));
+    return log.slice(i, i + limit);
   }
 
   async before(channelId: string, beforeId: number, limit: number) {
     const log = this.logs.get(channelId) ?? [];
     const end = beforeId > 0 ? lowerBound(log, beforeId) : log.length;
-    return log
-      .slice(Math.max(0, end - limit), end)
-      .reverse()
-      .map((m) => ({ ...m }));
+    return log.slice(Math.max(0, end - limit), end).reverse();
   }
 
   async maxId(channelId: string) {

@@ -91,7 +91,8 @@ export class Messaging {
     }
     let message: Message;
     try {
-      message = await this.storeNew(channelId, {
+      // ch.id: the one string per channel, so records kept per message do not each hold a copy.
+      message = await this.storeNew(ch.id, {
         senderUserId: sender.userId,
         senderDeviceId: sender.deviceId,
         clientMsgId,

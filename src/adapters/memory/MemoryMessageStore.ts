@@ -3,28 +3,60 @@ import type { MessageStore } from '../../ports/MessageStore.js';
 import { invalid } from '../../domain/errors.js';
 import { decodeMessage, encodeMessage } from '../../codec/messageWire.js';
 
-/** One channel's history: ids ascending, each message's bytes at the same index. */
+/** One channel's history: ids ascending, and where each message's bytes are in the arena. */
 interface Log {
   ids: number[];
-  bytes: Buffer[];
+  addrs: number[];
 }
 
+/** Arena chunk size: one ArrayBuffer per ~5,000 typical messages. */
+const CHUNK = 1 << 20;
+
 /**
- * History in process memory, one log per channel kept sorted by id. Appends
- * almost always arrive in id order, so insertion is O(1) amortized.
- *
- * Messages are kept as their protobuf bytes (see codec/messageWire), not as
- * objects: a stored message is one small buffer instead of an object and four
- * strings, so a node that has taken millions of messages keeps a heap the
- * garbage collector can still walk quickly. Reads decode what they return.
- *
- * Like the CQL store, `append` does not guard ids: a message appended under a
- * stored id replaces it (last write wins; ids come from the Sequencer, which
- * never reissues one), and a client_msg_id pointer whose row now holds another
- * message leads nowhere.
+ * Append-only storage for message bytes: records (4-byte length, then the
+ * bytes) packed into 1 MiB chunks, addressed by chunk * CHUNK + offset. A
+ * buffer per message would mean one ArrayBuffer per few dozen messages, and
+ * V8 slows down (synchronously, on allocation) as hundreds of thousands of
+ * live ArrayBuffers pile up.
  */
+class Arena {
+  private readonly chunks: Buffer[] = [];
+  private pos = CHUNK;
+
+  put(bytes: Buffer): number {
+    const need = 4 + bytes.length;
+    if (need > CHUNK) {
+      // Larger than a chunk (never with the body limits in force): a chunk of its own.
+      this.chunks.push(Buffer.allocUnsafeSlow(need));
+      this.pos = CHUNK;
+      return this.write(this.chunks.length - 1, 0, bytes);
+    }
+    if (this.pos + need > CHUNK) {
+      this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
+      this.pos = 0;
+    }
+    const addr = this.write(this.chunks.length - 1, this.pos, bytes);
+    this.pos += need;
+    return addr;
+  }
+
+  get(addr: number): Buffer {
+    const chunk = this.chunks[Math.floor(addr / CHUNK)]!;
+    const off = addr % CHUNK;
+    return chunk.subarray(off + 4, off + 4 + chunk.readUInt32LE(off));
+  }
+
+  private write(index: number, off: number, bytes: Buffer): number {
+    const chunk = this.chunks[index]!;
+    chunk.writeUInt32LE(bytes.length, off);
+    bytes.copy(chunk, off + 4);
+    return index * CHUNK + off;
+  }
+}
+
 export class MemoryMessageStore implements MessageStore {
   private readonly logs = new Map<string, Log>();
+  private readonly arena = new Arena();
   /** sender -> client_msg_id -> n, where the message is (refLog[n], refId[n]): no object per message. */
   private readonly byClientId = new Map<string, Map<string, number>>();
   private readonly refLog: Log[] = [];
@@ -34,17 +66,18 @@ export class MemoryMessageStore implements MessageStore {
     const bytes = encodeMessage(message);
     if (!bytes) throw invalid(`message id ${message.id} or time ${message.sentAtMs} is not a non-negative integer below 2^53`);
     let log = this.logs.get(message.channelId);
-    if (!log) this.logs.set(message.channelId, (log = { ids: [], bytes: [] }));
+    if (!log) this.logs.set(message.channelId, (log = { ids: [], addrs: [] }));
+    const addr = this.arena.put(bytes);
     const { ids } = log;
     let i = ids.length;
     while (i > 0 && ids[i - 1]! > message.id) i--;
-    if (ids[i - 1] === message.id) log.bytes[i - 1] = bytes;
+    if (ids[i - 1] === message.id) log.addrs[i - 1] = addr;
     else if (i === ids.length) {
       ids.push(message.id);
-      log.bytes.push(bytes);
+      log.addrs.push(addr);
     } else {
       ids.splice(i, 0, message.id);
-      log.bytes.splice(i, 0, bytes);
+      log.addrs.splice(i, 0, addr);
     }
     if (message.clientMsgId) {
       let mine = this.byClientId.get(message.senderUserId);
@@ -57,39 +90,42 @@ export class MemoryMessageStore implements MessageStore {
 
   async findByClientMsgId(senderUserId: string, clientMsgId: string) {
     const n = this.byClientId.get(senderUserId)?.get(clientMsgId);
-    const m = n === undefined ? undefined : at(this.refLog[n]!, this.refId[n]!);
+    const m = n === undefined ? undefined : this.at(this.refLog[n]!, this.refId[n]!);
     // The row may since hold another message (an id stored twice): then the pointer leads nowhere.
     return m && m.senderUserId === senderUserId && m.clientMsgId === clientMsgId ? m : undefined;
   }
 
   async get(channelId: string, id: number) {
     const log = this.logs.get(channelId);
-    return log && at(log, id);
+    return log && this.at(log, id);
   }
 
   async after(channelId: string, afterId: number, limit: number) {
     const log = this.logs.get(channelId);
     if (!log || limit <= 0) return [];
     const i = lowerBound(log.ids, afterId + 1);
-    return log.bytes.slice(i, i + limit).map(decodeMessage);
+    return log.addrs.slice(i, i + limit).map((a) => decodeMessage(this.arena.get(a)));
   }
 
   async before(channelId: string, beforeId: number, limit: number) {
     const log = this.logs.get(channelId);
     if (!log || limit <= 0) return [];
     const end = beforeId > 0 ? lowerBound(log.ids, beforeId) : log.ids.length;
-    return log.bytes.slice(Math.max(0, end - limit), end).reverse().map(decodeMessage);
+    return log.addrs
+      .slice(Math.max(0, end - limit), end)
+      .reverse()
+      .map((a) => decodeMessage(this.arena.get(a)));
+  }
+
+  private at(log: Log, id: number): Message | undefined {
+    const i = lowerBound(log.ids, id);
+    return log.ids[i] === id ? decodeMessage(this.arena.get(log.addrs[i]!)) : undefined;
   }
 
   async maxId(channelId: string) {
     const log = this.logs.get(channelId);
     return log?.ids.length ? log.ids[log.ids.length - 1]! : 0;
   }
-}
-
-function at(log: Log, id: number): Message | undefined {
-  const i = lowerBound(log.ids, id);
-  return log.ids[i] === id ? decodeMessage(log.bytes[i]!) : undefined;
 }
 
 /** First index whose id >= target. */

@@ -57,7 +57,21 @@ export const okInt = (n: number) => Number.isSafeInteger(n) && n >= 0;
  * outside what the hand-written varint covers.
  */
 export function encodeMessage(m: Message, field?: number): Buffer | undefined {
-  if (!okInt(m.id) || !okInt(m.sentAtMs)) return undefined;
+  let out: Buffer | undefined;
+  encodeMessageInto(m, field, (size) => {
+    out = Buffer.allocUnsafe(size);
+    return [out, 0];
+  });
+  return out;
+}
+
+/**
+ * Like `encodeMessage`, but writes where `place(size)` says: [buffer, offset]
+ * with `size` bytes free. False (nothing placed) for integers the hand-written
+ * varint does not cover.
+ */
+export function encodeMessageInto(m: Message, field: number | undefined, place: (size: number) => [Buffer, number]): boolean {
+  if (!okInt(m.id) || !okInt(m.sentAtMs)) return false;
   const lCh = Buffer.byteLength(m.channelId);
   const lSu = Buffer.byteLength(m.senderUserId);
   const lSd = Buffer.byteLength(m.senderDeviceId);
@@ -73,11 +87,11 @@ export function encodeMessage(m: Message, field?: number): Buffer | undefined {
     (m.sentAtMs ? 1 + varintSize(m.sentAtMs) : 0) +
     2;
   const head = field ? 1 + varintSize(inner) : 0;
-  const buf = Buffer.allocUnsafe(head + inner);
-  let pos = 0;
+  const [buf, start] = place(head + inner);
+  let pos = start;
   if (field) {
-    buf[0] = (field << 3) | 2;
-    pos = writeVarint(buf, 1, inner);
+    buf[pos++] = (field << 3) | 2;
+    pos = writeVarint(buf, pos, inner);
   }
   pos = writeStr(buf, pos, (1 << 3) | 2, m.channelId, lCh);
   pos = writeNum(buf, pos, 2 << 3, m.id);
@@ -88,7 +102,7 @@ export function encodeMessage(m: Message, field?: number): Buffer | undefined {
   pos = writeNum(buf, pos, 7 << 3, m.sentAtMs);
   buf[pos++] = 8 << 3;
   buf[pos] = m.kind === 'system' ? KIND_SYSTEM : KIND_USER;
-  return buf;
+  return true;
 }
 
 /** Reads a `Message` written by `encodeMessage` (no field wrapper). Unknown fields are skipped. */

@@ -1,7 +1,7 @@
 import type { Message } from '../../domain/model.js';
 import type { MessageStore } from '../../ports/MessageStore.js';
 import { invalid } from '../../domain/errors.js';
-import { decodeMessage, encodeMessage } from '../../codec/messageWire.js';
+import { decodeMessage, encodeMessageInto } from '../../codec/messageWire.js';
 
 /** One channel's history: ids ascending, and where each message's bytes are in the arena. */
 interface Log {
@@ -22,22 +22,28 @@ const CHUNK = 1 << 20;
 class Arena {
   private readonly chunks: Buffer[] = [];
   private pos = CHUNK;
+  /** Address of the record started last. */
+  private last = 0;
 
-  put(bytes: Buffer): number {
-    const need = 4 + bytes.length;
-    if (need > CHUNK) {
-      // Larger than a chunk (never with the body limits in force): a chunk of its own.
-      this.chunks.push(Buffer.allocUnsafeSlow(need));
-      this.pos = CHUNK;
-      return this.write(this.chunks.length - 1, 0, bytes);
-    }
-    if (this.pos + need > CHUNK) {
-      this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
-      this.pos = 0;
-    }
-    const addr = this.write(this.chunks.length - 1, this.pos, bytes);
-    this.pos += need;
-    return addr;
+  /** Writes `m` as a record; its address, or undefined when it cannot be encoded. */
+  put(m: Message): number | undefined {
+    const ok = encodeMessageInto(m, undefined, (size) => {
+      const need = 4 + size;
+      if (need > CHUNK) {
+        // Larger than a chunk (never with the body limits in force): a chunk of its own.
+        this.chunks.push(Buffer.allocUnsafeSlow(need));
+        this.pos = CHUNK;
+        return this.record(0, size);
+      }
+      if (this.pos + need > CHUNK) {
+        this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
+        this.pos = 0;
+      }
+      const at = this.pos;
+      this.pos += need;
+      return this.record(at, size);
+    });
+    return ok ? this.last : undefined;
   }
 
   get(addr: number): Buffer {
@@ -46,11 +52,12 @@ class Arena {
     return chunk.subarray(off + 4, off + 4 + chunk.readUInt32LE(off));
   }
 
-  private write(index: number, off: number, bytes: Buffer): number {
-    const chunk = this.chunks[index]!;
-    chunk.writeUInt32LE(bytes.length, off);
-    bytes.copy(chunk, off + 4);
-    return index * CHUNK + off;
+  /** Starts a record of `size` bytes at `off` of the newest chunk: [chunk, where the bytes go]. */
+  private record(off: number, size: number): [Buffer, number] {
+    const chunk = this.chunks[this.chunks.length - 1]!;
+    chunk.writeUInt32LE(size, off);
+    this.last = (this.chunks.length - 1) * CHUNK + off;
+    return [chunk, off + 4];
   }
 }
 
@@ -63,11 +70,10 @@ export class MemoryMessageStore implements MessageStore {
   private readonly refId: number[] = [];
 
   async append(message: Message) {
-    const bytes = encodeMessage(message);
-    if (!bytes) throw invalid(`message id ${message.id} or time ${message.sentAtMs} is not a non-negative integer below 2^53`);
+    const addr = this.arena.put(message);
+    if (addr === undefined) throw invalid(`message id ${message.id} or time ${message.sentAtMs} is not a non-negative integer below 2^53`);
     let log = this.logs.get(message.channelId);
     if (!log) this.logs.set(message.channelId, (log = { ids: [], addrs: [] }));
-    const addr = this.arena.put(bytes);
     const { ids } = log;
     let i = ids.length;
     while (i > 0 && ids[i - 1]! > message.id) i--;

@@ -104,7 +104,7 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
     const k = await knownSettings();
     for (const name of Object.keys(env)) if (name.startsWith('CHAT_') && !k.has(name)) delete env[name];
   }
-  if (o.countEncodes && kind.startsWith('project')) env.BENCH_COUNT_ENCODES = pathToFileURL(resolve(DIST, 'src/gen/chat/v1/chat.js')).href;
+  if (o.countEncodes && kind.startsWith('project')) env.BENCH_COUNT_ENCODES = pathToFileURL(resolve(DIST, 'src/transport/mapping.js')).href;
   const probe = pathToFileURL(resolve(DIST, 'bench/servers/probe.js')).href;
   // BENCH_PROJECT_NODE_ARGS: extra node flags for the project's node only (experiments, e.g. --trace-gc).
   const extraArgs = kind.startsWith('project') ? (process.env.BENCH_PROJECT_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];
@@ -174,7 +174,9 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
 export function runLoad<T>(spec: Spec, server: ServerHandle, timeoutMs: number): Promise<T> {
   // BENCH_LOADGEN_PROFILE=<dir>: profile the load generator itself (is it the limit?).
   const prof = process.env.BENCH_LOADGEN_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_LOADGEN_PROFILE}`] : [];
-  const [cmd, args] = command(1, [...prof, resolve(DIST, 'bench/load/loadgen.js')]);
+  // BENCH_LOADGEN_NODE_ARGS: extra node flags for the load generator (experiments, e.g. --trace-gc).
+  const extra = (process.env.BENCH_LOADGEN_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const [cmd, args] = command(1, [...prof, ...extra, resolve(DIST, 'bench/load/loadgen.js')]);
   const child: ChildProcess = spawn(cmd, args, { cwd: ROOT, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise<T>((resolve, reject) => {
     let settled = false;

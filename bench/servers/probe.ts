@@ -3,26 +3,20 @@
  * node included, without touching its code. Over the IPC channel it answers
  * the harness's probes:
  *   mem:   RSS and heap after two full GCs (with --expose-gc);
- *   count: how many times ServerFrame.encode ran, when BENCH_COUNT_ENCODES
- *          names the generated module (the project's outbound serializer;
- *          this is how the harness checks that fan-out encodes once).
+ *   count: how many ServerFrames the project serialized, when
+ *          BENCH_COUNT_ENCODES names its transport/mapping module (every
+ *          outbound frame is encoded there, by the hand-written or the
+ *          generated codec; this is how the harness checks that fan-out
+ *          encodes once).
  * It also exits when the harness goes away, so no server outlives a crashed run.
  */
-let encodes = 0;
-const genUrl = process.env.BENCH_COUNT_ENCODES;
-if (genUrl) {
-  const m = (await import(genUrl)) as { ServerFrame: { encode: (...a: unknown[]) => unknown } };
-  const orig = m.ServerFrame.encode;
-  m.ServerFrame.encode = function (this: unknown, ...a: unknown[]) {
-    encodes++;
-    return orig.apply(this, a);
-  };
-}
+const mappingUrl = process.env.BENCH_COUNT_ENCODES;
+const stats = mappingUrl ? ((await import(mappingUrl)) as { encodeStats: { frames: number } }).encodeStats : undefined;
 
 if (process.send) {
   process.on('message', (m: { probe?: string; id?: number }) => {
     if (m?.probe === 'count') {
-      process.send!({ probeReply: m.id, encodes });
+      process.send!({ probeReply: m.id, encodes: stats?.frames ?? 0 });
       return;
     }
     if (m?.probe !== 'mem') return;

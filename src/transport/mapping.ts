@@ -82,10 +82,14 @@ export function toServerFrame(ev: SessionEvent): ServerFrame {
  */
 const encoded = new WeakMap<object, Buffer>();
 
+/** Frames serialized by this process (the benchmark reads it to check that fan-out encodes once). */
+export const encodeStats = { frames: 0 };
+
 export function encodeEvent(ev: SessionEvent): Buffer {
   const key = ev.type === 'message' ? ev.message : ev;
   let buf = encoded.get(key);
   if (!buf) {
+    encodeStats.frames++;
     buf = (ev.type === 'message' ? encodeMessageFrame(ev.message) : undefined) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
     encoded.set(key, buf);
   }
@@ -94,6 +98,9 @@ export function encodeEvent(ev: SessionEvent): Buffer {
 
 /** Events written to one stream only (send acks): not cached. */
 export function encodeOwnEvent(ev: SessionEvent): Buffer {
-  if (ev.type === 'sendAck') return encodeSendAckFrame(ev) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
+  if (ev.type === 'sendAck') {
+    encodeStats.frames++;
+    return encodeSendAckFrame(ev) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
+  }
   return encodeEvent(ev);
 }

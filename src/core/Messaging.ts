@@ -118,7 +118,18 @@ export class Messaging {
 
   /** Takes the channel's next id and stores the message under it (ids are unique by the sequencer's guarantee). */
   private async storeNew(channelId: string, m: Omit<Message, 'channelId' | 'id' | 'sentAtMs'>): Promise<Message> {
-    const message: Message = { ...m, channelId, id: await this.d.sequencer.next(channelId), sentAtMs: this.d.now() };
+    const id = await this.d.sequencer.next(channelId);
+    // Fields in the order every store and codec builds them, so all messages share one shape (hidden class).
+    const message: Message = {
+      channelId,
+      id,
+      senderUserId: m.senderUserId,
+      senderDeviceId: m.senderDeviceId,
+      clientMsgId: m.clientMsgId,
+      body: m.body,
+      sentAtMs: this.d.now(),
+      kind: m.kind,
+    };
     await this.d.messages.append(message);
     return message;
   }

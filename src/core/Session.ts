@@ -165,7 +165,7 @@ export class Session {
 
   private watch(channelId: string) {
     if (this.states.has(channelId)) return;
-    this.states.set(channelId, { lastSent: 0, ready: false, replayStarted: false, early: [], ahead: new Map() });
+    this.states.set(channelId, { lastSent: 0, ready: false, replayStarted: false, early: [], ahead: new Map(), gapTimer: undefined });
     this.subscribe(channelTopic(channelId), (ev) => this.onChannelEvent(ev));
   }
 

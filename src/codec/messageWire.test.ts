@@ -1,24 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { Message as PMessage, MessageKind } from '../gen/chat/v1/common.js';
-import type { Message } from '../domain/model.js';
 import { decodeMessage, encodeMessage } from './messageWire.js';
-
-const pick = <T>(xs: T[]) => xs[randomInt(xs.length)]!;
-const strings = ['', 'a', 'g_0123456789abcdef0123456789abcdef', 'héllo wörld', '日本語', '🙂 emoji', 'x'.repeat(200)];
-const numbers = [0, 1, 127, 128, 16_384, 2 ** 32 + 5, 1_764_000_000_000, Number.MAX_SAFE_INTEGER];
-
-const random = (): Message => ({
-  channelId: pick(strings),
-  id: pick(numbers),
-  senderUserId: pick(strings),
-  senderDeviceId: pick(strings),
-  clientMsgId: pick(strings),
-  body: pick(strings),
-  sentAtMs: pick(numbers),
-  kind: pick(['user', 'system'] as const),
-});
+import { randomMessage as random } from './sampleMessages.js';
 
 test('a message written by hand is the generated chat.v1.Message, and reads back unchanged', () => {
   for (let i = 0; i < 2000; i++) {

@@ -1,29 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { ServerFrame } from '../gen/chat/v1/chat.js';
 import type { Message } from '../domain/model.js';
 import { encodeMessageFrame, encodeSendAckFrame } from './frameCodec.js';
 import { toServerFrame } from './mapping.js';
+import { pick, randomMessage, sampleNumbers, sampleStrings } from '../codec/sampleMessages.js';
 
 const generated = (f: ServerFrame) => Buffer.from(ServerFrame.encode(f).finish());
 
-const pick = <T>(xs: T[]) => xs[randomInt(xs.length)]!;
-const strings = ['', 'a', 'g_0123456789abcdef0123456789abcdef', 'héllo wörld', '日本語のテキスト', '🙂🙃 emoji', 'x'.repeat(127), 'y'.repeat(128), 'z'.repeat(20_000)];
-const numbers = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 + 5, 1_764_000_000_000, Number.MAX_SAFE_INTEGER];
-
 test('the hand-written message frame is byte-for-byte the generated ServerFrame{message}', () => {
   for (let i = 0; i < 2000; i++) {
-    const m: Message = {
-      channelId: pick(strings),
-      id: pick(numbers),
-      senderUserId: pick(strings),
-      senderDeviceId: pick(strings),
-      clientMsgId: pick(strings),
-      body: pick(strings),
-      sentAtMs: pick(numbers),
-      kind: pick(['user', 'system'] as const),
-    };
+    const m = randomMessage();
     const fast = encodeMessageFrame(m);
     assert.ok(fast, 'a safe message is encoded by the fast path');
     assert.deepEqual(fast, generated(toServerFrame({ type: 'message', message: m })), JSON.stringify({ ...m, body: m.body.slice(0, 20) }));
@@ -32,7 +19,7 @@ test('the hand-written message frame is byte-for-byte the generated ServerFrame{
 
 test('the hand-written send_ack frame is byte-for-byte the generated ServerFrame{send_ack}', () => {
   for (let i = 0; i < 2000; i++) {
-    const a = { clientMsgId: pick(strings), channelId: pick(strings), messageId: pick(numbers), sentAtMs: pick(numbers), duplicate: pick([true, false]) };
+    const a = { clientMsgId: pick(sampleStrings), channelId: pick(sampleStrings), messageId: pick(sampleNumbers), sentAtMs: pick(sampleNumbers), duplicate: pick([true, false]) };
     const fast = encodeSendAckFrame(a);
     assert.ok(fast);
     assert.deepEqual(fast, generated(toServerFrame({ type: 'sendAck', ...a })));

@@ -27,17 +27,38 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('Redis loses its data (FLUSHALL, then a restart): ids keep increasing, nothing stored is overwritten, sends during the outage fail with UNAVAILABLE', { timeout: 60_000 }, async () => {
-  const [a] = (await registerAndLogin(env.api, `a_${run}`)) as [Device];
-  const [b] = (await registerAndLogin(env.api, `b_${run}`)) as [Device];
-  const ch = (await a.openDirect(b.userName)).channel!.channelId;
+/** A 1:1 channel whose sends record the ids and bodies acknowledged, in order. */
+async function chatPair(tag: string) {
+  const [from] = (await registerAndLogin(env.api, `${tag}1_${run}`)) as [Device];
+  const [to] = (await registerAndLogin(env.api, `${tag}2_${run}`)) as [Device];
+  const ch = (await from.openDirect(to.userName)).channel!.channelId;
   const ids: number[] = [];
   const bodies: string[] = [];
   const send = async (body: string) => {
-    const r = await a.send(ch, body);
+    const r = await from.send(ch, body);
     ids.push(r.message!.id);
     bodies.push(body);
   };
+  /** What the receiver reads back from history, oldest first. */
+  const stored = async () => (await to.history(ch, 0, 100)).messages.slice().reverse();
+  return { from, ch, ids, bodies, send, stored };
+}
+
+/** ioredis reconnects on its own: sends succeed again within a few seconds. */
+async function untilSendWorks(send: (body: string) => Promise<void>) {
+  for (let i = 0; i < 50; i++) {
+    try {
+      await send('after restart');
+      return true;
+    } catch {
+      await sleep(200);
+    }
+  }
+  return false;
+}
+
+test('Redis loses its data (FLUSHALL, then a restart): ids keep increasing, nothing stored is overwritten, sends during the outage fail with UNAVAILABLE', { timeout: 60_000 }, async () => {
+  const { from: a, ch, ids, bodies, send, stored: history } = await chatPair('a');
   for (let i = 0; i < 5; i++) await send(`before flush ${i}`);
 
   const admin = new Redis(redis.url);
@@ -48,38 +69,18 @@ test('Redis loses its data (FLUSHALL, then a restart): ids keep increasing, noth
   await redis.stop();
   await assert.rejects(() => a.send(ch, 'during outage'), (e: { code: number }) => e.code === status.UNAVAILABLE);
   await redis.start();
-  // ioredis reconnects on its own; sends succeed again within a few seconds.
-  let recovered = false;
-  for (let i = 0; i < 50 && !recovered; i++) {
-    try {
-      await send('after restart');
-      recovered = true;
-    } catch {
-      await sleep(200);
-    }
-  }
-  assert.ok(recovered, 'sends work again after Redis came back');
+  assert.ok(await untilSendWorks(send), 'sends work again after Redis came back');
   for (let i = 0; i < 3; i++) await send(`after restart ${i}`);
 
   for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `ids keep increasing: ${ids.join(',')}`);
-  const hist = await b.history(ch, 0, 100);
-  const stored = hist.messages.slice().reverse();
+  const stored = await history();
   assert.deepEqual(stored.map((m) => m.id), ids, 'history holds exactly the acknowledged messages');
   assert.deepEqual(stored.map((m) => m.body), bodies, 'nothing was overwritten');
   assert.ok(!stored.some((m) => m.body === 'during outage'), 'the refused send was not stored');
 });
 
 test('Redis restarts from an older snapshot (its counter goes back below stored history): ids continue past history + margin, nothing stored is overwritten', { timeout: 60_000 }, async () => {
-  const [c] = (await registerAndLogin(env.api, `c_${run}`)) as [Device];
-  const [d] = (await registerAndLogin(env.api, `d_${run}`)) as [Device];
-  const ch = (await c.openDirect(d.userName)).channel!.channelId;
-  const ids: number[] = [];
-  const bodies: string[] = [];
-  const send = async (body: string) => {
-    const r = await c.send(ch, body);
-    ids.push(r.message!.id);
-    bodies.push(body);
-  };
+  const { ids, bodies, send, stored: history } = await chatPair('c');
   for (let i = 0; i < 5; i++) await send(`before snapshot ${i}`);
   // No reconnects: the SHUTDOWN below must never be re-sent to the restarted server.
   const admin = new Redis(redis.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -90,22 +91,12 @@ test('Redis restarts from an older snapshot (its counter goes back below stored 
   admin.disconnect();
   await redis.stop();
   await redis.start(); // loads the snapshot: the counter says ids[4] while ids[5..9] are stored
-
-  let recovered = false;
-  for (let i = 0; i < 50 && !recovered; i++) {
-    try {
-      await send('after restart');
-      recovered = true;
-    } catch {
-      await sleep(200);
-    }
-  }
-  assert.ok(recovered, 'sends work again after Redis came back');
+  assert.ok(await untilSendWorks(send), 'sends work again after Redis came back');
   for (let i = 0; i < 3; i++) await send(`after restart ${i}`);
 
   for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `ids keep increasing: ${ids.join(',')}`);
   assert.ok(ids[10]! > ids[9]! + 100, `the first id after the restart skips the margin (100) past stored history: ${ids.join(',')}`);
-  const stored = (await d.history(ch, 0, 100)).messages.slice().reverse();
+  const stored = await history();
   assert.deepEqual(stored.map((m) => m.id), ids, 'history holds exactly the acknowledged messages');
   assert.deepEqual(stored.map((m) => m.body), bodies, 'nothing was overwritten');
 });

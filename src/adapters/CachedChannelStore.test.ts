@@ -37,9 +37,10 @@ test('reads within the TTL are served from memory; a change made elsewhere shows
   await other.removeMember('g1', 'u2');
   advance(999);
   assert.equal((await cache.get('g1'))!.members.length, 2, 'stale for at most the TTL');
+  assert.equal((await cache.get('g1', { fresh: true }))!.members.length, 1, 'unless the caller asks for the stored truth');
   advance(1);
   assert.equal((await cache.get('g1'))!.members.length, 1, 'the removal is seen after the TTL');
-  assert.equal(reads(), 2);
+  assert.equal(reads(), 2, "the fresh read refreshed the entry");
 });
 
 test('writes through the cache are seen at once, including a read racing the write', async () => {

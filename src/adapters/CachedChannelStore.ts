@@ -10,7 +10,8 @@ const MAX_ENTRIES = 100_000;
  * read the database per message. Writes made through this node drop the
  * entry at once; a membership change made on another node is seen here
  * within `ttlMs` at the latest, which bounds how long a removed member can
- * still post from a stream on this node. Cached channels are frozen: callers
+ * still post from a stream on this node. (A member added elsewhere is not
+ * refused meanwhile: callers re-read with `fresh` before refusing.) Cached channels are frozen: callers
  * share them.
  */
 export class CachedChannelStore implements ChannelStore {
@@ -24,9 +25,9 @@ export class CachedChannelStore implements ChannelStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async get(channelId: string): Promise<Channel | undefined> {
+  async get(channelId: string, opts?: { fresh?: boolean }): Promise<Channel | undefined> {
     const hit = this.entries.get(channelId);
-    if (hit && hit.until > this.now()) return hit.channel;
+    if (hit && hit.until > this.now() && !opts?.fresh) return hit.channel;
     const gen = this.generation;
     const channel = freeze(await this.inner.get(channelId));
     if (gen === this.generation) this.remember(channelId, channel);

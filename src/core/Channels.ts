@@ -21,7 +21,11 @@ export class Channels {
   /** Loads a channel the principal may read: members only, or any backend service. */
   async readable(p: Principal, channelId: string): Promise<Channel> {
     checkChannelId(channelId);
-    const ch = await this.d.channels.get(channelId);
+    let ch = await this.d.channels.get(channelId);
+    if (!ch || (p.kind === 'user' && !memberOf(ch, p.userId))) {
+      // A cached copy may predate a join made through another node: refuse only on the stored truth.
+      ch = await this.d.channels.get(channelId, { fresh: true });
+    }
     if (!ch) throw notFound(`channel ${channelId} does not exist`);
     if (p.kind === 'user' && !memberOf(ch, p.userId)) throw denied(`you are not a member of channel ${channelId}`);
     return ch;

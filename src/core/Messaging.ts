@@ -65,7 +65,11 @@ export class Messaging {
       this.d.idempotency.claim(key, ttl),
     ]);
     const refuse = async (e: unknown): Promise<never> => {
-      if (claimed.status === 'fulfilled' && claimed.value.status === 'claimed') await this.d.idempotency.release(key).catch(() => {});
+      // A recovered claim is kept: released, the next retry would not know to look for the dead
+      // attempt's message in storage. Held, it is recovered again (and checked) once abandoned.
+      if (claimed.status === 'fulfilled' && claimed.value.status === 'claimed' && !claimed.value.recovered) {
+        await this.d.idempotency.release(key).catch(() => {});
+      }
       throw e;
     };
     if (member.status === 'rejected') return refuse(member.reason);

@@ -115,3 +115,63 @@ test('a recent hole is waited for (live and during replay) until holeWindowMs, s
   assert.deepEqual(out.ids(), [1, 2, 3, 4, 5]);
   c.endSession(s);
 });
+
+// Own sends on a stream come back as their send_ack in channel order. These cases were found in review.
+const ME = 'u_' + 'b'.repeat(32);
+const OTHER = 'u_' + 'f'.repeat(32);
+const CH2 = 'g_' + 'c'.repeat(32);
+const X = '11111111-1111-4111-8111-111111111111';
+const log = (out: ArrayOutbox) =>
+  out.events.flatMap((e) => (e.type === 'message' ? [`msg:${e.message.id}`] : e.type === 'sendAck' ? [`ack:${e.messageId}`] : e.type === 'sendError' ? ['err'] : []));
+
+/** What the transport does with a `send` frame. */
+async function sendFrame(c: ChatCore, s: Awaited<ReturnType<ChatCore['openSession']>>, ch: string, cm: string, body: string) {
+  s.expectOwn(cm);
+  try {
+    const r = await c.messaging.send({ kind: 'user', userId: s.userId, deviceId: s.deviceId }, ch, cm, body);
+    s.ownSent(r.message, r.duplicate);
+  } catch {
+    s.ownFailed(cm);
+    s.push({ type: 'sendError', clientMsgId: cm, code: 0, message: '' });
+  }
+}
+
+async function groupSetup() {
+  const c = core();
+  await c.deps.channels.create({ id: CH, kind: 'group', title: 't', createdAtMs: 0, members: [{ userId: OTHER, role: 'owner' }, { userId: ME, role: 'member' }] });
+  const out = new ArrayOutbox();
+  const s = await c.openSession(ME, 'd1', out, []);
+  return { c, out, s };
+}
+
+test('an own send parked behind a gap still gets its ack when the user leaves the channel meanwhile', async () => {
+  const { c, out, s } = await groupSetup();
+  await c.deps.sequencer.next(CH); // id 1: another sender's, not stored yet
+  await sendFrame(c, s, CH, X, 'hi'); // id 2, held behind 1
+  assert.deepEqual(log(out), []);
+  await c.channels.leave({ kind: 'user', userId: ME, deviceId: 'd1' }, CH);
+  await wait(50);
+  assert.deepEqual(log(out), ['ack:2']);
+  c.endSession(s);
+});
+
+test('a refused resend of a client_msg_id does not cancel the ack still owed to the first send', async () => {
+  const { c, out, s } = await groupSetup();
+  await c.deps.sequencer.next(CH);
+  await sendFrame(c, s, CH, X, 'hi'); // id 2, ack owed behind the gap
+  await sendFrame(c, s, CH2, X, 'hi'); // refused: no such channel
+  await c.deps.messages.append(m(1));
+  await c.deps.fanout.publish(channelTopic(CH), { type: 'message', message: m(1) });
+  assert.deepEqual(log(out), ['err', 'msg:1', 'ack:2']);
+  c.endSession(s);
+});
+
+test('a send to a channel whose join event has not arrived yet: earlier messages first, then the ack, nothing twice', async () => {
+  const { c, out, s } = await groupSetup();
+  await c.deps.channels.create({ id: CH2, kind: 'group', title: 't', createdAtMs: 0, members: [{ userId: OTHER, role: 'owner' }, { userId: ME, role: 'member' }] });
+  await c.messaging.send({ kind: 'user', userId: OTHER, deviceId: 'o' }, CH2, '22222222-2222-4222-8222-222222222222', 'first');
+  await sendFrame(c, s, CH2, X, 'mine');
+  await wait(50);
+  assert.deepEqual(log(out), ['msg:1', 'ack:2']);
+  c.endSession(s);
+});

@@ -56,7 +56,7 @@ export class Session {
    * ack takes the place of the message's own frame in channel order (see
    * `emit`), so `duplicate` is filled in when the send returns.
    */
-  private readonly ownPending = new Map<string, { duplicate: boolean }>();
+  private readonly ownPending = new Map<string, { duplicate: boolean; sends: number }>();
   private earlyCount = 0;
   private caughtUp = false;
   private closed = false;
@@ -108,12 +108,18 @@ export class Session {
 
   /** A `send` frame of this stream is being processed: its ack will stand in for the message's frame. */
   expectOwn(clientMsgId: string) {
-    this.ownPending.set(clientMsgId.toLowerCase(), { duplicate: false });
+    const key = clientMsgId.toLowerCase();
+    const p = this.ownPending.get(key);
+    // A resend while the first is still owed its ack: both are counted, so a refused resend does not cancel the first one's ack.
+    if (p) p.sends++;
+    else this.ownPending.set(key, { duplicate: false, sends: 1 });
   }
 
-  /** The send failed: no ack is due (the caller writes `send_error`). */
+  /** The send failed: no ack is due for it (the caller writes `send_error`). */
   ownFailed(clientMsgId: string) {
-    this.ownPending.delete(clientMsgId.toLowerCase());
+    const key = clientMsgId.toLowerCase();
+    const p = this.ownPending.get(key);
+    if (p && --p.sends <= 0) this.ownPending.delete(key);
   }
 
   /**
@@ -127,9 +133,16 @@ export class Session {
     const p = this.ownPending.get(m.clientMsgId);
     if (!p || this.closed) return;
     p.duplicate = duplicate;
-    const s = this.states.get(m.channelId);
-    if (!s || m.id <= s.lastSent) {
-      // Not followed here, or already passed (replayed, or skipped as a hole): acknowledge now.
+    let s = this.states.get(m.channelId);
+    if (!s) {
+      // A channel this session has not followed yet (its join event is still on its way): the send
+      // proves membership, so follow it now; its replay from the device's cursor brings this message.
+      this.watch(m.channelId);
+      void this.joinLate(m.channelId);
+      s = this.states.get(m.channelId)!;
+    }
+    if (m.id <= s.lastSent) {
+      // Already passed (replayed, or skipped as a hole): acknowledge now.
       this.ownPending.delete(m.clientMsgId);
       this.out.push(ackOf(m, duplicate));
       return;
@@ -176,6 +189,14 @@ export class Session {
     this.earlyCount -= s.early.length;
     this.states.delete(channelId);
     this.unsubscribe(channelTopic(channelId));
+    // Own sends parked here behind a gap are stored: they still get their ack.
+    for (const m of [...s.early, ...s.ahead.values()]) {
+      const p = this.ownPending.get(m.clientMsgId);
+      if (p && m.senderUserId === this.userId) {
+        this.ownPending.delete(m.clientMsgId);
+        this.out.push(ackOf(m, p.duplicate));
+      }
+    }
   }
 
   /** Follows a user's presence; true if they were not followed before. */
@@ -356,7 +377,8 @@ export class Session {
    */
   private emit(s: ChannelState, m: Message): boolean {
     s.lastSent = m.id;
-    if (this.ownPending.size !== 0 && m.senderDeviceId === this.deviceId && m.senderUserId === this.userId) {
+    // By user, not device: a resend's original may have come from another of the user's devices.
+    if (this.ownPending.size !== 0 && m.senderUserId === this.userId) {
       const p = this.ownPending.get(m.clientMsgId);
       if (p) {
         this.ownPending.delete(m.clientMsgId);

@@ -11,7 +11,8 @@ export interface ChannelStore {
   create(channel: Channel): Promise<void>;
   /** Creates the direct channel once; later calls return the stored one. */
   createDirect(channel: Channel): Promise<Channel>;
-  get(channelId: string): Promise<Channel | undefined>;
+  /** `fresh`: skip any cache in front of the store (stores without one ignore it). */
+  get(channelId: string, opts?: { fresh?: boolean }): Promise<Channel | undefined>;
   /** Adds members not already present. Throws failed_precondition past `maxMembers`. Returns the channel after. */
   addMembers(channelId: string, members: Member[], maxMembers: number): Promise<Channel>;
   /** Removes a member; returns false if they were not one. */

@@ -2,7 +2,7 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { exhausted, type DomainError } from '../domain/errors.js';
 import type { SessionEvent } from '../domain/events.js';
 import type { Outbox } from '../core/Session.js';
-import { encodeOwnEvent } from './mapping.js';
+import { encodeEvent } from './mapping.js';
 import { toStatus } from './errors.js';
 import type { Metrics } from './metrics.js';
 
@@ -40,7 +40,7 @@ export class GrpcOutbox implements Outbox {
 
   push(ev: SessionEvent): boolean {
     if (this.closed) return false;
-    const buf = encodeOwnEvent(ev);
+    const buf = encodeEvent(ev);
     if (this.metrics) this.count(ev);
     if (!this.blocked && this.queue.length === 0) {
       if (!this.call.write(buf)) this.blocked = true;

@@ -78,7 +78,8 @@ export function toServerFrame(ev: SessionEvent): ServerFrame {
  * Fan-out encodes once: the same Message object (or event object) reaches
  * every local session, so its frame bytes are computed on first use and
  * shared by every stream that writes it. Message frames are keyed by the
- * Message itself, since each session wraps it in its own event.
+ * Message itself, since each session wraps it in its own event. A send_ack
+ * goes to one stream only: it is encoded without the cache.
  */
 const encoded = new WeakMap<object, Buffer>();
 
@@ -86,6 +87,10 @@ const encoded = new WeakMap<object, Buffer>();
 export const encodeStats = { frames: 0 };
 
 export function encodeEvent(ev: SessionEvent): Buffer {
+  if (ev.type === 'sendAck') {
+    encodeStats.frames++;
+    return encodeSendAckFrame(ev) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
+  }
   const key = ev.type === 'message' ? ev.message : ev;
   let buf = encoded.get(key);
   if (!buf) {
@@ -94,13 +99,4 @@ export function encodeEvent(ev: SessionEvent): Buffer {
     encoded.set(key, buf);
   }
   return buf;
-}
-
-/** Events written to one stream only (send acks): not cached. */
-export function encodeOwnEvent(ev: SessionEvent): Buffer {
-  if (ev.type === 'sendAck') {
-    encodeStats.frames++;
-    return encodeSendAckFrame(ev) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
-  }
-  return encodeEvent(ev);
 }

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: run run-cluster test build gen lint install clean infra
+.PHONY: run run-cluster test build gen lint format install clean infra
 
 run: build ## one node on the embedded default (in-memory adapters) at 127.0.0.1:50051
 	node dist/src/app/main.js
@@ -32,8 +32,12 @@ gen: install
 build: gen
 	npx tsc -p tsconfig.json
 
-lint: install
+lint: install ## proto lint, then format and lint of every TypeScript/JavaScript source (Biome)
 	npx buf lint
+	npx biome ci --colors=off .
+
+format: install ## rewrites sources in the project's format (Biome)
+	npx biome format --write .
 
 clean:
 	rm -rf dist src/gen

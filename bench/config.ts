@@ -42,7 +42,18 @@ const full: RampParams = {
   budgetMs: 55_000,
 };
 
-const quick: RampParams = { ...full, stepMs: 1200, warmMs: 250, halfMs: 1500, drainMs: 1500, settleMs: 5000, finalWaitMs: 3000, refine: [1.5], maxSteps: 6, budgetMs: 12_000 };
+const quick: RampParams = {
+  ...full,
+  stepMs: 1200,
+  warmMs: 250,
+  halfMs: 1500,
+  drainMs: 1500,
+  settleMs: 5000,
+  finalWaitMs: 3000,
+  refine: [1.5],
+  maxSteps: 6,
+  budgetMs: 12_000,
+};
 
 export const MODES: Record<Mode, ModeConfig> = {
   quick: {

@@ -45,7 +45,16 @@ function frameBytes(bodyBytes: number): number {
   return ServerFrame.encode({
     frame: {
       $case: 'message',
-      message: { channelId: `d_${a}_${b}`, id: 12345, senderUserId: u1, senderDeviceId: 'd0', clientMsgId: randomUUID(), body: 'x'.repeat(bodyBytes), sentAtMs: Date.now(), kind: MessageKind.MESSAGE_KIND_USER },
+      message: {
+        channelId: `d_${a}_${b}`,
+        id: 12345,
+        senderUserId: u1,
+        senderDeviceId: 'd0',
+        clientMsgId: randomUUID(),
+        body: 'x'.repeat(bodyBytes),
+        sentAtMs: Date.now(),
+        kind: MessageKind.MESSAGE_KIND_USER,
+      },
     },
   }).finish().length;
 }
@@ -132,7 +141,11 @@ async function bench(mode: Mode) {
   for (const t of rampTargets) {
     const production = t.server === 'project-production' || t.server === 'sio-redis';
     if (t.server === 'sio-redis' && !cfg.socketioRedis) continue;
-    const ramp: RampParams = { ...cfg.direct.ramp, ...(production ? cfg.direct.production : {}), startRate: cfg.direct.start[t.name] ?? cfg.direct.ramp.startRate };
+    const ramp: RampParams = {
+      ...cfg.direct.ramp,
+      ...(production ? cfg.direct.production : {}),
+      startRate: cfg.direct.start[t.name] ?? cfg.direct.ramp.startRate,
+    };
     const r = await phase(`1:1 ${t.name}`, 15_000, () =>
       withServer(t.server, (s) =>
         runLoad<RampResult>(
@@ -167,26 +180,28 @@ async function bench(mode: Mode) {
   for (const t of groupTargets) {
     const production = t.server === 'project-production';
     const r = await phase(`groups of ${cfg.group.size}: ${t.name}`, 12_000, () =>
-      withServer(t.server, (s) =>
-        runLoad<RampResult>(
-          {
-            workload: 'ramp',
-            label: `group ${t.name}`,
-            kind: t.kind,
-            address: s.address,
-            pids: pidsFor(s, production),
-            runId: runId + 'g' + specSeq++,
-            devices: cfg.group.groups * cfg.group.size,
-            blockSize: cfg.group.size,
-            connections: cfg.group.connections,
-            bodyBytes: cfg.bodyBytes,
-            frameBytes: fb,
-            ramp: { ...cfg.group.ramp, startRate: cfg.group.start[t.name] ?? cfg.group.ramp.startRate },
-            countEncodes: t.kind === 'project',
-          },
-          s,
-          cfg.group.ramp.budgetMs + 180_000,
-        ),
+      withServer(
+        t.server,
+        (s) =>
+          runLoad<RampResult>(
+            {
+              workload: 'ramp',
+              label: `group ${t.name}`,
+              kind: t.kind,
+              address: s.address,
+              pids: pidsFor(s, production),
+              runId: runId + 'g' + specSeq++,
+              devices: cfg.group.groups * cfg.group.size,
+              blockSize: cfg.group.size,
+              connections: cfg.group.connections,
+              bodyBytes: cfg.bodyBytes,
+              frameBytes: fb,
+              ramp: { ...cfg.group.ramp, startRate: cfg.group.start[t.name] ?? cfg.group.ramp.startRate },
+              countEncodes: t.kind === 'project',
+            },
+            s,
+            cfg.group.ramp.budgetMs + 180_000,
+          ),
         { countEncodes: true },
       ),
     );
@@ -199,18 +214,30 @@ async function bench(mode: Mode) {
     { name: 'project-memory' as const, server: 'project-memory' as ServerKind, kind: 'project' as const },
   ]) {
     const r = await phase(`density: ${cfg.density.streams} idle streams on ${t.name}`, 10_000, () =>
-      withServer(t.server, async (s) => {
-        const d = await runLoad<DensityResult>(
-          { workload: 'density', label: `density ${t.name}`, kind: t.kind, address: s.address, pids: { server: s.pid }, runId: runId + 'd' + specSeq++, ...cfg.density },
-          s,
-          240_000,
-        );
-        log(
-          `density ${t.name}: ${d.aliveAtEnd}/${d.streams} streams, RSS ${(d.before.rss / 1048576).toFixed(1)} -> ${(d.mid.rss / 1048576).toFixed(1)} -> ${(d.after.rss / 1048576).toFixed(1)} MiB = ` +
-            `${d.rssPerStream} B/stream (marginal ${d.marginalRssPerStream}, JS heap ${d.heapPerStream})`,
-        );
-        return d;
-      }, { pin: false }),
+      withServer(
+        t.server,
+        async (s) => {
+          const d = await runLoad<DensityResult>(
+            {
+              workload: 'density',
+              label: `density ${t.name}`,
+              kind: t.kind,
+              address: s.address,
+              pids: { server: s.pid },
+              runId: runId + 'd' + specSeq++,
+              ...cfg.density,
+            },
+            s,
+            240_000,
+          );
+          log(
+            `density ${t.name}: ${d.aliveAtEnd}/${d.streams} streams, RSS ${(d.before.rss / 1048576).toFixed(1)} -> ${(d.mid.rss / 1048576).toFixed(1)} -> ${(d.after.rss / 1048576).toFixed(1)} MiB = ` +
+              `${d.rssPerStream} B/stream (marginal ${d.marginalRssPerStream}, JS heap ${d.heapPerStream})`,
+          );
+          return d;
+        },
+        { pin: false },
+      ),
     );
     if (r) results.density[t.name] = r;
   }
@@ -222,18 +249,29 @@ async function bench(mode: Mode) {
   ]) {
     const production = t.server === 'project-production';
     const { production: _p, ...so } = cfg.storm;
-    const r = await phase(`reconnect storm: ${cfg.storm.devices} devices ${cfg.storm.behind} behind on ${t.name}`, 6000 + cfg.storm.devices * (production ? 20 : 10), () =>
-      withServer(t.server, async (s) => {
-        const st = await runLoad<StormResult>(
-          { workload: 'storm', label: `storm ${t.name}`, kind: 'project', address: s.address, pids: pidsFor(s, production), runId: runId + 's' + specSeq++, ...so },
-          s,
-          so.timeoutMs * 3 + 120_000,
-        );
-        log(
-          `storm ${t.name}: ${st.caughtUp}/${st.devices} caught up in ${st.allCaughtUpMs} ms (p50 ${st.perDevice.p50}, p99 ${st.perDevice.p99}); missing ${st.missing}, duplicates ${st.duplicates}, out of order ${st.outOfOrder}`,
-        );
-        return st;
-      }),
+    const r = await phase(
+      `reconnect storm: ${cfg.storm.devices} devices ${cfg.storm.behind} behind on ${t.name}`,
+      6000 + cfg.storm.devices * (production ? 20 : 10),
+      () =>
+        withServer(t.server, async (s) => {
+          const st = await runLoad<StormResult>(
+            {
+              workload: 'storm',
+              label: `storm ${t.name}`,
+              kind: 'project',
+              address: s.address,
+              pids: pidsFor(s, production),
+              runId: runId + 's' + specSeq++,
+              ...so,
+            },
+            s,
+            so.timeoutMs * 3 + 120_000,
+          );
+          log(
+            `storm ${t.name}: ${st.caughtUp}/${st.devices} caught up in ${st.allCaughtUpMs} ms (p50 ${st.perDevice.p50}, p99 ${st.perDevice.p99}); missing ${st.missing}, duplicates ${st.duplicates}, out of order ${st.outOfOrder}`,
+          );
+          return st;
+        }),
     );
     if (r) results.storm[t.name] = r;
   }
@@ -243,7 +281,10 @@ async function bench(mode: Mode) {
   // Report
   const q = ratiosOf(results);
   const targets = targetsOf(results, q, mode, cfg.density.streams, cfg.storm.devices);
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-').replace(/-\d\dZ$/, 'Z');
+  const stamp = startedAt
+    .toISOString()
+    .replace(/[:.]/g, '-')
+    .replace(/-\d\dZ$/, 'Z');
   for (const [kind, set] of [
     ['1:1', results.direct],
     ['groups', results.group],
@@ -251,12 +292,20 @@ async function bench(mode: Mode) {
     for (const [name, rr] of Object.entries(set)) {
       const r = ok(rr as Outcome<RampResult>);
       const genBound = r?.steps.filter((s) => s.why.includes('generator') || (s.cpu.loadgen ?? 0) >= 0.95).length;
-      if (genBound) notes.push(`${kind} ${name}: in ${genBound} step(s) the load generator used its whole core or fell behind its schedule; past them the measured rate is the generator's, a lower bound for the server.`);
+      if (genBound)
+        notes.push(
+          `${kind} ${name}: in ${genBound} step(s) the load generator used its whole core or fell behind its schedule; past them the measured rate is the generator's, a lower bound for the server.`,
+        );
       const firstBad = r?.steps.find((s) => !s.sustained);
       if (r?.saturation && r.saturation.serverCpu < 0.85) {
-        const store = firstBad && (firstBad.cpu.cassandra ?? 0) >= 0.8 ? ` Cassandra used ${firstBad.cpu.cassandra} cores at the first saturated step: the store is the limit there.` : '';
+        const store =
+          firstBad && (firstBad.cpu.cassandra ?? 0) >= 0.8
+            ? ` Cassandra used ${firstBad.cpu.cassandra} cores at the first saturated step: the store is the limit there.`
+            : '';
         const gen = firstBad && (firstBad.cpu.loadgen ?? 0) >= 0.95 ? ' The load generator used its whole core at the first saturated step.' : '';
-        notes.push(`${kind} ${name}: the server used only ${r.saturation.serverCpu} cores at its best sustained step; its own limit lies higher (see the per-server-core figure).${store}${gen}`);
+        notes.push(
+          `${kind} ${name}: the server used only ${r.saturation.serverCpu} cores at its best sustained step; its own limit lies higher (see the per-server-core figure).${store}${gen}`,
+        );
       }
       // Work on the machine that is not this target's: other processes, and Redis/Cassandra when the target does not use them.
       const usesStore = name.includes('production') || name.includes('redis');
@@ -271,9 +320,12 @@ async function bench(mode: Mode) {
           `${kind} ${name}: at the end of the run ${r.missingAtEnd} deliveries of accepted messages had never arrived and ${r.extraAtEnd} had arrived more than once (all steps, after reopening closed streams from their cursors and waiting).`,
         );
       if (r?.notAcceptedAtEnd)
-        notes.push(`${kind} ${name}: ${r.notAcceptedAtEnd} sends were never acknowledged (their stream was closed under overload before the server took them; a client resends those with the same client_msg_id).`);
+        notes.push(
+          `${kind} ${name}: ${r.notAcceptedAtEnd} sends were never acknowledged (their stream was closed under overload before the server took them; a client resends those with the same client_msg_id).`,
+        );
       const c = r && Object.entries(r.counters).filter(([, v]) => v);
-      if (c?.length) notes.push(`${kind} ${name}: ${c.map(([a, b]) => `${a} ${b}`).join(', ')} (streams the server closed are reopened from their cursor between steps).`);
+      if (c?.length)
+        notes.push(`${kind} ${name}: ${c.map(([a, b]) => `${a} ${b}`).join(', ')} (streams the server closed are reopened from their cursor between steps).`);
     }
   }
   if (skipped.length) notes.push(`Skipped for time: ${skipped.join(', ')}.`);
@@ -281,7 +333,9 @@ async function bench(mode: Mode) {
     'Saturation = the highest step whose deliveries/s reached 95% of the offered rate with nothing lost after the drain wait and p99 <= 200 ms; ' +
       '"per server core" divides that by the CPU the server process used in the step (comparable even where the generator, not the server, was the limit).',
   );
-  notes.push('socket.io uses one WebSocket per device (its normal client model); socket.io+redis is one node with @socket.io/redis-adapter, so every emit is also published on Redis while local receivers get it directly.');
+  notes.push(
+    'socket.io uses one WebSocket per device (its normal client model); socket.io+redis is one node with @socket.io/redis-adapter, so every emit is also published on Redis while local receivers get it directly.',
+  );
   const series: Series[] = [
     { name: 'project (memory)', color: '#1f77b4', key: 'project-memory' },
     { name: 'project (Redis+Cassandra)', color: '#9467bd', key: 'project-production' },
@@ -302,11 +356,33 @@ async function bench(mode: Mode) {
   // A run filtered with BENCH_ONLY must not replace the report of a whole run.
   const base = only ? `${mode}-partial` : mode;
   const svgFile = `${base}-latest.svg`;
-  writeFileSync(resolve(OUT, svgFile), chart('1:1 chat: p99 delivery latency vs delivered messages/s', `${mode} run ${runId}, ${startedAt.toISOString().slice(0, 16)}Z, ${cpus().length} cores, ${cfg.bodyBytes}-byte bodies`, series));
+  writeFileSync(
+    resolve(OUT, svgFile),
+    chart(
+      '1:1 chat: p99 delivery latency vs delivered messages/s',
+      `${mode} run ${runId}, ${startedAt.toISOString().slice(0, 16)}Z, ${cpus().length} cores, ${cfg.bodyBytes}-byte bodies`,
+      series,
+    ),
+  );
   const durationS = Math.round((Date.now() - t0) / 1000);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}. ${hasTaskset ? 'Each server pinned to core 0 and the load generator (one process hosting every device) to core 1 with taskset; Redis and Cassandra (production stack) unpinned on the same two cores.' : 'Processes unpinned (no taskset).'}`;
   const message = `Every message has a ${cfg.bodyBytes}-byte body carrying its send time; a delivered frame is ${fb} bytes on every target (the baselines pad their payload to the project's ServerFrame size). 1:1: ${cfg.direct.devices} devices in ${cfg.direct.devices / 2} pairs over ${cfg.direct.connections} HTTP/2 connections, every device sending to its peer. Groups: ${cfg.group.groups} groups of ${cfg.group.size} over ${cfg.group.connections} connections.`;
-  const json = { mode, runId, startedAt: startedAt.toISOString(), durationS, code, machine, message, frameBytes: fb, config: cfg, results, ratios: q, targets, notes, skipped };
+  const json = {
+    mode,
+    runId,
+    startedAt: startedAt.toISOString(),
+    durationS,
+    code,
+    machine,
+    message,
+    frameBytes: fb,
+    config: cfg,
+    results,
+    ratios: q,
+    targets,
+    notes,
+    skipped,
+  };
   const jsonFile = resolve(OUT, `${base}-${stamp}.json`);
   writeFileSync(jsonFile, JSON.stringify(json, null, 2));
   const md = markdown({ mode, runId, startedAt: startedAt.toISOString(), durationS, code, machine, message, notes, chartFile: svgFile }, results, q, targets);
@@ -345,7 +421,11 @@ async function profile(rateArg?: string, secondsArg?: string, target: 'project-m
   let rate = Number(rateArg);
   if (!rate) {
     for (const m of ['full', 'quick']) {
-      const files = existsSync(OUT) ? readdirSync(OUT).filter((f) => f.startsWith(`${m}-`) && f.endsWith('.json')).sort() : [];
+      const files = existsSync(OUT)
+        ? readdirSync(OUT)
+            .filter((f) => f.startsWith(`${m}-`) && f.endsWith('.json'))
+            .sort()
+        : [];
       const last = files.at(-1);
       const sat = last ? JSON.parse(readFileSync(resolve(OUT, last), 'utf8'))?.results?.direct?.[target]?.saturation?.offered : undefined;
       if (sat) {
@@ -396,7 +476,12 @@ async function profile(rateArg?: string, secondsArg?: string, target: 'project-m
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-const main = cmd === 'profile' ? profile(rest[0], rest[1], rest[2] === 'production' ? 'project-production' : 'project-memory') : cmd === 'quick' || cmd === 'full' ? bench(cmd) : Promise.reject(new Error('usage: node dist/bench/main.js quick|full|profile [rate] [seconds] [memory|production]'));
+const main =
+  cmd === 'profile'
+    ? profile(rest[0], rest[1], rest[2] === 'production' ? 'project-production' : 'project-memory')
+    : cmd === 'quick' || cmd === 'full'
+      ? bench(cmd)
+      : Promise.reject(new Error('usage: node dist/bench/main.js quick|full|profile [rate] [seconds] [memory|production]'));
 main.then(
   () => process.exit(0),
   (e) => {

@@ -168,7 +168,10 @@ async function loadChannels() {
  * connected) is looked up once with GetPresence; a stream frame always wins.
  */
 async function fillPresence(s) {
-  const ask = [...s.channels.values()].map((ch) => peerOf(s, ch)).filter((p) => p && !s.presence.has(p.userId) && !s.presenceAsked.has(p.userId)).map((p) => p.userId);
+  const ask = [...s.channels.values()]
+    .map((ch) => peerOf(s, ch))
+    .filter((p) => p && !s.presence.has(p.userId) && !s.presenceAsked.has(p.userId))
+    .map((p) => p.userId);
   if (!ask.length) return;
   for (const id of ask) s.presenceAsked.add(id);
   try {
@@ -253,14 +256,20 @@ function moveCursor(channelId, id) {
   if (s.caughtUp) ackSoon(s);
 }
 
-const debounced = (key, ms, fn) => (s, ...args) => {
-  if (s[key]) return;
-  s[key] = true;
-  later(s, () => {
-    s[key] = false;
-    fn(s, ...args);
-  }, ms);
-};
+const debounced =
+  (key, ms, fn) =>
+  (s, ...args) => {
+    if (s[key]) return;
+    s[key] = true;
+    later(
+      s,
+      () => {
+        s[key] = false;
+        fn(s, ...args);
+      },
+      ms,
+    );
+  };
 const loadChannelsSoon = debounced('loadingChannels', 100, () => loadChannels().catch(showError));
 /** AckDelivered keeps the server's copy of this device's cursors close, for a browser that loses its storage. */
 const ackSoon = debounced('acking', 2000, (s) => {

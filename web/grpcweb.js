@@ -3,9 +3,23 @@
 // Every failure is a GrpcError carrying a canonical gRPC status code.
 
 export const Code = {
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 };
 
 export class GrpcError extends Error {
@@ -19,7 +33,16 @@ export class GrpcError extends Error {
 
 /** HTTP statuses a proxy may answer with before any gRPC status exists (grpc's http-grpc-status-mapping). */
 function fromHttp(status) {
-  const map = { 400: Code.INTERNAL, 401: Code.UNAUTHENTICATED, 403: Code.PERMISSION_DENIED, 404: Code.UNIMPLEMENTED, 429: Code.UNAVAILABLE, 502: Code.UNAVAILABLE, 503: Code.UNAVAILABLE, 504: Code.UNAVAILABLE };
+  const map = {
+    400: Code.INTERNAL,
+    401: Code.UNAUTHENTICATED,
+    403: Code.PERMISSION_DENIED,
+    404: Code.UNIMPLEMENTED,
+    429: Code.UNAVAILABLE,
+    502: Code.UNAVAILABLE,
+    503: Code.UNAVAILABLE,
+    504: Code.UNAVAILABLE,
+  };
   return new GrpcError(map[status] ?? Code.UNKNOWN, `HTTP ${status} from the grpc-web endpoint`);
 }
 
@@ -92,7 +115,12 @@ async function* messages(res) {
 
 /** Starts one call; `signal` aborts it (the server then cancels the upstream call). */
 async function open(base, path, bytes, { token, signal, timeoutMs }) {
-  const headers = { 'content-type': 'application/grpc-web+proto', accept: 'application/grpc-web+proto', 'x-grpc-web': '1', 'x-user-agent': 'grpc-chat-web/0.1' };
+  const headers = {
+    'content-type': 'application/grpc-web+proto',
+    accept: 'application/grpc-web+proto',
+    'x-grpc-web': '1',
+    'x-user-agent': 'grpc-chat-web/0.1',
+  };
   if (token) headers.authorization = `Bearer ${token}`;
   if (timeoutMs) headers['grpc-timeout'] = `${Math.ceil(timeoutMs)}m`;
   try {

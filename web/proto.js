@@ -47,7 +47,7 @@ const SCALAR_DEFAULTS = { string: '', uint64: 0, int64: 0, uint32: 0, int32: 0, 
 export function encode(schema, obj, out = []) {
   for (const [no, [name, type, repeated]] of Object.entries(schema)) {
     const value = obj?.[name];
-    const values = repeated ? value ?? [] : [value];
+    const values = repeated ? (value ?? []) : [value];
     for (const v of values) {
       if (v === undefined || v === null) continue;
       if (typeof type === 'object') {

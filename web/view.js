@@ -55,10 +55,13 @@ function drawChannels(s, on) {
     ...list.map((ch) => {
       const peer = peerOf(s, ch);
       const online = peer && s.presence.get(peer.userId)?.state === PresenceState.ONLINE;
-      const btn = el('button', { type: 'button', className: 'channel', onclick: () => on.open(ch.channelId) },
+      const btn = el(
+        'button',
+        { type: 'button', className: 'channel', onclick: () => on.open(ch.channelId) },
         el('span', { className: `dot${online ? ' online' : ''}`, hidden: !peer }),
         el('span', { className: 'name', textContent: titleOf(s, ch) }),
-        ch.unreadCount > 0 ? el('span', { className: 'unread', textContent: String(ch.unreadCount) }) : null);
+        ch.unreadCount > 0 ? el('span', { className: 'unread', textContent: String(ch.unreadCount) }) : null,
+      );
       btn.setAttribute('aria-current', String(ch.channelId === s.current));
       const li = el('li', { className: 'channel-item' }, btn);
       li.dataset.channelId = ch.channelId;
@@ -78,9 +81,12 @@ function drawMessages(s, ch, on) {
     const replayed = msgs.some((m) => m.source === 'replay');
     for (const m of msgs) {
       const mine = m.senderUserId === s.session.userId;
-      const li = el('li', { className: `msg${mine ? ' mine' : ''} ${m.source}` },
+      const li = el(
+        'li',
+        { className: `msg${mine ? ' mine' : ''} ${m.source}` },
         el('div', { className: 'meta', textContent: `${mine ? 'you' : nameOf(s, m.senderUserId)} · ${time(m.sentAtMs)}` }),
-        el('div', { className: 'body', textContent: m.body }));
+        el('div', { className: 'body', textContent: m.body }),
+      );
       li.dataset.id = String(m.id);
       li.dataset.clientMsgId = m.clientMsgId;
       items.push(li);
@@ -89,9 +95,12 @@ function drawMessages(s, ch, on) {
     for (const [clientMsgId, p] of s.pending) {
       if (p.channelId !== ch.channelId) continue;
       const retry = p.error ? el('button', { type: 'button', textContent: 'retry', onclick: () => on.retry(p.channelId, p.body, clientMsgId) }) : null;
-      const li = el('li', { className: `msg mine pending${p.error ? ' failed' : ''}` },
+      const li = el(
+        'li',
+        { className: `msg mine pending${p.error ? ' failed' : ''}` },
         el('div', { className: 'meta', textContent: p.error ? `not sent: ${p.error}` : 'sending…' }, retry),
-        el('div', { className: 'body', textContent: p.body }));
+        el('div', { className: 'body', textContent: p.body }),
+      );
       li.dataset.clientMsgId = clientMsgId;
       items.push(li);
     }

@@ -95,11 +95,7 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
       ? resolve(DIST, 'src/app/main.js')
       : resolve(DIST, kind === 'relay' ? 'bench/servers/relay.js' : 'bench/servers/sio.js');
   const env: Record<string, string> =
-    kind === 'sio-redis'
-      ? { BENCH_SIO_REDIS: o.redisUrl, BENCH_SIO_KEY: `${o.redisPrefix}sio` }
-      : kind.startsWith('project')
-        ? projectEnv(kind, o)
-        : {};
+    kind === 'sio-redis' ? { BENCH_SIO_REDIS: o.redisUrl, BENCH_SIO_KEY: `${o.redisPrefix}sio` } : kind.startsWith('project') ? projectEnv(kind, o) : {};
   if (kind.startsWith('project')) {
     const k = await knownSettings();
     for (const name of Object.keys(env)) if (name.startsWith('CHAT_') && !k.has(name)) delete env[name];

@@ -24,7 +24,16 @@ test('readServerFrame finds id and body of a message frame, and names other fram
     ServerFrame.encode({
       frame: {
         $case: 'message',
-        message: { channelId: 'g_' + 'c'.repeat(32), id: 300_000, senderUserId: 'u_x', senderDeviceId: 'd0', clientMsgId: randomUUID(), body, sentAtMs: Date.now(), kind: MessageKind.MESSAGE_KIND_USER },
+        message: {
+          channelId: 'g_' + 'c'.repeat(32),
+          id: 300_000,
+          senderUserId: 'u_x',
+          senderDeviceId: 'd0',
+          clientMsgId: randomUUID(),
+          body,
+          sentAtMs: Date.now(),
+          kind: MessageKind.MESSAGE_KIND_USER,
+        },
       },
     }).finish(),
   );
@@ -51,7 +60,9 @@ test('client_msg_ids carry the message seq, and a send_ack gives it back', () =>
   const id = new MsgIds(randomUUID()).make(37, 123_456_789);
   assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   const buf = Buffer.from(
-    ServerFrame.encode({ frame: { $case: 'sendAck', sendAck: { clientMsgId: id, channelId: 'g_' + 'c'.repeat(32), messageId: 9, sentAtMs: 1, duplicate: false } } }).finish(),
+    ServerFrame.encode({
+      frame: { $case: 'sendAck', sendAck: { clientMsgId: id, channelId: 'g_' + 'c'.repeat(32), messageId: 9, sentAtMs: 1, duplicate: false } },
+    }).finish(),
   );
   assert.equal(readServerFrame(buf), 2);
   const at = readAckId(buf);

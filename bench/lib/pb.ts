@@ -112,7 +112,10 @@ export class SendFrameEncoder {
   private readonly uuidAt: number;
   private readonly bodyAt: number;
 
-  constructor(channelId: string, readonly bodyBytes: number) {
+  constructor(
+    channelId: string,
+    readonly bodyBytes: number,
+  ) {
     const ch = Buffer.from(channelId);
     const inner = 1 + varintSize(ch.length) + ch.length + 2 + 36 + 1 + varintSize(bodyBytes) + bodyBytes;
     this.size = 1 + varintSize(inner) + inner;

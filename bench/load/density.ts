@@ -94,7 +94,14 @@ export async function projectDensity(
 }
 
 /** K idle streams on the bare grpc-js relay, same connections, measured the same way. */
-export async function relayDensity(address: string, k: number, nConn: number, idleMs: number, probe: () => Promise<MemProbe>, log: (s: string) => void): Promise<DensityResult> {
+export async function relayDensity(
+  address: string,
+  k: number,
+  nConn: number,
+  idleMs: number,
+  probe: () => Promise<MemProbe>,
+  log: (s: string) => void,
+): Promise<DensityResult> {
   await sleep(1000);
   const before = await probe();
   const clients = connections(address, nConn);
@@ -107,7 +114,11 @@ export async function relayDensity(address: string, k: number, nConn: number, id
   let paused = 0;
   const half = Math.floor(k / 2);
   for (let d = 0; d < k; d++) {
-    const s = clients[d % nConn]!.makeBidiStreamRequest('/bench.Relay/Connect', (b: Buffer) => b, (b: Buffer) => b);
+    const s = clients[d % nConn]!.makeBidiStreamRequest(
+      '/bench.Relay/Connect',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
     s.on('data', (buf: Buffer) => {
       if (readRelayFrame(buf) && !pinged[d]) {
         pinged[d] = 1;

@@ -175,7 +175,9 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
     sustained: why.length === 0,
     why: why.join('; ') || (drained ? 'ok' : 'ok (slow drain)'),
   };
-  const lat = lastDelivery ? `last-delivery p50 ${fmt(lastDelivery.p50)} p99 ${fmt(lastDelivery.p99)} max ${fmt(lastDelivery.max)}` : `p50 ${fmt(latency.p50)} p95 ${fmt(latency.p95)} p99 ${fmt(latency.p99)} max ${fmt(latency.max)}`;
+  const lat = lastDelivery
+    ? `last-delivery p50 ${fmt(lastDelivery.p50)} p99 ${fmt(lastDelivery.p99)} max ${fmt(lastDelivery.max)}`
+    : `p50 ${fmt(latency.p50)} p95 ${fmt(latency.p95)} p99 ${fmt(latency.p99)} max ${fmt(latency.max)}`;
   const cpuTxt = Object.entries(cpuUse)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(' ');
@@ -256,7 +258,9 @@ export async function runRamp(ctx: RampContext, p: RampParams): Promise<RampResu
   const { missing, notAccepted } = ctx.rec.integrity();
   const extra = ctx.rec.extra;
   if (missing || extra || notAccepted)
-    ctx.log(`${ctx.label}   at the end: ${missing} deliveries of accepted messages never arrived, ${extra} arrived more than once; ${notAccepted} sends never acknowledged`);
+    ctx.log(
+      `${ctx.label}   at the end: ${missing} deliveries of accepted messages never arrived, ${extra} arrived more than once; ${notAccepted} sends never acknowledged`,
+    );
   return {
     steps,
     saturation,

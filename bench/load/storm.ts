@@ -62,7 +62,17 @@ export async function storm(
   await pool(channels, 32, async (b) => {
     const owner = devs[b * o.usersPerChannel]!;
     const r = await unary(api, AccountServiceService.login, { userName: userPrefix(o.runId) + owner.user, password: PASSWORD, deviceId: 'w' });
-    writers[b] = { index: b, user: owner.user, userId: r.userId, token: r.accessToken, md: bearer(r.accessToken), channelId: owner.channelId, lastId: 0, alive: false, caughtUp: false };
+    writers[b] = {
+      index: b,
+      user: owner.user,
+      userId: r.userId,
+      token: r.accessToken,
+      md: bearer(r.accessToken),
+      channelId: owner.channelId,
+      lastId: 0,
+      alive: false,
+      caughtUp: false,
+    };
   });
   api.close();
   let acks = 0;
@@ -99,7 +109,8 @@ export async function storm(
         sd.caughtUpAt = nowMs();
         sd.gotBeforeCaughtUp = sd.got.length;
         const cu = ServerFrame.decode(buf).frame;
-        if (cu?.$case === 'caughtUp') for (const c of cu.caughtUp.cursors) if (c.channelId === sd.channelId && c.lastMessageId > sd.lastId) sd.lastId = c.lastMessageId;
+        if (cu?.$case === 'caughtUp')
+          for (const c of cu.caughtUp.cursors) if (c.channelId === sd.channelId && c.lastMessageId > sd.lastId) sd.lastId = c.lastMessageId;
       }
     }
   };

@@ -30,7 +30,9 @@ function stepRow(name: string, s: StepResult) {
 
 function rampSection<K extends string>(title: string, unit: string, names: readonly K[], data: Partial<Record<K, unknown>>, latencyNote: string): string[] {
   const out = [`## ${title}`, ''];
-  out.push(`| target | saturation (${unit}) | server CPU there (cores) | ${unit} per server core | peak ${unit} | p99 at half saturation (ms) | whole run: accepted but never delivered / duplicated / sends never acknowledged | result |`);
+  out.push(
+    `| target | saturation (${unit}) | server CPU there (cores) | ${unit} per server core | peak ${unit} | p99 at half saturation (ms) | whole run: accepted but never delivered / duplicated / sends never acknowledged | result |`,
+  );
   out.push('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const k of names) {
     const v = data[k];
@@ -71,13 +73,19 @@ export function markdown(meta: ReportMeta, r: Results, q: Ratios, targets: Targe
   out.push('');
   out.push(`![p99 latency vs delivered msgs/s](${meta.chartFile})`, '');
   out.push(
-    ...rampSection('1:1 messages, stepped offered rate (open loop)', 'msg/s', DIRECT, r.direct, 'latency of every delivery, receive time minus send time at the receiving device'),
+    ...rampSection(
+      '1:1 messages, stepped offered rate (open loop)',
+      'msg/s',
+      DIRECT,
+      r.direct,
+      'latency of every delivery, receive time minus send time at the receiving device',
+    ),
   );
-  out.push(
-    ...rampSection('100-member groups', 'deliveries/s', GROUP, r.group, 'latency of the last of the 99 deliveries of each message'),
-  );
+  out.push(...rampSection('100-member groups', 'deliveries/s', GROUP, r.group, 'latency of the last of the 99 deliveries of each message'));
   out.push('## Connection density: idle authenticated streams', '');
-  out.push('| server | streams | connections | open time (s) | RSS before / half / all (MiB) | RSS per stream (bytes) | marginal RSS per stream (bytes) | JS heap per stream (bytes) | open at end |');
+  out.push(
+    '| server | streams | connections | open time (s) | RSS before / half / all (MiB) | RSS per stream (bytes) | marginal RSS per stream (bytes) | JS heap per stream (bytes) | open at end |',
+  );
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const k of DENSITY) {
     const v = r.density[k];
@@ -98,7 +106,9 @@ export function markdown(meta: ReportMeta, r: Results, q: Ratios, targets: Targe
     '',
   );
   out.push('## Reconnect storm', '');
-  out.push('| backend | devices | channels | behind | all caught up (ms) | per device p50 / p99 / max (ms) | replayed msg/s | missing | duplicates | out of order | unexpected | server CPU |');
+  out.push(
+    '| backend | devices | channels | behind | all caught up (ms) | per device p50 / p99 / max (ms) | replayed msg/s | missing | duplicates | out of order | unexpected | server CPU |',
+  );
   out.push('|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const k of STORM) {
     const v = r.storm[k];

@@ -81,7 +81,9 @@ export function chart(title: string, subtitle: string, series: Series[]): string
   });
   const ly = T + 10 + series.length * 22 + 10;
   o.push(`<circle cx="${W - R + 28}" cy="${ly}" r="4" fill="#444"/><text x="${W - R + 46}" y="${ly + 4}">sustained step</text>`);
-  o.push(`<circle cx="${W - R + 28}" cy="${ly + 20}" r="4" fill="white" stroke="#444" stroke-width="2"/><text x="${W - R + 46}" y="${ly + 24}">saturated step</text>`);
+  o.push(
+    `<circle cx="${W - R + 28}" cy="${ly + 20}" r="4" fill="white" stroke="#444" stroke-width="2"/><text x="${W - R + 46}" y="${ly + 24}">saturated step</text>`,
+  );
   o.push('</svg>');
   return o.join('\n');
 }

@@ -103,20 +103,24 @@ export function targetsOf(r: Results, q: Ratios, mode: Mode, densityK: number, s
       enc === null
         ? 'n/a'
         : `${enc} ServerFrame encodes per group message at half saturation (memory node; frames serialized by the server's transport, read by the harness's preload). ` +
-          'Once per message is ~2 (the message frame, shared by all 99 receiving streams, and the sender\'s send_ack); per receiver would be ~100' +
+          "Once per message is ~2 (the message frame, shared by all 99 receiving streams, and the sender's send_ack); per receiver would be ~100" +
           (enc < 1 ? '. Below 1 means the count is broken, not that nothing was encoded' : ''),
     met: enc === null ? null : enc >= 1 && enc <= 3,
   });
   t.push({
     target: '100-member group fan-out deliveries/s >= 50% of a bare grpc-js fan-out',
-    measured: `${n(gsat('project-memory'))} vs ${n(gsat('bare fan-out'))} deliveries/s = ${pct(q.groupMemoryOverBare!)}` + (q.groupProductionOverBare !== null ? `; production ${n(gsat('project-production'))} = ${pct(q.groupProductionOverBare)}` : ''),
+    measured:
+      `${n(gsat('project-memory'))} vs ${n(gsat('bare fan-out'))} deliveries/s = ${pct(q.groupMemoryOverBare!)}` +
+      (q.groupProductionOverBare !== null ? `; production ${n(gsat('project-production'))} = ${pct(q.groupProductionOverBare)}` : ''),
     met: ge(q.groupMemoryOverBare!, 0.5),
   });
   const pm = ok(r.density['project-memory']);
   const pb = ok(r.density['bare grpc-js']);
   t.push({
     target: '10,000 concurrent streams on one node',
-    measured: pm ? `${n(pm.aliveAtEnd)} of ${n(pm.streams)} streams open after the idle period` + (mode === 'quick' ? ' (quick mode: K=' + densityK + ')' : '') : 'n/a',
+    measured: pm
+      ? `${n(pm.aliveAtEnd)} of ${n(pm.streams)} streams open after the idle period` + (mode === 'quick' ? ' (quick mode: K=' + densityK + ')' : '')
+      : 'n/a',
     met: pm ? (pm.streams >= 10_000 ? pm.aliveAtEnd === pm.streams : null) : null,
   });
   const worst = q.rssPerStreamRatio !== null && q.marginalRssPerStreamRatio !== null ? Math.max(q.rssPerStreamRatio!, q.marginalRssPerStreamRatio!) : null;

@@ -47,7 +47,7 @@ async function main() {
 
 const stop = () => {
   closeRedis();
-  io.close();
+  void io.close();
   process.exit(0);
 };
 process.on('SIGTERM', stop);

@@ -40,7 +40,7 @@ test('reads within the TTL are served from memory; a change made elsewhere shows
   assert.equal((await cache.get('g1', { fresh: true }))!.members.length, 1, 'unless the caller asks for the stored truth');
   advance(1);
   assert.equal((await cache.get('g1'))!.members.length, 1, 'the removal is seen after the TTL');
-  assert.equal(reads(), 2, "the fresh read refreshed the entry");
+  assert.equal(reads(), 2, 'the fresh read refreshed the entry');
 });
 
 test('writes through the cache are seen at once, including a read racing the write', async () => {
@@ -53,7 +53,10 @@ test('writes through the cache are seen at once, including a read racing the wri
   const racing = cache.get('g1');
   await cache.removeMember('g1', 'u2');
   await racing;
-  assert.deepEqual((await cache.get('g1'))!.members.map((m) => m.userId), ['u1']);
+  assert.deepEqual(
+    (await cache.get('g1'))!.members.map((m) => m.userId),
+    ['u1'],
+  );
   await cache.setRole('g1', 'u1', 'admin');
   assert.equal((await cache.get('g1'))!.members[0]!.role, 'admin');
   assert.ok(reads() >= 4);

@@ -9,7 +9,10 @@ const int = (dflt: number, min = 0) => z.coerce.number().int().min(min).default(
  * that names the variable.
  */
 export const ConfigSchema = z.object({
-  CHAT_NODE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('node-1'),
+  CHAT_NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .default('node-1'),
   CHAT_REGION: z.string().default('local'),
   CHAT_HOST: z.string().default('127.0.0.1'),
   CHAT_PORT: int(50051),
@@ -25,13 +28,22 @@ export const ConfigSchema = z.object({
 
   /** memory: everything in process (one node). scylla: CQL history + Redis for ids, fan-out, presence. */
   CHAT_STORE: z.enum(['memory', 'scylla']).default('memory'),
-  CHAT_REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port').default('redis://127.0.0.1:6379'),
+  CHAT_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'expected redis://host:port')
+    .default('redis://127.0.0.1:6379'),
   /** Prefix of every Redis key and channel (several clusters can share one Redis). */
-  CHAT_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,32}$/).default('chat:'),
+  CHAT_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,32}$/)
+    .default('chat:'),
   /** Comma-separated host[:port] list. */
   CHAT_CQL_CONTACT_POINTS: z.string().min(1).default('127.0.0.1:9042'),
   CHAT_CQL_LOCAL_DC: z.string().min(1).default('datacenter1'),
-  CHAT_CQL_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'lower-case letters, digits and _').default('chat'),
+  CHAT_CQL_KEYSPACE: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,47}$/, 'lower-case letters, digits and _')
+    .default('chat'),
   CHAT_CQL_REPLICATION: z.string().default("{'class':'SimpleStrategy','replication_factor':1}"),
   CHAT_CQL_CONSISTENCY: z.enum(['ONE', 'LOCAL_ONE', 'LOCAL_QUORUM', 'QUORUM', 'ALL']).default('LOCAL_QUORUM'),
   CHAT_CQL_REQUEST_TIMEOUT_MS: int(5000, 100),
@@ -47,7 +59,10 @@ export const ConfigSchema = z.object({
   CHAT_DISCOVERY: z.enum(['static', 'redis', 'consul']).optional(),
   CHAT_CONSUL_HOST: z.string().default('127.0.0.1'),
   CHAT_CONSUL_PORT: int(8500, 1),
-  CHAT_CONSUL_SERVICE: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).default('chat'),
+  CHAT_CONSUL_SERVICE: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,64}$/)
+    .default('chat'),
   /** TTL of the node's health check in Consul; the node passes it every third of that. */
   CHAT_CONSUL_TTL_MS: int(10_000, 300),
   CHAT_ZONE: z.string().default(''),

@@ -1,9 +1,9 @@
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { startNode } from './node.js';
 
 /** `node dist/src/app/main.js`: one chat node configured from CHAT_* variables. */
 async function main() {
-  let cfg;
+  let cfg: Config;
   try {
     cfg = loadConfig();
   } catch (e) {
@@ -21,7 +21,7 @@ async function main() {
   const shutdown = (sig: string) => {
     if (++signals > 1) process.exit(1);
     console.error(`${sig}: draining (grace ${cfg.CHAT_SHUTDOWN_GRACE_MS} ms)`);
-    node.stop().then(() => process.exit(0));
+    void node.stop().then(() => process.exit(0));
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -77,7 +77,9 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
     host: cfg.CHAT_HOST,
     port: cfg.CHAT_WEB_PORT,
     staticDir: webDir(),
-    allowedOrigins: cfg.CHAT_WEB_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean),
+    allowedOrigins: cfg.CHAT_WEB_ORIGINS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   });
   await c.ports.registry.join({ nodeId: cfg.CHAT_NODE_ID, address, region: cfg.CHAT_REGION, capacity: cfg.CHAT_NODE_CAPACITY }, () => core.hub.count());
 
@@ -101,10 +103,13 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
         log.info({ moved: core.hub.count() === 0, ms: Date.now() - started }, 'drain: streams moved; finishing in-flight calls');
         await web.close(); // browsers got their reconnect frame; their upstream calls must not hold the shutdown
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            grpc.server.forceShutdown();
-            resolve();
-          }, Math.max(0, graceMs - (Date.now() - started)));
+          const timer = setTimeout(
+            () => {
+              grpc.server.forceShutdown();
+              resolve();
+            },
+            Math.max(0, graceMs - (Date.now() - started)),
+          );
           grpc.server.tryShutdown(() => {
             clearTimeout(timer);
             resolve();

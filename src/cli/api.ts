@@ -38,7 +38,10 @@ export class Api {
   discovery!: DiscoveryServiceClient;
   address = '';
 
-  constructor(address: string, public token = '') {
+  constructor(
+    address: string,
+    public token = '',
+  ) {
     this.retarget(address);
   }
 

@@ -42,7 +42,10 @@ function need(args: string[], n: number, usage: string) {
 
 /** The default device id of this machine: `cli-<hostname>`, reduced to the allowed characters. */
 export function defaultDeviceId(): string {
-  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 60) || 'host';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 60) || 'host';
   return `cli-${host}`;
 }
 
@@ -94,7 +97,9 @@ export async function login(ctx: Ctx, args: string[]) {
 export async function whoami(ctx: Ctx) {
   const p = requireProfile(ctx.profileName);
   const expiry = p.expiresAtMs ? `${when(p.expiresAtMs)}${p.expiresAtMs < Date.now() ? ' (expired: log in again)' : ''}` : 'unknown';
-  say(`${p.userName} (${p.userId})\ndevice:  ${p.deviceId}\nprofile: ${ctx.profileName} (${profilePath(ctx.profileName)})\nserver:  ${ctx.server}\ntoken expires: ${expiry}`);
+  say(
+    `${p.userName} (${p.userId})\ndevice:  ${p.deviceId}\nprofile: ${ctx.profileName} (${profilePath(ctx.profileName)})\nserver:  ${ctx.server}\ntoken expires: ${expiry}`,
+  );
 }
 
 /** `chat devices`: every device of the account, this one marked with `*`. */

@@ -24,7 +24,10 @@ export class LineInput {
   private typingOn = false;
   private idle?: NodeJS.Timeout;
 
-  constructor(out: Printer, private readonly h: InputHandlers) {
+  constructor(
+    out: Printer,
+    private readonly h: InputHandlers,
+  ) {
     const tty = !!process.stdin.isTTY;
     const rl = createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
     this.rl = rl;

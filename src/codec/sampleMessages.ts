@@ -8,7 +8,17 @@ import type { Message } from '../domain/model.js';
  */
 export const pick = <T>(xs: readonly T[]): T => xs[randomInt(xs.length)]!;
 
-export const sampleStrings = ['', 'a', 'g_0123456789abcdef0123456789abcdef', 'héllo wörld', '日本語のテキスト', '🙂🙃 emoji', 'x'.repeat(127), 'y'.repeat(128), 'z'.repeat(20_000)];
+export const sampleStrings = [
+  '',
+  'a',
+  'g_0123456789abcdef0123456789abcdef',
+  'héllo wörld',
+  '日本語のテキスト',
+  '🙂🙃 emoji',
+  'x'.repeat(127),
+  'y'.repeat(128),
+  'z'.repeat(20_000),
+];
 export const sampleNumbers = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 + 5, 1_764_000_000_000, Number.MAX_SAFE_INTEGER];
 
 export function randomMessage(): Message {

@@ -45,7 +45,12 @@ export class Channels {
       members: [{ userId: me.userId, role: 'owner' }, ...others.map((a): Member => ({ userId: a.userId, role: 'member' }))],
     };
     await this.d.channels.create(channel);
-    await this.announce(channel.id, channel.members.map((m) => m.userId), 'joined', me.userId);
+    await this.announce(
+      channel.id,
+      channel.members.map((m) => m.userId),
+      'joined',
+      me.userId,
+    );
     return this.view(me.userId, channel);
   }
 
@@ -64,7 +69,12 @@ export class Channels {
     );
     // New members' devices start at the current head; older messages are history they can page.
     await Promise.all(fresh.map((a) => this.startDevicesAt(a.userId, channelId, head)));
-    await this.announce(channelId, fresh.map((a) => a.userId), 'joined', me.userId);
+    await this.announce(
+      channelId,
+      fresh.map((a) => a.userId),
+      'joined',
+      me.userId,
+    );
     return this.view(me.userId, after);
   }
 
@@ -165,9 +175,7 @@ export class Channels {
 
   private async startDevicesAt(userId: string, channelId: string, head: number) {
     const devices = await this.d.accounts.listDevices(userId);
-    await Promise.all(
-      devices.map((dev) => this.d.cursors.ackDelivered(userId, dev.deviceId, [{ channelId, lastMessageId: head }])),
-    );
+    await Promise.all(devices.map((dev) => this.d.cursors.ackDelivered(userId, dev.deviceId, [{ channelId, lastMessageId: head }])));
   }
 
   /** Tells the affected users (all their sessions, on every node) and the channel. */

@@ -112,9 +112,9 @@ export class Messaging {
     await Promise.all([
       this.d.idempotency.complete(key, channelId, message.id, ttl).catch((e) => this.d.log.error({ err: e }, 'idempotency complete failed')),
       p.kind === 'user' ? this.d.cursors.markRead(p.userId, channelId, message.id).catch(() => {}) : undefined,
-      this.d.fanout.publish(channelTopic(channelId), { type: 'message', message }).catch((e) =>
-        this.d.log.error({ err: e, channelId }, 'publish failed; receivers catch up from storage'),
-      ),
+      this.d.fanout
+        .publish(channelTopic(channelId), { type: 'message', message })
+        .catch((e) => this.d.log.error({ err: e, channelId }, 'publish failed; receivers catch up from storage')),
     ]);
     void this.pushToOffline(ch, message);
     return { message, duplicate: false };

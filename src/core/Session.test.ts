@@ -17,9 +17,21 @@ function core() {
     log: silentLogger,
     now: Date.now,
     settings: {
-      nodeId: 't', maxBodyBytes: 8192, maxGroupMembers: 100, maxGroupTitle: 100, presenceTimeoutMs: 1000,
-      heartbeatIntervalMs: 100, idempotencyTtlMs: 60_000, gapWaitMs: 40, holeWindowMs: 60, outboundQueueLimit: 100,
-      sendsPerSecond: 1000, sendBurst: 1000, loginAttemptsPerMinute: 100, maxChannelsPerUser: 100, maxStreamsPerUser: 10,
+      nodeId: 't',
+      maxBodyBytes: 8192,
+      maxGroupMembers: 100,
+      maxGroupTitle: 100,
+      presenceTimeoutMs: 1000,
+      heartbeatIntervalMs: 100,
+      idempotencyTtlMs: 60_000,
+      gapWaitMs: 40,
+      holeWindowMs: 60,
+      outboundQueueLimit: 100,
+      sendsPerSecond: 1000,
+      sendBurst: 1000,
+      loginAttemptsPerMinute: 100,
+      maxChannelsPerUser: 100,
+      maxStreamsPerUser: 10,
     },
   };
   const secret = new TextEncoder().encode('k'.repeat(32));
@@ -46,7 +58,16 @@ class ArrayOutbox implements Outbox {
 }
 
 const CH = 'g_' + 'a'.repeat(32);
-const m = (id: number): Message => ({ channelId: CH, id, senderUserId: 'u_x', senderDeviceId: 'dx', clientMsgId: `c${id}`, body: `b${id}`, sentAtMs: id, kind: 'user' });
+const m = (id: number): Message => ({
+  channelId: CH,
+  id,
+  senderUserId: 'u_x',
+  senderDeviceId: 'dx',
+  clientMsgId: `c${id}`,
+  body: `b${id}`,
+  sentAtMs: id,
+  kind: 'user',
+});
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function setup() {
@@ -122,7 +143,9 @@ const OTHER = 'u_' + 'f'.repeat(32);
 const CH2 = 'g_' + 'c'.repeat(32);
 const X = '11111111-1111-4111-8111-111111111111';
 const log = (out: ArrayOutbox) =>
-  out.events.flatMap((e) => (e.type === 'message' ? [`msg:${e.message.id}`] : e.type === 'sendAck' ? [`ack:${e.messageId}`] : e.type === 'sendError' ? ['err'] : []));
+  out.events.flatMap((e) =>
+    e.type === 'message' ? [`msg:${e.message.id}`] : e.type === 'sendAck' ? [`ack:${e.messageId}`] : e.type === 'sendError' ? ['err'] : [],
+  );
 
 /** What the transport does with a `send` frame. */
 async function sendFrame(c: ChatCore, s: Awaited<ReturnType<ChatCore['openSession']>>, ch: string, cm: string, body: string) {
@@ -138,7 +161,16 @@ async function sendFrame(c: ChatCore, s: Awaited<ReturnType<ChatCore['openSessio
 
 async function groupSetup() {
   const c = core();
-  await c.deps.channels.create({ id: CH, kind: 'group', title: 't', createdAtMs: 0, members: [{ userId: OTHER, role: 'owner' }, { userId: ME, role: 'member' }] });
+  await c.deps.channels.create({
+    id: CH,
+    kind: 'group',
+    title: 't',
+    createdAtMs: 0,
+    members: [
+      { userId: OTHER, role: 'owner' },
+      { userId: ME, role: 'member' },
+    ],
+  });
   const out = new ArrayOutbox();
   const s = await c.openSession(ME, 'd1', out, []);
   return { c, out, s };
@@ -168,7 +200,16 @@ test('a refused resend of a client_msg_id does not cancel the ack still owed to 
 
 test('a send to a channel whose join event has not arrived yet: earlier messages first, then the ack, nothing twice', async () => {
   const { c, out, s } = await groupSetup();
-  await c.deps.channels.create({ id: CH2, kind: 'group', title: 't', createdAtMs: 0, members: [{ userId: OTHER, role: 'owner' }, { userId: ME, role: 'member' }] });
+  await c.deps.channels.create({
+    id: CH2,
+    kind: 'group',
+    title: 't',
+    createdAtMs: 0,
+    members: [
+      { userId: OTHER, role: 'owner' },
+      { userId: ME, role: 'member' },
+    ],
+  });
   await c.messaging.send({ kind: 'user', userId: OTHER, deviceId: 'o' }, CH2, '22222222-2222-4222-8222-222222222222', 'first');
   await sendFrame(c, s, CH2, X, 'mine');
   await wait(50);

@@ -77,7 +77,10 @@ export class Session {
     const cursors = await this.messaging.effectiveCursors(this.userId, this.deviceId, resume);
     for (const channelId of cursors.keys()) this.watch(channelId);
     for (const c of await this.channels.contactsOf(this.userId)) this.watchContact(c);
-    this.subs.set('#reset', this.d.fanout.onReset(() => void this.recover()));
+    this.subs.set(
+      '#reset',
+      this.d.fanout.onReset(() => void this.recover()),
+    );
     await this.d.fanout.subscribed();
     for (const [channelId, from] of cursors) {
       if (this.closed) return;

@@ -32,5 +32,4 @@ export const denied = (msg: string) => new DomainError('permission_denied', msg)
 export const precondition = (msg: string) => new DomainError('failed_precondition', msg);
 export const unauthenticated = (msg: string) => new DomainError('unauthenticated', msg);
 export const unavailable = (msg: string) => new DomainError('unavailable', msg);
-export const exhausted = (msg: string, retryAfterMs?: number) =>
-  new DomainError('resource_exhausted', msg, retryAfterMs);
+export const exhausted = (msg: string, retryAfterMs?: number) => new DomainError('resource_exhausted', msg, retryAfterMs);

@@ -58,8 +58,6 @@ export interface PresenceInfo {
 }
 
 /** Who is calling: a user on one device, or a trusted backend service. */
-export type Principal =
-  | { kind: 'user'; userId: string; deviceId: string }
-  | { kind: 'service'; name: string };
+export type Principal = { kind: 'user'; userId: string; deviceId: string } | { kind: 'service'; name: string };
 
 export const isUser = (p: Principal): p is Extract<Principal, { kind: 'user' }> => p.kind === 'user';

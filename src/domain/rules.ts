@@ -29,14 +29,11 @@ export function checkTitle(title: string, limits: Limits): string {
 /** The cap counts every member, the creator included. */
 export function checkCapacity(current: number, adding: number, limits: Limits): void {
   if (current + adding > limits.maxGroupMembers) {
-    throw precondition(
-      `a group holds at most ${limits.maxGroupMembers} members; it has ${current} and ${adding} more were requested`,
-    );
+    throw precondition(`a group holds at most ${limits.maxGroupMembers} members; it has ${current} and ${adding} more were requested`);
   }
 }
 
-export const memberOf = (ch: Channel, userId: string): Member | undefined =>
-  ch.members.find((m) => m.userId === userId);
+export const memberOf = (ch: Channel, userId: string): Member | undefined => ch.members.find((m) => m.userId === userId);
 
 const RANK: Record<Role, number> = { member: 0, admin: 1, owner: 2 };
 

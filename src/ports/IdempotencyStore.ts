@@ -14,8 +14,7 @@ export type ClaimResult =
    * mid-send). That send may have stored its message before dying, so the
    * caller must look in durable storage before taking a new id.
    */
-  | { status: 'claimed'; recovered?: boolean }
-  | { status: 'done'; channelId: string; messageId: number };
+  { status: 'claimed'; recovered?: boolean } | { status: 'done'; channelId: string; messageId: number };
 
 export interface IdempotencyStore {
   claim(key: string, ttlMs: number): Promise<ClaimResult>;

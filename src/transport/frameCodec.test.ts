@@ -19,7 +19,13 @@ test('the hand-written message frame is byte-for-byte the generated ServerFrame{
 
 test('the hand-written send_ack frame is byte-for-byte the generated ServerFrame{send_ack}', () => {
   for (let i = 0; i < 2000; i++) {
-    const a = { clientMsgId: pick(sampleStrings), channelId: pick(sampleStrings), messageId: pick(sampleNumbers), sentAtMs: pick(sampleNumbers), duplicate: pick([true, false]) };
+    const a = {
+      clientMsgId: pick(sampleStrings),
+      channelId: pick(sampleStrings),
+      messageId: pick(sampleNumbers),
+      sentAtMs: pick(sampleNumbers),
+      duplicate: pick([true, false]),
+    };
     const fast = encodeSendAckFrame(a);
     assert.ok(fast);
     assert.deepEqual(fast, generated(toServerFrame({ type: 'sendAck', ...a })));

@@ -31,11 +31,7 @@ export function encodeSendAckFrame(a: SendAckFields): Buffer | undefined {
   const lCm = Buffer.byteLength(a.clientMsgId);
   const lCh = Buffer.byteLength(a.channelId);
   const inner =
-    strField(lCm) +
-    strField(lCh) +
-    (a.messageId ? 1 + varintSize(a.messageId) : 0) +
-    (a.sentAtMs ? 1 + varintSize(a.sentAtMs) : 0) +
-    (a.duplicate ? 2 : 0);
+    strField(lCm) + strField(lCh) + (a.messageId ? 1 + varintSize(a.messageId) : 0) + (a.sentAtMs ? 1 + varintSize(a.sentAtMs) : 0) + (a.duplicate ? 2 : 0);
   const buf = Buffer.allocUnsafe(1 + varintSize(inner) + inner);
   buf[0] = (2 << 3) | 2;
   let pos = writeVarint(buf, 1, inner);

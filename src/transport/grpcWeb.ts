@@ -29,23 +29,36 @@ export interface GrpcWebServer {
 
 type Kind = 'unary' | 'server' | 'client';
 /** Method kinds by path. Unknown paths are forwarded as server streams: on the wire that also covers unary methods. */
-const KINDS = new Map<string, Kind>([['/grpc.health.v1.Health/Check', 'unary'], ['/grpc.health.v1.Health/Watch', 'server']]);
+const KINDS = new Map<string, Kind>([
+  ['/grpc.health.v1.Health/Check', 'unary'],
+  ['/grpc.health.v1.Health/Watch', 'server'],
+]);
 for (const def of [AccountServiceService, ChatServiceService, PresenceServiceService, DiscoveryServiceService]) {
   for (const m of Object.values(def)) KINDS.set(m.path, m.requestStream ? 'client' : m.responseStream ? 'server' : 'unary');
 }
 
 /** Request headers that describe the HTTP/1 hop or the browser, not the call: never forwarded as metadata. */
-const HOP = /^(:|grpc-|sec-|access-control-|proxy-)|^(host|connection|keep-alive|te|trailer|transfer-encoding|upgrade|content-type|content-length|content-encoding|accept|accept-encoding|accept-language|user-agent|origin|referer|cookie|x-grpc-web|x-user-agent|cache-control|pragma|priority|dnt)$/;
+const HOP =
+  /^(:|grpc-|sec-|access-control-|proxy-)|^(host|connection|keep-alive|te|trailer|transfer-encoding|upgrade|content-type|content-length|content-encoding|accept|accept-encoding|accept-language|user-agent|origin|referer|cookie|x-grpc-web|x-user-agent|cache-control|pragma|priority|dnt)$/;
 /** Response metadata the HTTP layer owns. */
 const RESERVED_OUT = /^(:|content-type$|content-length$|date$|te$|transfer-encoding$|connection$|grpc-encoding$|grpc-accept-encoding$)/;
 const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.txt': 'text/plain; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
 };
 const identity = (b: Buffer) => b;
 
 class CallError extends Error {
-  constructor(readonly code: status, message: string) {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -53,14 +66,21 @@ class CallError extends Error {
 /** One grpc-web response: headers go out lazily (with the upstream's header metadata), then data frames, then one trailer frame. */
 class Reply {
   done = false;
-  constructor(private readonly res: ServerResponse, private readonly text: boolean) {}
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly text: boolean,
+  ) {}
 
   headers(md?: Metadata) {
     if (this.res.headersSent) return;
     this.res.setHeader('content-type', this.text ? 'application/grpc-web-text+proto' : 'application/grpc-web+proto');
     this.res.setHeader('cache-control', 'no-store');
     for (const [k, vs] of Object.entries(md?.toJSON() ?? {})) {
-      if (!RESERVED_OUT.test(k)) this.res.setHeader(k, vs.map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)));
+      if (!RESERVED_OUT.test(k))
+        this.res.setHeader(
+          k,
+          vs.map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v)),
+        );
     }
     this.res.writeHead(200);
   }
@@ -176,7 +196,10 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
       const kind = KINDS.get(path) ?? 'server';
       if (kind === 'client') {
         req.resume();
-        throw new CallError(status.UNIMPLEMENTED, `${path.slice(1)} streams from the client, which grpc-web cannot carry: use chat.v1.ChatService/Subscribe and the unary calls`);
+        throw new CallError(
+          status.UNIMPLEMENTED,
+          `${path.slice(1)} streams from the client, which grpc-web cannot carry: use chat.v1.ChatService/Subscribe and the unary calls`,
+        );
       }
       const body = await readBody(req, limit);
       const msg = singleMessage(text ? fromBase64Chunks(body.toString('latin1')) : body);

@@ -84,4 +84,3 @@ export function openUnary<Req extends object, Res>(
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return instrumented(deps, (req) => fn(req));
 }
-

@@ -24,11 +24,9 @@ export const toProtoPresence = (p: PresenceInfo): Presence => ({
   lastActiveAtMs: p.lastActiveAtMs,
 });
 
-export const fromProtoCursors = (cs: ChannelCursor[]): Cursor[] =>
-  cs.map((c) => ({ channelId: c.channelId, lastMessageId: c.lastMessageId }));
+export const fromProtoCursors = (cs: ChannelCursor[]): Cursor[] => cs.map((c) => ({ channelId: c.channelId, lastMessageId: c.lastMessageId }));
 
-export const toProtoCursors = (cs: Cursor[]): ChannelCursor[] =>
-  cs.map((c) => ({ channelId: c.channelId, lastMessageId: c.lastMessageId }));
+export const toProtoCursors = (cs: Cursor[]): ChannelCursor[] => cs.map((c) => ({ channelId: c.channelId, lastMessageId: c.lastMessageId }));
 
 const ROLE = { member: MemberRole.MEMBER_ROLE_MEMBER, admin: MemberRole.MEMBER_ROLE_ADMIN, owner: MemberRole.MEMBER_ROLE_OWNER };
 
@@ -54,7 +52,9 @@ export function toServerFrame(ev: SessionEvent): ServerFrame {
     case 'message':
       return { frame: { $case: 'message', message: toProtoMessage(ev.message) } };
     case 'receipt':
-      return { frame: { $case: 'receipt', receipt: { channelId: ev.channelId, userId: ev.userId, deviceId: ev.deviceId, lastReadMessageId: ev.lastReadMessageId } } };
+      return {
+        frame: { $case: 'receipt', receipt: { channelId: ev.channelId, userId: ev.userId, deviceId: ev.deviceId, lastReadMessageId: ev.lastReadMessageId } },
+      };
     case 'typing':
       return { frame: { $case: 'typing', typing: { channelId: ev.channelId, userId: ev.userId, deviceId: ev.deviceId, typing: ev.typing } } };
     case 'presence':
@@ -64,7 +64,12 @@ export function toServerFrame(ev: SessionEvent): ServerFrame {
     case 'caughtUp':
       return { frame: { $case: 'caughtUp', caughtUp: { cursors: toProtoCursors(ev.cursors) } } };
     case 'sendAck':
-      return { frame: { $case: 'sendAck', sendAck: { clientMsgId: ev.clientMsgId, channelId: ev.channelId, messageId: ev.messageId, sentAtMs: ev.sentAtMs, duplicate: ev.duplicate } } };
+      return {
+        frame: {
+          $case: 'sendAck',
+          sendAck: { clientMsgId: ev.clientMsgId, channelId: ev.channelId, messageId: ev.messageId, sentAtMs: ev.sentAtMs, duplicate: ev.duplicate },
+        },
+      };
     case 'sendError':
       return { frame: { $case: 'sendError', sendError: { clientMsgId: ev.clientMsgId, code: ev.code, message: ev.message } } };
     case 'frameError':

@@ -79,20 +79,67 @@ export class FastHistogram {
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly started = new Counter({ name: 'grpc_server_started_total', help: 'RPCs started on the server.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers: [this.registry] });
-  readonly handled = new Counter({ name: 'grpc_server_handled_total', help: 'RPCs completed on the server, by status code.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'], registers: [this.registry] });
-  readonly handling = new Histogram({ name: 'grpc_server_handling_seconds', help: 'Time to complete unary RPCs.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [this.registry] });
-  readonly msgReceived = new Counter({ name: 'grpc_server_msg_received_total', help: 'Stream messages received from clients.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers: [this.registry] });
-  readonly msgSent = new Counter({ name: 'grpc_server_msg_sent_total', help: 'Stream messages sent to clients.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers: [this.registry] });
-  readonly streams = new Gauge({ name: 'chat_connected_streams', help: 'Device streams (Connect and Subscribe) open on this node.', registers: [this.registry] });
+  readonly started = new Counter({
+    name: 'grpc_server_started_total',
+    help: 'RPCs started on the server.',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+    registers: [this.registry],
+  });
+  readonly handled = new Counter({
+    name: 'grpc_server_handled_total',
+    help: 'RPCs completed on the server, by status code.',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
+    registers: [this.registry],
+  });
+  readonly handling = new Histogram({
+    name: 'grpc_server_handling_seconds',
+    help: 'Time to complete unary RPCs.',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly msgReceived = new Counter({
+    name: 'grpc_server_msg_received_total',
+    help: 'Stream messages received from clients.',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+    registers: [this.registry],
+  });
+  readonly msgSent = new Counter({
+    name: 'grpc_server_msg_sent_total',
+    help: 'Stream messages sent to clients.',
+    labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+    registers: [this.registry],
+  });
+  readonly streams = new Gauge({
+    name: 'chat_connected_streams',
+    help: 'Device streams (Connect and Subscribe) open on this node.',
+    registers: [this.registry],
+  });
   /** Flushes of the per-frame counters, run before every scrape. */
   private readonly flushes: Array<() => void> = [];
   private readonly register = (f: () => void) => this.flushes.push(f);
-  readonly accepted = this.fast(new Counter({ name: 'chat_messages_accepted_total', help: 'Messages stored and acknowledged to their sender.', registers: [this.registry] }));
-  readonly delivered = this.fast(new Counter({ name: 'chat_messages_delivered_total', help: 'Message frames written to device streams.', registers: [this.registry] }));
-  readonly latency = new FastHistogram('chat_delivery_latency_seconds', 'From acceptance (sent_at) to the write on a receiving stream, live messages only.', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5]);
-  readonly fanout = new Histogram({ name: 'chat_fanout_size', help: 'Local streams one published message was written to.', buckets: [1, 2, 5, 10, 25, 50, 100, 250, 1000], registers: [this.registry] });
-  readonly queueDrops = new Counter({ name: 'chat_queue_drops_total', help: 'Streams cut off because their bounded outbound queue overflowed (slow consumers).', registers: [this.registry] });
+  readonly accepted = this.fast(
+    new Counter({ name: 'chat_messages_accepted_total', help: 'Messages stored and acknowledged to their sender.', registers: [this.registry] }),
+  );
+  readonly delivered = this.fast(
+    new Counter({ name: 'chat_messages_delivered_total', help: 'Message frames written to device streams.', registers: [this.registry] }),
+  );
+  readonly latency = new FastHistogram(
+    'chat_delivery_latency_seconds',
+    'From acceptance (sent_at) to the write on a receiving stream, live messages only.',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+  );
+  readonly fanout = new Histogram({
+    name: 'chat_fanout_size',
+    help: 'Local streams one published message was written to.',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 1000],
+    registers: [this.registry],
+  });
+  readonly queueDrops = new Counter({
+    name: 'chat_queue_drops_total',
+    help: 'Streams cut off because their bounded outbound queue overflowed (slow consumers).',
+    registers: [this.registry],
+  });
 
   private readonly sentChildren = new Map<string, FastCounter>();
   private readonly receivedChildren = new Map<string, FastCounter>();

@@ -34,9 +34,11 @@ export function presenceService(deps: TransportDeps): PresenceServiceServer {
         if (done) return;
         // Subscribe before reading the snapshot so no transition falls between them.
         for (const id of ids) {
-          unsubs.push(core.deps.fanout.subscribe(presenceTopic(id), (ev) => {
-            if (ev.type === 'presence' && !done) call.write({ presence: toProtoPresence(ev.presence) });
-          }));
+          unsubs.push(
+            core.deps.fanout.subscribe(presenceTopic(id), (ev) => {
+              if (ev.type === 'presence' && !done) call.write({ presence: toProtoPresence(ev.presence) });
+            }),
+          );
         }
         for (const presence of await core.deps.presence.get(ids)) if (!done) call.write({ presence: toProtoPresence(presence) });
       })().catch((e) => {

@@ -45,7 +45,11 @@ function harden<T extends Record<string, MethodDef>>(def: T): T {
 function chatDefinition(): ServiceDefinition {
   return {
     ...harden(ChatServiceService as unknown as Record<string, MethodDef>),
-    connect: { ...ChatServiceService.connect, requestDeserialize: checkedDecoder(CLIENT_FRAME_SCHEMA, (b) => ClientFrame.decode(b)), responseSerialize: frameSerialize },
+    connect: {
+      ...ChatServiceService.connect,
+      requestDeserialize: checkedDecoder(CLIENT_FRAME_SCHEMA, (b) => ClientFrame.decode(b)),
+      responseSerialize: frameSerialize,
+    },
     subscribe: { ...harden({ s: ChatServiceService.subscribe as unknown as MethodDef }).s, responseSerialize: frameSerialize },
     sendMessage: { ...ChatServiceService.sendMessage, requestDeserialize: checkedDecoder(SEND_SCHEMA, (b) => SendMessageRequest.decode(b)) },
   } as unknown as ServiceDefinition;

@@ -51,7 +51,17 @@ function attach(deps: TransportDeps, call: Stream, type: 'server_stream' | 'bidi
     else session = s;
     return session;
   };
-  return { out, fail, open, get session() { return session; }, get finished() { return finished; } };
+  return {
+    out,
+    fail,
+    open,
+    get session() {
+      return session;
+    },
+    get finished() {
+      return finished;
+    },
+  };
 }
 
 /** Server-streaming Subscribe: the browser path. Same session as Connect, no client frames. */
@@ -81,12 +91,15 @@ export function connectHandler(deps: TransportDeps) {
         paused = true;
         call.pause();
       }
-      chain = chain!.then(fn).catch(s.fail).finally(() => {
-        if (--depth < INBOUND_LOW && paused) {
-          paused = false;
-          call.resume();
-        }
-      });
+      chain = chain!
+        .then(fn)
+        .catch(s.fail)
+        .finally(() => {
+          if (--depth < INBOUND_LOW && paused) {
+            paused = false;
+            call.resume();
+          }
+        });
     };
 
     const auth = authenticate(core, call as unknown as ServerWritableStream<unknown, unknown>).then((p) => {

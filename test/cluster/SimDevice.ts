@@ -83,7 +83,7 @@ export class SimDevice {
   }
 
   private drain(s: DeviceStream) {
-    for (let i = this.seen.get(s) ?? 0; i < s.frames.length; i = (this.seen.get(s) ?? 0)) {
+    for (let i = this.seen.get(s) ?? 0; i < s.frames.length; i = this.seen.get(s) ?? 0) {
       this.seen.set(s, i + 1);
       const f = s.frames[i]!;
       if (f.$case === 'message') {

@@ -27,7 +27,9 @@ after(async () => {
   await proxy.close();
 });
 
-test('Cassandra goes away mid-traffic and comes back: no send is acknowledged without being stored, errors are UNAVAILABLE, full recovery', { timeout: 90_000 }, async () => {
+test('Cassandra goes away mid-traffic and comes back: no send is acknowledged without being stored, errors are UNAVAILABLE, full recovery', {
+  timeout: 90_000,
+}, async () => {
   const [a] = (await registerAndLogin(env.api, `a_${run}`)) as [Device];
   const [b] = (await registerAndLogin(env.api, `b_${run}`)) as [Device];
   const ch = (await a.openDirect(b.userName)).channel!.channelId;
@@ -70,7 +72,10 @@ test('Cassandra goes away mid-traffic and comes back: no send is acknowledged wi
   }
   assert.equal(outcomes.before, 20);
   assert.ok(refused.length > 0, 'sends were refused while the database was away');
-  assert.ok(refused.every((e) => e.code === status.UNAVAILABLE), `refusals are UNAVAILABLE: ${[...new Set(refused.map((e) => `${e.code} ${e.details}`))].join(' | ')}`);
+  assert.ok(
+    refused.every((e) => e.code === status.UNAVAILABLE),
+    `refusals are UNAVAILABLE: ${[...new Set(refused.map((e) => `${e.code} ${e.details}`))].join(' | ')}`,
+  );
   assert.ok(outcomes.after >= 20, `recovered after the outage (${outcomes.after} sends acknowledged)`);
 
   // The client retries what was refused, with the same client_msg_id (a refused send may or may
@@ -82,7 +87,7 @@ test('Cassandra goes away mid-traffic and comes back: no send is acknowledged wi
   const stored: Array<{ id: number; body: string }> = [];
   for (let before = 0; ; ) {
     const page = await b.history(ch, before, 200);
-      stored.push(...page.messages);
+    stored.push(...page.messages);
     if (!page.nextBeforeId) break;
     before = page.nextBeforeId;
   }

@@ -13,7 +13,9 @@ after(async () => {
   await Promise.all(nodes.map((n) => n.exited));
 });
 
-test('3-node cluster: devices spread over nodes exchange 1:1 and group messages; a node SIGKILLed mid-traffic loses nothing acknowledged', { timeout: 180_000 }, async () => {
+test('3-node cluster: devices spread over nodes exchange 1:1 and group messages; a node SIGKILLed mid-traffic loses nothing acknowledged', {
+  timeout: 180_000,
+}, async () => {
   for (let i = 1; i <= 3; i++) nodes.push(new NodeProcess(clusterEnv(run, { CHAT_NODE_ID: `node-${i}` })));
   const addrs = await Promise.all(nodes.map((n) => n.ready()));
   const api = new Api(addrs[0]!);
@@ -50,12 +52,22 @@ test('3-node cluster: devices spread over nodes exchange 1:1 and group messages;
   while (devices.some((d) => d.pending.size) && Date.now() < deadline) await sleep(100);
   const stuck = devices.filter((d) => d.pending.size).map((d) => `${d.label}: ${d.pending.size}`);
   assert.deepEqual(stuck, [], 'every message acknowledged');
-  assert.ok(onVictim.every((d) => d.reconnects >= 1), 'the victim node’s devices reconnected elsewhere');
+  assert.ok(
+    onVictim.every((d) => d.reconnects >= 1),
+    'the victim node’s devices reconnected elsewhere',
+  );
   assert.ok(onVictim.every((d) => d.node !== addrs[1]));
 
-  const ackedIn = new Map<string, Set<number>>([[dm, new Set()], [group, new Set()]]);
+  const ackedIn = new Map<string, Set<number>>([
+    [dm, new Set()],
+    [group, new Set()],
+  ]);
   for (const d of devices) for (const a of d.acked.values()) ackedIn.get(a.channelId)!.add(a.id);
-  assert.equal([...ackedIn.values()].reduce((n, s) => n + s.size, 0), devices.length * ROUNDS, 'one message per acknowledged send, no duplicates');
+  assert.equal(
+    [...ackedIn.values()].reduce((n, s) => n + s.size, 0),
+    devices.length * ROUNDS,
+    'one message per acknowledged send, no duplicates',
+  );
 
   const members = (d: SimDevice) => (d.label.startsWith('carol') ? [group] : [dm, group]);
   const complete = () => devices.every((d) => members(d).every((ch) => [...ackedIn.get(ch)!].every((id) => d.received.get(ch)?.includes(id))));

@@ -14,7 +14,9 @@ after(async () => {
   await Promise.all(nodes.map((n) => n.exited));
 });
 
-test('SIGTERM drains a node: NOT_SERVING, out of discovery, clients told where to go, nothing lost or duplicated, exit within the grace', { timeout: 120_000 }, async () => {
+test('SIGTERM drains a node: NOT_SERVING, out of discovery, clients told where to go, nothing lost or duplicated, exit within the grace', {
+  timeout: 120_000,
+}, async () => {
   for (let i = 1; i <= 2; i++) nodes.push(new NodeProcess(clusterEnv(run, { CHAT_NODE_ID: `node-${i}`, CHAT_SHUTDOWN_GRACE_MS: '6000' })));
   const [a, b] = await Promise.all(nodes.map((n) => n.ready()));
   const api = new Api(a!);
@@ -39,11 +41,18 @@ test('SIGTERM drains a node: NOT_SERVING, out of discovery, clients told where t
   }
   const code = await Promise.race([nodes[0]!.exited, sleep(8000).then(() => 'timeout')]);
   assert.equal(code, 0, `node-1 exits cleanly within the grace period:\n${nodes[0]!.log}`);
-  assert.ok(onA.every((d) => d.moved >= 1 && d.node === b), 'devices on the draining node were sent to node-2');
+  assert.ok(
+    onA.every((d) => d.moved >= 1 && d.node === b),
+    'devices on the draining node were sent to node-2',
+  );
 
   const deadline = Date.now() + 30_000;
   while (devices.some((d) => d.pending.size) && Date.now() < deadline) await sleep(100);
-  assert.deepEqual(devices.map((d) => d.pending.size), [0, 0, 0], 'every send acknowledged');
+  assert.deepEqual(
+    devices.map((d) => d.pending.size),
+    [0, 0, 0],
+    'every send acknowledged',
+  );
   const acked = new Set<number>();
   for (const d of devices) for (const x of d.acked.values()) acked.add(x.id);
   assert.equal(acked.size, 30, 'one message per send, none twice');
@@ -51,10 +60,18 @@ test('SIGTERM drains a node: NOT_SERVING, out of discovery, clients told where t
   while (devices.some((d) => (d.received.get(dm)?.length ?? 0) < 30) && Date.now() < until) await sleep(100);
   for (const d of devices) {
     const ids = d.received.get(dm) ?? [];
-    assert.deepEqual([...ids].sort((x, y) => x - y), ids, `${d.label}: in order`);
+    assert.deepEqual(
+      [...ids].sort((x, y) => x - y),
+      ids,
+      `${d.label}: in order`,
+    );
     assert.equal(new Set(ids).size, ids.length, `${d.label}: no duplicates`);
     if ([...acked].some((id) => !ids.includes(id))) console.log(d.label, JSON.stringify(ids), JSON.stringify([...d.acked.values()]));
-    assert.deepEqual([...acked].filter((id) => !ids.includes(id)), [], `${d.label}: nothing missing`);
+    assert.deepEqual(
+      [...acked].filter((id) => !ids.includes(id)),
+      [],
+      `${d.label}: nothing missing`,
+    );
   }
   devices.forEach((d) => d.stop());
 });

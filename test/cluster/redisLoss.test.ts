@@ -57,7 +57,9 @@ async function untilSendWorks(send: (body: string) => Promise<void>) {
   return false;
 }
 
-test('Redis loses its data (FLUSHALL, then a restart): ids keep increasing, nothing stored is overwritten, sends during the outage fail with UNAVAILABLE', { timeout: 60_000 }, async () => {
+test('Redis loses its data (FLUSHALL, then a restart): ids keep increasing, nothing stored is overwritten, sends during the outage fail with UNAVAILABLE', {
+  timeout: 60_000,
+}, async () => {
   const { from: a, ch, ids, bodies, send, stored: history } = await chatPair('a');
   for (let i = 0; i < 5; i++) await send(`before flush ${i}`);
 
@@ -67,19 +69,32 @@ test('Redis loses its data (FLUSHALL, then a restart): ids keep increasing, noth
   for (let i = 0; i < 5; i++) await send(`after flush ${i}`);
 
   await redis.stop();
-  await assert.rejects(() => a.send(ch, 'during outage'), (e: { code: number }) => e.code === status.UNAVAILABLE);
+  await assert.rejects(
+    () => a.send(ch, 'during outage'),
+    (e: { code: number }) => e.code === status.UNAVAILABLE,
+  );
   await redis.start();
   assert.ok(await untilSendWorks(send), 'sends work again after Redis came back');
   for (let i = 0; i < 3; i++) await send(`after restart ${i}`);
 
   for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `ids keep increasing: ${ids.join(',')}`);
   const stored = await history();
-  assert.deepEqual(stored.map((m) => m.id), ids, 'history holds exactly the acknowledged messages');
-  assert.deepEqual(stored.map((m) => m.body), bodies, 'nothing was overwritten');
+  assert.deepEqual(
+    stored.map((m) => m.id),
+    ids,
+    'history holds exactly the acknowledged messages',
+  );
+  assert.deepEqual(
+    stored.map((m) => m.body),
+    bodies,
+    'nothing was overwritten',
+  );
   assert.ok(!stored.some((m) => m.body === 'during outage'), 'the refused send was not stored');
 });
 
-test('Redis restarts from an older snapshot (its counter goes back below stored history): ids continue past history + margin, nothing stored is overwritten', { timeout: 60_000 }, async () => {
+test('Redis restarts from an older snapshot (its counter goes back below stored history): ids continue past history + margin, nothing stored is overwritten', {
+  timeout: 60_000,
+}, async () => {
   const { ids, bodies, send, stored: history } = await chatPair('c');
   for (let i = 0; i < 5; i++) await send(`before snapshot ${i}`);
   // No reconnects: the SHUTDOWN below must never be re-sent to the restarted server.
@@ -97,6 +112,14 @@ test('Redis restarts from an older snapshot (its counter goes back below stored 
   for (let i = 1; i < ids.length; i++) assert.ok(ids[i]! > ids[i - 1]!, `ids keep increasing: ${ids.join(',')}`);
   assert.ok(ids[10]! > ids[9]! + 100, `the first id after the restart skips the margin (100) past stored history: ${ids.join(',')}`);
   const stored = await history();
-  assert.deepEqual(stored.map((m) => m.id), ids, 'history holds exactly the acknowledged messages');
-  assert.deepEqual(stored.map((m) => m.body), bodies, 'nothing was overwritten');
+  assert.deepEqual(
+    stored.map((m) => m.id),
+    ids,
+    'history holds exactly the acknowledged messages',
+  );
+  assert.deepEqual(
+    stored.map((m) => m.body),
+    bodies,
+    'nothing was overwritten',
+  );
 });

@@ -15,8 +15,7 @@ before(() => consul.start());
 after(() => consul.close());
 
 const uid = () => randomUUID().slice(0, 8);
-const healthGets = (service: string, since = 0) =>
-  consul.requests((r) => r.at >= since && r.method === 'GET' && r.path === `/v1/health/service/${service}`);
+const healthGets = (service: string, since = 0) => consul.requests((r) => r.at >= since && r.method === 'GET' && r.path === `/v1/health/service/${service}`);
 
 /** Registries for one test, on a service name of their own; all closed by `close`. */
 function cluster(opts: Partial<ConsulRegistryOptions> = {}) {
@@ -33,7 +32,12 @@ function cluster(opts: Partial<ConsulRegistryOptions> = {}) {
   };
 }
 
-const node = (region: string, capacity = 100): SelfInfo => ({ nodeId: `n-${uid()}`, address: `127.0.0.1:${50000 + Math.floor(Math.random() * 10000)}`, region, capacity });
+const node = (region: string, capacity = 100): SelfInfo => ({
+  nodeId: `n-${uid()}`,
+  address: `127.0.0.1:${50000 + Math.floor(Math.random() * 10000)}`,
+  region,
+  capacity,
+});
 const info = ({ nodeId, address, region }: SelfInfo) => ({ nodeId, address, region });
 
 contractSuites({
@@ -52,9 +56,20 @@ test('consul: join registers address, port, Meta and a passing TTL check; Meta f
     let load = 7;
     await r.join(self, () => load);
     assert.deepEqual(consul.service(self.nodeId), {
-      ID: self.nodeId, Service: c.serviceName, Address: '10.0.0.5', Port: 50051, Tags: [],
+      ID: self.nodeId,
+      Service: c.serviceName,
+      Address: '10.0.0.5',
+      Port: 50051,
+      Tags: [],
       Meta: { region: 'eu', zone: 'eu-west-1a', connections: '7', capacity: '100' },
-      Check: { CheckID: `service:${self.nodeId}`, Name: `${c.serviceName} TTL`, Status: 'passing', Output: '', TTL: '900ms', DeregisterCriticalServiceAfter: '90s' },
+      Check: {
+        CheckID: `service:${self.nodeId}`,
+        Name: `${c.serviceName} TTL`,
+        Status: 'passing',
+        Output: '',
+        TTL: '900ms',
+        DeregisterCriticalServiceAfter: '90s',
+      },
     });
     await eventually('the node is in its own view', async () => (await r.pick('eu'))?.address === '10.0.0.5:50051');
     load = 9;
@@ -90,7 +105,7 @@ test('consul: pick prefers the hinted region, then the lowest connections/capaci
       assert.deepEqual(await r.pick('ap'), info(cc), 'no node in the region: lowest ratio anywhere');
       assert.deepEqual(await r.pick(''), info(cc));
     }
-    assert.deepEqual(await ra.alternative(b.nodeId), info(a), 'alternative prefers the asking node\'s region');
+    assert.deepEqual(await ra.alternative(b.nodeId), info(a), "alternative prefers the asking node's region");
     assert.deepEqual(await rc.alternative(cc.nodeId), info(b), 'then the lowest ratio');
     loadB = 9;
     for (const r of [ra, rb, rc]) await eventually('b is now the busier eu node', async () => (await r.pick('eu'))?.nodeId === a.nodeId, 2000);
@@ -99,7 +114,9 @@ test('consul: pick prefers the hinted region, then the lowest connections/capaci
   }
 });
 
-test('consul: a frozen node turns critical and leaves every view within about a TTL, is reaped, and comes back when it thaws', { timeout: 10_000 }, async () => {
+test('consul: a frozen node turns critical and leaves every view within about a TTL, is reaped, and comes back when it thaws', {
+  timeout: 10_000,
+}, async () => {
   const ttlMs = 600;
   const c = cluster({ ttlSeconds: ttlMs / 1000, deregisterAfter: '1s' });
   try {
@@ -107,11 +124,12 @@ test('consul: a frozen node turns critical and leaves every view within about a 
     const a = node('a');
     const b = node('b');
     await Promise.all([ra.join(a, () => 0), rb.join(b, () => 0)]);
-    for (const r of [ra, rb]) await eventually('both in view', async () => (await r.pick('b'))?.nodeId === b.nodeId && (await r.pick('a'))?.nodeId === a.nodeId);
+    for (const r of [ra, rb])
+      await eventually('both in view', async () => (await r.pick('b'))?.nodeId === b.nodeId && (await r.pick('a'))?.nodeId === a.nodeId);
 
     consul.freeze(b.nodeId); // b's passes and registrations no longer reach Consul
     const frozenAt = Date.now();
-    await eventually('b leaves a\'s view', async () => (await ra.pick('b'))?.nodeId === a.nodeId, 2000);
+    await eventually("b leaves a's view", async () => (await ra.pick('b'))?.nodeId === a.nodeId, 2000);
     const gone = Date.now() - frozenAt;
     assert.ok(gone <= ttlMs + 500, `gone after ${gone} ms; TTL ${ttlMs} ms`);
     assert.ok(gone >= ttlMs / 3, `not before its TTL could run out (${gone} ms)`);
@@ -138,7 +156,7 @@ test('consul: leave removes a node from the other views at once, long before its
     const t0 = Date.now();
     await rb.leave();
     assert.equal((await rb.pick('b'))?.nodeId, a.nodeId, 'gone from its own view when leave resolves');
-    await eventually('b leaves a\'s view', async () => (await ra.pick('b'))?.nodeId === a.nodeId, 2000);
+    await eventually("b leaves a's view", async () => (await ra.pick('b'))?.nodeId === a.nodeId, 2000);
     const ms = Date.now() - t0;
     assert.ok(ms < 1000, `left in ${ms} ms (TTL 30 s, wait 5 s)`);
     assert.equal(consul.service(b.nodeId), undefined);
@@ -160,7 +178,8 @@ test('consul: while Consul is down pick answers from the last good view; the wat
     const a = node('a');
     const b = node('b');
     await Promise.all([ra.join(a, () => 0), rb.join(b, () => 0)]);
-    for (const r of [ra, rb]) await eventually('both in view', async () => (await r.pick('b'))?.nodeId === b.nodeId && (await r.pick('a'))?.nodeId === a.nodeId);
+    for (const r of [ra, rb])
+      await eventually('both in view', async () => (await r.pick('b'))?.nodeId === b.nodeId && (await r.pick('a'))?.nodeId === a.nodeId);
 
     const since = Date.now();
     const resetsBefore = consul.resets;
@@ -192,7 +211,9 @@ test('consul: while Consul is down pick answers from the last good view; the wat
   }
 });
 
-test('consul: views follow blocking queries, not polling: a quiet cluster sends almost no reads, a change still lands at once', { timeout: 10_000 }, async () => {
+test('consul: views follow blocking queries, not polling: a quiet cluster sends almost no reads, a change still lands at once', {
+  timeout: 10_000,
+}, async () => {
   const c = cluster({ ttlSeconds: 0.6, waitSeconds: 5 });
   try {
     const rs = [c.make(), c.make(), c.make()];
@@ -209,7 +230,7 @@ test('consul: views follow blocking queries, not polling: a quiet cluster sends 
     assert.ok(passes >= 12, `TTL passes kept flowing (${passes}) without waking the watchers`);
     const all = healthGets(c.serviceName);
     const blocking = all.filter((r) => Number(r.query.get('index')) > 0 && r.query.get('wait') === '5s');
-    assert.equal(all.length - blocking.length, rs.length, 'only each registry\'s first read is not a blocking query');
+    assert.equal(all.length - blocking.length, rs.length, "only each registry's first read is not a blocking query");
 
     const r4 = c.make();
     const n4 = node('d');

@@ -45,7 +45,12 @@ contractSuites({
       snapshot: async (ch) => {
         const saved = await r.hgetall(key(ch));
         // Loaded by another redis-server process (a restart, a promoted replica), so under another epoch.
-        return async () => void (await r.multi().del(key(ch)).hset(key(ch), { ...saved, e: `${'0'.repeat(40)}:${'1'.repeat(40)}` }).exec());
+        return async () =>
+          void (await r
+            .multi()
+            .del(key(ch))
+            .hset(key(ch), { ...saved, e: `${'0'.repeat(40)}:${'1'.repeat(40)}` })
+            .exec());
       },
     };
   },
@@ -127,7 +132,9 @@ test('redis Sequencer: Redis restarted from an older RDB snapshot does not reiss
   }
 });
 
-test('redis Sequencer: an old master demoted and promoted again (same process, same run_id) does not trust counters from its first term', { timeout: 30_000 }, async () => {
+test('redis Sequencer: an old master demoted and promoted again (same process, same run_id) does not trust counters from its first term', {
+  timeout: 30_000,
+}, async () => {
   const dirs = [mkdtempSync(join(tmpdir(), 'chat-seq-a-')), mkdtempSync(join(tmpdir(), 'chat-seq-b-'))];
   const syncNow = ['--repl-diskless-sync-delay', '0'];
   const [a, b] = [new PrivateRedis(6393, { dir: dirs[0], args: syncNow }), new PrivateRedis(6394, { dir: dirs[1], args: syncNow })];

@@ -83,7 +83,10 @@ test('scylla: no reachable node means unavailable, not a crash or a hang', async
   assert.ok(Date.now() - started < 10_000);
   const closed = await createScyllaStores(base);
   await closed.close();
-  await assert.rejects(() => closed.messages.maxId('g_x'), (e: { kind?: string }) => e.kind === 'unavailable');
+  await assert.rejects(
+    () => closed.messages.maxId('g_x'),
+    (e: { kind?: string }) => e.kind === 'unavailable',
+  );
 });
 
 test('scylla: driver timeouts and replica failures map to unavailable; other errors pass through', () => {

@@ -74,7 +74,14 @@ export async function eventually(what: string, ok: () => Promise<boolean>, ms = 
 const chan = () => 'g_' + randomUUID().replaceAll('-', '');
 const user = () => 'u_' + randomUUID().replaceAll('-', '');
 const msg = (channelId: string, id: number, body = `m${id}`): Message => ({
-  channelId, id, senderUserId: 'u_1', senderDeviceId: 'd', clientMsgId: randomUUID(), body, sentAtMs: 1000 + id, kind: 'user',
+  channelId,
+  id,
+  senderUserId: 'u_1',
+  senderDeviceId: 'd',
+  clientMsgId: randomUUID(),
+  body,
+  sentAtMs: 1000 + id,
+  kind: 'user',
 });
 
 export function contractSuites(f: Factories) {
@@ -84,10 +91,22 @@ export function contractSuites(f: Factories) {
       const s = await make();
       const ch = chan();
       for (const id of [1, 2, 3, 5, 4, 6, 7, 8, 9, 10]) await s.append(msg(ch, id));
-      assert.deepEqual((await s.after(ch, 0, 3)).map((m) => m.id), [1, 2, 3]);
-      assert.deepEqual((await s.after(ch, 8, 10)).map((m) => m.id), [9, 10]);
-      assert.deepEqual((await s.before(ch, 0, 3)).map((m) => m.id), [10, 9, 8]);
-      assert.deepEqual((await s.before(ch, 4, 10)).map((m) => m.id), [3, 2, 1]);
+      assert.deepEqual(
+        (await s.after(ch, 0, 3)).map((m) => m.id),
+        [1, 2, 3],
+      );
+      assert.deepEqual(
+        (await s.after(ch, 8, 10)).map((m) => m.id),
+        [9, 10],
+      );
+      assert.deepEqual(
+        (await s.before(ch, 0, 3)).map((m) => m.id),
+        [10, 9, 8],
+      );
+      assert.deepEqual(
+        (await s.before(ch, 4, 10)).map((m) => m.id),
+        [3, 2, 1],
+      );
       assert.equal((await s.get(ch, 5))!.body, 'm5');
       assert.equal(await s.get(ch, 11), undefined);
       assert.equal(await s.maxId(ch), 10);
@@ -120,7 +139,7 @@ export function contractSuites(f: Factories) {
       const ch = chan();
       // 1..19 and 30..35 (ids 20..29 never stored, as after a sequencer re-seed), appended out of order.
       const ids = [...Array.from({ length: 19 }, (_, i) => i + 1), 30, 31, 32, 33, 34, 35];
-      for (const id of [...ids].sort((a, b) => (a * 7) % 11 - (b * 7) % 11 || a - b)) await s.append(msg(ch, id));
+      for (const id of [...ids].sort((a, b) => ((a * 7) % 11) - ((b * 7) % 11) || a - b)) await s.append(msg(ch, id));
       const idsOf = (ms: Message[]) => ms.map((m) => m.id);
       assert.deepEqual(idsOf(await s.after(ch, 0, 100)), ids);
       assert.deepEqual(idsOf(await s.after(ch, 8, 5)), [9, 10, 11, 12, 13]);
@@ -150,16 +169,28 @@ export function contractSuites(f: Factories) {
       const ch = chan();
       const same = msg(ch, 1);
       const twins = await Promise.allSettled([s.append(same), s.append({ ...same }), s.append({ ...same })]);
-      assert.deepEqual(twins.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled'], 'a resend is idempotent even when it races');
+      assert.deepEqual(
+        twins.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'fulfilled'],
+        'a resend is idempotent even when it races',
+      );
       const rivals = [0, 1, 2, 3].map((i) => ({ ...msg(ch, 2, `rival${i}`), senderDeviceId: `d${i}`, sentAtMs: 2000 + i }));
       await Promise.all(rivals.map((r) => s.append(r)));
       const stored = await s.after(ch, 0, 10);
-      assert.deepEqual(stored.map((m) => m.id), [1, 2], 'one message per id');
+      assert.deepEqual(
+        stored.map((m) => m.id),
+        [1, 2],
+        'one message per id',
+      );
       assert.deepEqual(stored[0], same);
       const winner = rivals.find((r) => r.body === stored[1]!.body);
       assert.deepEqual(stored[1], winner, 'one rival, whole: never fields of several');
       const found = await Promise.all(rivals.map((r) => s.findByClientMsgId(r.senderUserId, r.clientMsgId)));
-      assert.deepEqual(found, rivals.map((r) => (r === winner ? winner : undefined)), 'only the stored rival is found by its client_msg_id');
+      assert.deepEqual(
+        found,
+        rivals.map((r) => (r === winner ? winner : undefined)),
+        'only the stored rival is found by its client_msg_id',
+      );
     });
   }
   if (f.sequencer) {
@@ -266,15 +297,36 @@ export function contractSuites(f: Factories) {
       assert.equal((await s.delivered(u, 'd2')).get(ch), 1);
       assert.equal(await s.markRead(u, ch, 9), 9);
       assert.equal(await s.markRead(u, ch, 4), 9);
-      assert.deepEqual([...(await s.readPointers(u, [ch, 'g_none']))], [[ch, 9], ['g_none', 0]]);
+      assert.deepEqual(
+        [...(await s.readPointers(u, [ch, 'g_none']))],
+        [
+          [ch, 9],
+          ['g_none', 0],
+        ],
+      );
     });
     test(`${f.name} CursorStore: concurrent out-of-order acknowledgements keep the maximum`, async () => {
       const s = await make();
       const u = user();
       const [a, b] = [chan(), chan()];
       const values = Array.from({ length: 30 }, (_, i) => ((i * 17) % 30) + 1);
-      await Promise.all(values.map((v) => s.ackDelivered(u, 'd', [{ channelId: a, lastMessageId: v }, { channelId: b, lastMessageId: 31 - v }])));
-      assert.deepEqual(new Map([...(await s.delivered(u, 'd'))].sort()), new Map([[a, 30], [b, 30]].sort() as [string, number][]));
+      await Promise.all(
+        values.map((v) =>
+          s.ackDelivered(u, 'd', [
+            { channelId: a, lastMessageId: v },
+            { channelId: b, lastMessageId: 31 - v },
+          ]),
+        ),
+      );
+      assert.deepEqual(
+        new Map([...(await s.delivered(u, 'd'))].sort()),
+        new Map(
+          [
+            [a, 30],
+            [b, 30],
+          ].sort() as [string, number][],
+        ),
+      );
       assert.deepEqual(await s.delivered(u, 'other-device'), new Map());
       const reads = await Promise.all(values.map((v) => s.markRead(u, a, v)));
       for (const [i, r] of reads.entries()) assert.ok(r >= values[i]!, 'markRead never reports less than it was given');
@@ -291,8 +343,22 @@ export function contractSuites(f: Factories) {
       const [o, m1, m2, m3] = [user(), user(), user(), user()];
       await s.create({ id, kind: 'group', title: 't', createdAtMs: 1, members: [{ userId: o, role: 'owner' }] });
       const results = await Promise.allSettled([
-        s.addMembers(id, [{ userId: m1, role: 'member' }, { userId: m2, role: 'member' }], 3),
-        s.addMembers(id, [{ userId: m3, role: 'member' }, { userId: m2, role: 'member' }], 3),
+        s.addMembers(
+          id,
+          [
+            { userId: m1, role: 'member' },
+            { userId: m2, role: 'member' },
+          ],
+          3,
+        ),
+        s.addMembers(
+          id,
+          [
+            { userId: m3, role: 'member' },
+            { userId: m2, role: 'member' },
+          ],
+          3,
+        ),
       ]);
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one add fits');
       assert.equal((await s.get(id))!.members.length, 3);
@@ -328,12 +394,19 @@ export function contractSuites(f: Factories) {
       assert.equal((await s.get(id))!.members.find((m) => m.userId === seated)!.role, 'admin');
       assert.equal(await s.removeMember(id, seated), true);
       await s.setRole(id, seated, 'owner');
-      assert.equal((await s.get(id))!.members.some((m) => m.userId === seated), false, 'setRole does not resurrect a removed member');
+      assert.equal(
+        (await s.get(id))!.members.some((m) => m.userId === seated),
+        false,
+        'setRole does not resurrect a removed member',
+      );
       const after = await s.addMembers(id, [{ userId: seated, role: 'member' }], 5);
       assert.deepEqual(after.members[after.members.length - 1], { userId: seated, role: 'member' }, 'a returning member joins at the end');
       assert.deepEqual(after, await s.get(id));
       assert.ok((await s.channelsOf(seated)).includes(id));
-      await assert.rejects(() => s.addMembers(chan(), [{ userId: owner, role: 'member' }], 5), (e: { kind: string }) => e.kind === 'not_found');
+      await assert.rejects(
+        () => s.addMembers(chan(), [{ userId: owner, role: 'member' }], 5),
+        (e: { kind: string }) => e.kind === 'not_found',
+      );
       assert.equal(await s.get(chan()), undefined);
       assert.equal(await s.removeMember(chan(), owner), false);
       assert.deepEqual(await s.channelsOf(user()), []);
@@ -342,7 +415,10 @@ export function contractSuites(f: Factories) {
       const s = await make();
       const [a, b] = [user(), user()];
       const d = `d_${a}_${b}`;
-      const members = [{ userId: a, role: 'member' as const }, { userId: b, role: 'member' as const }];
+      const members = [
+        { userId: a, role: 'member' as const },
+        { userId: b, role: 'member' as const },
+      ];
       const got = await Promise.all([1, 2, 3].map((t) => s.createDirect({ id: d, kind: 'direct', title: '', createdAtMs: t, members })));
       assert.deepEqual(got[1], got[0]);
       assert.deepEqual(got[2], got[0]);
@@ -357,7 +433,10 @@ export function contractSuites(f: Factories) {
       const name = 'n' + randomUUID().slice(0, 8);
       const a = { userId: user(), userName: name, passwordHash: 'h', createdAtMs: 1 };
       await s.create(a);
-      await assert.rejects(() => s.create({ ...a, userId: user(), userName: name.toUpperCase() }), (e: { kind: string }) => e.kind === 'already_exists');
+      await assert.rejects(
+        () => s.create({ ...a, userId: user(), userName: name.toUpperCase() }),
+        (e: { kind: string }) => e.kind === 'already_exists',
+      );
       assert.equal((await s.byName(name))!.userId, a.userId);
       assert.equal((await s.byId(a.userId))!.userName, name);
       assert.deepEqual(await s.addDevice({ userId: a.userId, deviceId: 'p', createdAtMs: 1 }), { created: true });
@@ -368,7 +447,9 @@ export function contractSuites(f: Factories) {
       const s = await make();
       const name = 'r' + randomUUID().slice(0, 8);
       const ids = Array.from({ length: 5 }, () => user());
-      const results = await Promise.allSettled(ids.map((userId, i) => s.create({ userId, userName: i % 2 ? name.toUpperCase() : name, passwordHash: `h${i}`, createdAtMs: i })));
+      const results = await Promise.allSettled(
+        ids.map((userId, i) => s.create({ userId, userName: i % 2 ? name.toUpperCase() : name, passwordHash: `h${i}`, createdAtMs: i })),
+      );
       const won = results.findIndex((r) => r.status === 'fulfilled');
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
       for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as { kind: string }).kind, 'already_exists');
@@ -410,7 +491,10 @@ export function contractSuites(f: Factories) {
       for (let i = 1; i <= 50; i++) await s.publish(topic, { type: 'message', message: msg('g', i) });
       const deadline = Date.now() + 2000;
       while (got.length < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-      assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => i + 1));
+      assert.deepEqual(
+        got,
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
       off();
       off();
       assert.equal(s.subscriptionCount(), base);
@@ -429,7 +513,10 @@ export function contractSuites(f: Factories) {
         const nb = { nodeId: id(), address: '127.0.0.1:50002', region: 'r-b' };
         await a.join({ ...na, capacity: 10 }, () => 0);
         await b.join({ ...nb, capacity: 10 }, () => 0);
-        for (const [name, r] of [['a', a], ['b', b]] as const) {
+        for (const [name, r] of [
+          ['a', a],
+          ['b', b],
+        ] as const) {
           await eventually(`${name} picks a for r-a`, async () => (await r.pick('r-a'))?.nodeId === na.nodeId);
           await eventually(`${name} picks b for r-b`, async () => (await r.pick('r-b'))?.nodeId === nb.nodeId);
         }

@@ -51,7 +51,11 @@ test('a stream that does not read is cut off at the queue bound with RESOURCE_EX
   assert.match(stalled.error!.details, /not reading/);
   const got = stalled.messages(ch);
   assert.ok(got.length < N, `only part arrived before the cut (${got.length})`);
-  assert.deepEqual(got.map((m) => m.id), Array.from({ length: got.length }, (_, i) => i + 1), 'in order, no gap');
+  assert.deepEqual(
+    got.map((m) => m.id),
+    Array.from({ length: got.length }, (_, i) => i + 1),
+    'in order, no gap',
+  );
   slowVia.api.close();
   proxy.close();
 
@@ -60,7 +64,10 @@ test('a stream that does not read is cut off at the queue bound with RESOURCE_EX
   const again = slow.connect(cursor);
   await again.caughtUp(15000);
   const all = [...got, ...again.messages(ch)].map((m) => m.id);
-  assert.deepEqual(all, Array.from({ length: N }, (_, i) => i + 1));
+  assert.deepEqual(
+    all,
+    Array.from({ length: N }, (_, i) => i + 1),
+  );
   again.close();
   quick.close();
   await sleep(100);

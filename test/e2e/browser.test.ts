@@ -75,9 +75,18 @@ function parseBody(body: Buffer) {
 }
 
 async function call(path: string, msg: Uint8Array, opts: { token?: string; text?: boolean; headers?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { 'content-type': opts.text ? 'application/grpc-web-text' : 'application/grpc-web+proto', 'x-grpc-web': '1', ...opts.headers };
+  const headers: Record<string, string> = {
+    'content-type': opts.text ? 'application/grpc-web-text' : 'application/grpc-web+proto',
+    'x-grpc-web': '1',
+    ...opts.headers,
+  };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  const res = await fetch(base + path, { method: 'POST', headers, body: opts.text ? withLen(msg).toString('base64') : withLen(msg), signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(base + path, {
+    method: 'POST',
+    headers,
+    body: opts.text ? withLen(msg).toString('base64') : withLen(msg),
+    signal: AbortSignal.timeout(10_000),
+  });
   const raw = Buffer.from(await res.arrayBuffer());
   const parsed = parseBody(opts.text ? fromBase64Chunks(raw.toString('latin1')) : raw);
   assert.equal(parsed.rest, 0, 'no partial frame');
@@ -180,7 +189,11 @@ test('grpc-web unary: binary and base64 text mode, status and message in the tra
 
   const anon = await call('/chat.v1.ChatService/SendMessage', SendMessageRequest.encode({ channelId: 'c', clientMsgId: randomUUID(), body: 'x' }).finish());
   assert.equal(anon.trailers?.['grpc-status'], String(status.UNAUTHENTICATED), 'no authorization header');
-  const authed = await call('/chat.v1.ChatService/SendMessage', SendMessageRequest.encode({ channelId: 'nope', clientMsgId: 'not-a-uuid', body: 'x' }).finish(), { token: token.accessToken });
+  const authed = await call(
+    '/chat.v1.ChatService/SendMessage',
+    SendMessageRequest.encode({ channelId: 'nope', clientMsgId: 'not-a-uuid', body: 'x' }).finish(),
+    { token: token.accessToken },
+  );
   assert.notEqual(authed.trailers?.['grpc-status'], String(status.UNAUTHENTICATED), 'the authorization header reached the server');
   assert.notEqual(authed.trailers?.['grpc-status'], '0');
 
@@ -225,7 +238,12 @@ test('CORS: preflight, exposed grpc-status/grpc-message, configurable origins', 
   assert.equal(pre.headers['access-control-allow-origin'], 'http://app.example');
   assert.match(String(pre.headers['access-control-allow-methods']), /POST/);
   assert.match(String(pre.headers['access-control-allow-headers']), /authorization/);
-  const post = await raw('POST', '/chat.v1.ChatService/ListChannels', { origin: 'http://app.example', 'content-type': 'application/grpc-web+proto' }, withLen(new Uint8Array()));
+  const post = await raw(
+    'POST',
+    '/chat.v1.ChatService/ListChannels',
+    { origin: 'http://app.example', 'content-type': 'application/grpc-web+proto' },
+    withLen(new Uint8Array()),
+  );
   assert.equal(post.headers['access-control-allow-origin'], 'http://app.example');
   assert.match(String(post.headers['access-control-expose-headers']), /grpc-status.*grpc-message/);
 
@@ -236,7 +254,9 @@ test('CORS: preflight, exposed grpc-status/grpc-message, configurable origins', 
         request(`http://127.0.0.1:${strict.port}/x.Y/Z`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } }, (res) => {
           res.resume();
           resolve(res.statusCode!);
-        }).on('error', reject).end(),
+        })
+          .on('error', reject)
+          .end(),
       );
     assert.equal(await at('https://chat.example'), 204);
     assert.equal(await at('https://evil.example'), 403);
@@ -263,38 +283,57 @@ test('server streams respect backpressure: a browser that stops reading pauses t
   let cancelled = 0;
   const id = (b: Buffer) => b;
   const upstream = new Server();
-  const def = { path: '/test.Bulk/Stream', requestStream: false, responseStream: true, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id };
-  upstream.addService({ stream: def }, {
-    stream: async (c: ServerWritableStream<Buffer, Buffer>) => {
-      c.on('cancelled', () => cancelled++);
-      const n = c.request.length ? c.request.readUInt32BE(0) : N;
-      for (let i = 0; i < n && !c.cancelled; i++) {
-        const m = Buffer.alloc(1024, i % 251);
-        m.writeUInt32BE(i, 0);
-        if (!c.write(m)) await once(c, 'drain');
-        written = i + 1;
-      }
-      c.end();
+  const def = {
+    path: '/test.Bulk/Stream',
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: id,
+    requestDeserialize: id,
+    responseSerialize: id,
+    responseDeserialize: id,
+  };
+  upstream.addService(
+    { stream: def },
+    {
+      stream: async (c: ServerWritableStream<Buffer, Buffer>) => {
+        c.on('cancelled', () => cancelled++);
+        const n = c.request.length ? c.request.readUInt32BE(0) : N;
+        for (let i = 0; i < n && !c.cancelled; i++) {
+          const m = Buffer.alloc(1024, i % 251);
+          m.writeUInt32BE(i, 0);
+          if (!c.write(m)) await once(c, 'drain');
+          written = i + 1;
+        }
+        c.end();
+      },
     },
-  });
+  );
   const port = await new Promise<number>((ok, fail) => upstream.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? fail(e) : ok(p))));
   const bridge = await startGrpcWebServer({ grpcAddress: `127.0.0.1:${port}`, host: '127.0.0.1', port: 0 });
   try {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(`http://127.0.0.1:${bridge.port}/test.Bulk/Stream`, { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' } }, resolve);
+      const req = request(
+        `http://127.0.0.1:${bridge.port}/test.Bulk/Stream`,
+        { method: 'POST', headers: { 'content-type': 'application/grpc-web+proto' } },
+        resolve,
+      );
       req.on('error', reject);
       req.end(withLen(new Uint8Array()));
     });
     res.pause();
     await until(() => written > 0, 'the upstream starts writing');
     let before = -1;
-    await until(async () => {
-      const now = written;
-      if (now === before) return true;
-      before = now;
-      await new Promise((r) => setTimeout(r, 300));
-      return false;
-    }, 'the upstream to stall', 10_000);
+    await until(
+      async () => {
+        const now = written;
+        if (now === before) return true;
+        before = now;
+        await new Promise((r) => setTimeout(r, 300));
+        return false;
+      },
+      'the upstream to stall',
+      10_000,
+    );
     assert.ok(written < N, `the upstream stalled at ${written} of ${N} messages while the browser was not reading`);
     const stalledAt = written;
     const chunks: Buffer[] = [];
@@ -304,7 +343,10 @@ test('server streams respect backpressure: a browser that stops reading pauses t
     const { messages, trailers } = parseBody(Buffer.concat(chunks));
     assert.equal(trailers?.['grpc-status'], '0');
     assert.equal(messages.length, N);
-    assert.ok(messages.every((m, i) => m.readUInt32BE(0) === i), 'in order, none lost');
+    assert.ok(
+      messages.every((m, i) => m.readUInt32BE(0) === i),
+      'in order, none lost',
+    );
     console.log(`backpressure: upstream stalled after ${stalledAt} of ${N} 1 KiB messages`);
 
     // A browser that goes away mid-stream cancels the upstream call.
@@ -322,19 +364,41 @@ test('server streams respect backpressure: a browser that stops reading pauses t
 test('web/proto.js agrees with the generated codecs both ways', async () => {
   const pb = await import(pathToFileURL(join(webDir(), 'proto.js')).href);
   const channel = {
-    channelId: 'ch1', kind: 1, title: '', lastMessageId: 2 ** 40 + 3, lastReadMessageId: 3, unreadCount: 7, createdAtMs: 1_764_000_000_123,
-    members: [{ userId: 'u1', role: 2, userName: 'zoë' }, { userId: 'u2', role: 1, userName: 'bob' }],
+    channelId: 'ch1',
+    kind: 1,
+    title: '',
+    lastMessageId: 2 ** 40 + 3,
+    lastReadMessageId: 3,
+    unreadCount: 7,
+    createdAtMs: 1_764_000_000_123,
+    members: [
+      { userId: 'u1', role: 2, userName: 'zoë' },
+      { userId: 'u2', role: 1, userName: 'bob' },
+    ],
   };
   assert.deepEqual(pb.decode(pb.ListChannelsResponse, ListChannelsResponse.encode({ channels: [channel] }).finish()), { channels: [channel] });
-  const message = { channelId: 'ch1', id: 42, senderUserId: 'u1', senderDeviceId: 'web-1', clientMsgId: randomUUID(), body: 'héllo 👋', sentAtMs: 1_764_000_000_999, kind: 1 };
+  const message = {
+    channelId: 'ch1',
+    id: 42,
+    senderUserId: 'u1',
+    senderDeviceId: 'web-1',
+    clientMsgId: randomUUID(),
+    body: 'héllo 👋',
+    sentAtMs: 1_764_000_000_999,
+    kind: 1,
+  };
   assert.deepEqual(pb.decodeOneof(pb.ServerFrame, ServerFrame.encode({ frame: { $case: 'message', message } }).finish()), { case: 'message', value: message });
-  const cursors = [{ channelId: 'ch1', lastMessageId: 9 }, { channelId: 'ch2', lastMessageId: 0 }];
+  const cursors = [
+    { channelId: 'ch1', lastMessageId: 9 },
+    { channelId: 'ch2', lastMessageId: 0 },
+  ];
   const caught = pb.decodeOneof(pb.ServerFrame, ServerFrame.encode({ frame: { $case: 'caughtUp', caughtUp: { cursors } } }).finish());
   assert.deepEqual(caught, { case: 'caughtUp', value: { cursors } });
   const send = { channelId: 'ch1', clientMsgId: randomUUID(), body: 'ünïcode ✓' };
   assert.deepEqual(SendMessageRequest.decode(pb.toBytes(pb.SendMessageRequest, send)), send);
   assert.deepEqual(SubscribeRequest.decode(pb.toBytes(pb.SubscribeRequest, { cursors })), { cursors });
-  for (const typing of [true, false]) assert.deepEqual(SetTypingRequest.decode(pb.toBytes(pb.SetTypingRequest, { channelId: 'c', typing })), { channelId: 'c', typing });
+  for (const typing of [true, false])
+    assert.deepEqual(SetTypingRequest.decode(pb.toBytes(pb.SetTypingRequest, { channelId: 'c', typing })), { channelId: 'c', typing });
 });
 
 // ---------- the browser ----------
@@ -364,15 +428,22 @@ async function send(page: Page, body: string) {
   await page.press('#composer input[name=body]', 'Enter');
 }
 
-test('browser: two users chat live over grpc-web with unread counts, typing, presence, resume, and a native device in the same channel', { timeout: 120_000 }, async () => {
-  if (!existsSync(CHROMIUM)) assert.fail(`Debian chromium is not installed at ${CHROMIUM}: run \`make infra\` (apt-get install -y chromium) to set up the browser tests`);
+test('browser: two users chat live over grpc-web with unread counts, typing, presence, resume, and a native device in the same channel', {
+  timeout: 120_000,
+}, async () => {
+  if (!existsSync(CHROMIUM))
+    assert.fail(`Debian chromium is not installed at ${CHROMIUM}: run \`make infra\` (apt-get install -y chromium) to set up the browser tests`);
   const t = randomUUID().slice(0, 6);
   const [aliceNative] = (await registerAndLogin(env.api, `alice_${t}`, ['phone'], PASSWORD)) as [Device];
   const [bobNative] = (await registerAndLogin(env.api, `bob_${t}`, ['tablet'], PASSWORD)) as [Device];
   const alice = aliceNative.userName;
   const bob = bobNative.userName;
 
-  browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 30_000, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: 30_000,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
   const errors: string[] = [];
   const ctxA = await browser.newContext();
   const ctxB = await browser.newContext();
@@ -419,7 +490,11 @@ test('browser: two users chat live over grpc-web with unread counts, typing, pre
   await phone.until(() => phone.messages(ch).some((m) => m.body === 'hi phone'), 'the browser message on the native stream');
   phone.close();
   // Alice's open chat marks what she sees as read (MarkRead), for all her devices.
-  await until(async () => (await aliceNative.chat(C.listChannels, {})).channels.find((c) => c.channelId === ch)?.unreadCount === 0, 'the read marker of the open chat', 5000);
+  await until(
+    async () => (await aliceNative.chat(C.listChannels, {})).channels.find((c) => c.channelId === ch)?.unreadCount === 0,
+    'the read marker of the open chat',
+    5000,
+  );
 
   // Alice goes away: Bob sees her offline; what Bob sends meanwhile is replayed when she comes back.
   await pa.close();

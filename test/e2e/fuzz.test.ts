@@ -37,10 +37,11 @@ const FRAMES = 10_000;
  * channels, ids past 2^53, a second resume.
  */
 function hostileFrame(r: () => number, foreign: string[]): { bytes: Buffer; isSend: boolean } {
-  const pick = <T,>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
   const randBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256)));
   const enc = (f: ClientFrame) => Buffer.from(ClientFrame.encode(f).finish());
-  const badChannel = () => pick(['', 'x', 'g_' + 'z'.repeat(32), 'd_u_1_u_2', '../../etc/passwd', 'g_' + '0'.repeat(31), '\u0000'.repeat(10), 'g_' + 'a'.repeat(500)]);
+  const badChannel = () =>
+    pick(['', 'x', 'g_' + 'z'.repeat(32), 'd_u_1_u_2', '../../etc/passwd', 'g_' + '0'.repeat(31), '\u0000'.repeat(10), 'g_' + 'a'.repeat(500)]);
   const field = (no: number, b: Buffer) => Buffer.concat([Buffer.from([(no << 3) | 2]), varint(b.length), b]);
   switch (Math.floor(r() * 10)) {
     case 0: // random bytes
@@ -48,19 +49,34 @@ function hostileFrame(r: () => number, foreign: string[]): { bytes: Buffer; isSe
     case 1: // send to a foreign channel (a real channel of other users)
       return { bytes: enc({ frame: { $case: 'send', send: { channelId: pick(foreign), clientMsgId: randomUUID(), body: 'let me in' } } }), isSend: true };
     case 2: // send with a malformed channel id or client_msg_id
-      return { bytes: enc({ frame: { $case: 'send', send: { channelId: badChannel(), clientMsgId: pick(['', 'nope', randomUUID() + 'x']), body: 'x' } } }), isSend: true };
+      return {
+        bytes: enc({ frame: { $case: 'send', send: { channelId: badChannel(), clientMsgId: pick(['', 'nope', randomUUID() + 'x']), body: 'x' } } }),
+        isSend: true,
+      };
     case 3: // invalid UTF-8 in the body
-      return { bytes: field(1, Buffer.concat([field(1, Buffer.from(pick(foreign))), field(2, Buffer.from(randomUUID())), field(3, Buffer.from([0xc3, 0x28, 0xff]))])), isSend: true };
+      return {
+        bytes: field(1, Buffer.concat([field(1, Buffer.from(pick(foreign))), field(2, Buffer.from(randomUUID())), field(3, Buffer.from([0xc3, 0x28, 0xff]))])),
+        isSend: true,
+      };
     case 4: // empty or oversized body to a foreign channel
-      return { bytes: enc({ frame: { $case: 'send', send: { channelId: pick(foreign), clientMsgId: randomUUID(), body: pick(['', ' ', 'x'.repeat(9000)]) } } }), isSend: true };
+      return {
+        bytes: enc({ frame: { $case: 'send', send: { channelId: pick(foreign), clientMsgId: randomUUID(), body: pick(['', ' ', 'x'.repeat(9000)]) } } }),
+        isSend: true,
+      };
     case 5: // read markers on foreign or malformed channels, ids past 2^53 as raw varints
       return r() < 0.5
-        ? { bytes: enc({ frame: { $case: 'read', read: { channelId: pick([...foreign, badChannel()]), lastReadMessageId: Math.floor(r() * 1e9) } } }), isSend: false }
+        ? {
+            bytes: enc({ frame: { $case: 'read', read: { channelId: pick([...foreign, badChannel()]), lastReadMessageId: Math.floor(r() * 1e9) } } }),
+            isSend: false,
+          }
         : { bytes: field(3, Buffer.concat([field(1, Buffer.from(pick(foreign))), Buffer.from([0x10]), varint(2 ** 60)])), isSend: false };
     case 6: // typing into foreign channels
       return { bytes: enc({ frame: { $case: 'typing', typing: { channelId: pick([...foreign, badChannel()]), typing: r() < 0.5 } } }), isSend: false };
     case 7: // acknowledging other users' channels
-      return { bytes: enc({ frame: { $case: 'ack', ack: { cursors: [{ channelId: pick([...foreign, badChannel()]), lastMessageId: Math.floor(r() * 100) }] } } }), isSend: false };
+      return {
+        bytes: enc({ frame: { $case: 'ack', ack: { cursors: [{ channelId: pick([...foreign, badChannel()]), lastMessageId: Math.floor(r() * 100) }] } } }),
+        isSend: false,
+      };
     case 8: // a second resume, or an empty frame
       return { bytes: r() < 0.5 ? enc({ frame: { $case: 'resume', resume: { cursors: [] } } }) : Buffer.alloc(0), isSend: false };
     default: // wrong wire type for a known field (a varint where a message belongs), unknown fields only
@@ -78,7 +94,9 @@ function varint(n: number): Buffer {
   return Buffer.from(out);
 }
 
-test(`fuzz: ${FRAMES} hostile Connect frames each get a status; the node stays up, memory bounded, other streams unaffected`, { timeout: 120_000 }, async () => {
+test(`fuzz: ${FRAMES} hostile Connect frames each get a status; the node stays up, memory bounded, other streams unaffected`, {
+  timeout: 120_000,
+}, async () => {
   const t = randomUUID().slice(0, 6);
   const [attacker] = (await registerAndLogin(env.api, `x_${t}`)) as [Device];
   const [v1] = (await registerAndLogin(env.api, `v1_${t}`)) as [Device];
@@ -126,14 +144,23 @@ test(`fuzz: ${FRAMES} hostile Connect frames each get a status; the node stays u
   raw.end();
 
   // Unary garbage too: random bytes to every unary method.
-  const methods = [...Object.values(ChatServiceService), ...Object.values(AccountServiceService), ...Object.values(PresenceServiceService)].filter((m) => !m.requestStream && !m.responseStream);
+  const methods = [...Object.values(ChatServiceService), ...Object.values(AccountServiceService), ...Object.values(PresenceServiceService)].filter(
+    (m) => !m.requestStream && !m.responseStream,
+  );
   let internal = 0;
   for (let i = 0; i < 1000; i++) {
     const m = methods[i % methods.length]!;
     const len = Math.floor(r() * 40);
     const bytes = Buffer.from(Array.from({ length: len }, () => Math.floor(r() * 256)));
     const code = await new Promise<number>((res) =>
-      (env.api.chat as unknown as Client).makeUnaryRequest(m.path, (b: Buffer) => b, (b: Buffer) => b, bytes, md, (e) => res(e ? e.code : 0)),
+      (env.api.chat as unknown as Client).makeUnaryRequest(
+        m.path,
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        bytes,
+        md,
+        (e) => res(e ? e.code : 0),
+      ),
     );
     if (code === status.INTERNAL || code === status.UNKNOWN) internal++;
   }
@@ -143,9 +170,15 @@ test(`fuzz: ${FRAMES} hostile Connect frames each get a status; the node stays u
   await vs.until(() => vs.messages(victimCh).length === victimSends.length, 'victim messages');
   // (The victim's sends run concurrently, so their order is the server's: check ids, then the set.)
   const got = vs.messages(victimCh);
-  assert.ok(got.every((m, i) => i === 0 || m.id > got[i - 1]!.id), 'in id order');
+  assert.ok(
+    got.every((m, i) => i === 0 || m.id > got[i - 1]!.id),
+    'in id order',
+  );
   assert.deepEqual(got.map((m) => m.body).sort(), victimSends.map((_, i) => `victim ${i}`).sort());
-  assert.ok(vs.messages().every((m) => m.senderUserId === v1.userId), 'no message from the attacker reached the victims');
+  assert.ok(
+    vs.messages().every((m) => m.senderUserId === v1.userId),
+    'no message from the attacker reached the victims',
+  );
   const grown = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
   assert.ok(grown < 200, `memory stays bounded (grew ${grown.toFixed(0)} MiB)`);
   vs.close();

@@ -38,7 +38,14 @@ function rawSend(client: Client, bytes: Buffer, md: Metadata) {
 
 function rawCall(client: Client, path: string, bytes: Buffer, md: Metadata) {
   return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(path, (x: Buffer) => x, (x: Buffer) => x, bytes, md, (e, r) => (e ? reject(e) : resolve(r))),
+    client.makeUnaryRequest(
+      path,
+      (x: Buffer) => x,
+      (x: Buffer) => x,
+      bytes,
+      md,
+      (e, r) => (e ? reject(e) : resolve(r)),
+    ),
   );
 }
 
@@ -88,9 +95,21 @@ test('missing, malformed, forged and expired tokens are UNAUTHENTICATED', async 
   const md = new Metadata();
   md.set('authorization', 'Basic abc');
   await rejects(rpc(a.api.chat, C.listChannels, {}, md), status.UNAUTHENTICATED, /Bearer/);
-  const forged = await new SignJWT({ did: 'd1' }).setProtectedHeader({ alg: 'HS256' }).setSubject(a.userId).setIssuer('grpc-chat').setAudience('grpc-chat').setExpirationTime('1h').sign(new TextEncoder().encode('y'.repeat(40)));
+  const forged = await new SignJWT({ did: 'd1' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(a.userId)
+    .setIssuer('grpc-chat')
+    .setAudience('grpc-chat')
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode('y'.repeat(40)));
   await rejects(rpc(a.api.chat, C.listChannels, {}, bearer(forged)), status.UNAUTHENTICATED, /invalid/);
-  const expired = await new SignJWT({ did: 'd1' }).setProtectedHeader({ alg: 'HS256' }).setSubject(a.userId).setIssuer('grpc-chat').setAudience('grpc-chat').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(new TextEncoder().encode(SECRET));
+  const expired = await new SignJWT({ did: 'd1' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(a.userId)
+    .setIssuer('grpc-chat')
+    .setAudience('grpc-chat')
+    .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+    .sign(new TextEncoder().encode(SECRET));
   await rejects(rpc(a.api.chat, C.listChannels, {}, bearer(expired)), status.UNAUTHENTICATED, /expired/);
   const s = env.api.chat.subscribe({ cursors: [] }, bearer(expired));
   const code = await new Promise<number>((r) => {
@@ -99,11 +118,23 @@ test('missing, malformed, forged and expired tokens are UNAUTHENTICATED', async 
   });
   assert.equal(code, status.UNAUTHENTICATED);
   // Wrong password and unknown user look the same.
-  await rejects(rpc(a.api.accounts, A.login, { userName: a.userName, password: 'wrong password!', deviceId: 'x' }), status.UNAUTHENTICATED, /user name or password is wrong/);
-  await rejects(rpc(a.api.accounts, A.login, { userName: 'nobody_' + randomUUID().slice(0, 6), password: 'wrong password!', deviceId: 'x' }), status.UNAUTHENTICATED, /user name or password is wrong/);
+  await rejects(
+    rpc(a.api.accounts, A.login, { userName: a.userName, password: 'wrong password!', deviceId: 'x' }),
+    status.UNAUTHENTICATED,
+    /user name or password is wrong/,
+  );
+  await rejects(
+    rpc(a.api.accounts, A.login, { userName: 'nobody_' + randomUUID().slice(0, 6), password: 'wrong password!', deviceId: 'x' }),
+    status.UNAUTHENTICATED,
+    /user name or password is wrong/,
+  );
   await rejects(rpc(a.api.accounts, A.register, { userName: a.userName, password: 'another password' }), status.ALREADY_EXISTS, /taken/);
   await rejects(rpc(a.api.accounts, A.register, { userName: 'x', password: 'another password' }), status.INVALID_ARGUMENT, /user_name/);
-  await rejects(rpc(a.api.accounts, A.login, { userName: a.userName, password: 'correct horse battery', deviceId: 'bad device id!' }), status.INVALID_ARGUMENT, /device_id/);
+  await rejects(
+    rpc(a.api.accounts, A.login, { userName: a.userName, password: 'correct horse battery', deviceId: 'bad device id!' }),
+    status.INVALID_ARGUMENT,
+    /device_id/,
+  );
   // Still serving.
   assert.ok((await a.send(ch, 'alive')).message!.id > 0);
 });

@@ -27,12 +27,15 @@ test('sends per user per second: past the burst, RESOURCE_EXHAUSTED with a retry
   const [b] = (await registerAndLogin(env.api, `b_${t}`)) as [Device];
   const ch = (await a.openDirect(b.userName)).channel!.channelId;
   for (let i = 0; i < 5; i++) await a.send(ch, `ok ${i}`);
-  await assert.rejects(() => a.send(ch, 'too fast'), (e: { code: number; details: string; metadata: { get(k: string): unknown[] } }) => {
-    assert.ok(exhausted(e));
-    assert.match(e.details, /at most 5 messages per second; retry in \d+ ms/);
-    assert.ok(Number(e.metadata.get('retry-after-ms')[0]) > 0);
-    return true;
-  });
+  await assert.rejects(
+    () => a.send(ch, 'too fast'),
+    (e: { code: number; details: string; metadata: { get(k: string): unknown[] } }) => {
+      assert.ok(exhausted(e));
+      assert.match(e.details, /at most 5 messages per second; retry in \d+ ms/);
+      assert.ok(Number(e.metadata.get('retry-after-ms')[0]) > 0);
+      return true;
+    },
+  );
   assert.ok((await b.send(ch, 'b is fine')).message!.id > 0, 'the limit is per user');
   await new Promise((r) => setTimeout(r, 250));
   assert.ok((await a.send(ch, 'after a pause')).message!.id > 0);
@@ -43,7 +46,10 @@ test('login attempts per user name are limited, for existing and unknown names a
   await registerAndLogin(env.api, `l_${t}`, []);
   for (const name of [`l_${t}`, `ghost_${t}`]) {
     for (let i = 0; i < 3; i++) {
-      await assert.rejects(() => rpc(env.api.accounts, A.login, { userName: name, password: 'wrong password', deviceId: 'x' }), (e: { code: number }) => e.code === status.UNAUTHENTICATED);
+      await assert.rejects(
+        () => rpc(env.api.accounts, A.login, { userName: name, password: 'wrong password', deviceId: 'x' }),
+        (e: { code: number }) => e.code === status.UNAUTHENTICATED,
+      );
     }
     await assert.rejects(() => rpc(env.api.accounts, A.login, { userName: name, password: 'correct horse battery', deviceId: 'x' }), exhausted);
   }
@@ -55,7 +61,10 @@ test('channels per user and streams per user are capped', async () => {
   const others = await Promise.all([1, 2, 3].map(async (i) => (await registerAndLogin(env.api, `o${i}_${t}`, []), `o${i}_${t}`)));
   await a.openDirect(others[0]!);
   await a.createGroup('g', [others[1]!]);
-  await assert.rejects(() => a.openDirect(others[2]!), (e: { code: number; details: string }) => e.code === status.FAILED_PRECONDITION && /already in 2 channels/.test(e.details));
+  await assert.rejects(
+    () => a.openDirect(others[2]!),
+    (e: { code: number; details: string }) => e.code === status.FAILED_PRECONDITION && /already in 2 channels/.test(e.details),
+  );
   const s1 = a.connect();
   const s2 = a.connect();
   await Promise.all([s1.caughtUp(), s2.caughtUp()]);

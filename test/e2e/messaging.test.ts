@@ -34,8 +34,14 @@ test('1:1: B receives in order with server ids; A gets acks with the same ids', 
   await as.until(() => as.of('sendAck').length === 20, '20 acks');
   await bs.until(() => bs.messages(channel!.channelId).length === 20, '20 messages at B');
   const got = bs.messages(channel!.channelId);
-  assert.deepEqual(got.map((m) => m.body), ids.map((_, i) => `m${i}`));
-  assert.deepEqual(got.map((m) => m.id), Array.from({ length: 20 }, (_, i) => i + 1));
+  assert.deepEqual(
+    got.map((m) => m.body),
+    ids.map((_, i) => `m${i}`),
+  );
+  assert.deepEqual(
+    got.map((m) => m.id),
+    Array.from({ length: 20 }, (_, i) => i + 1),
+  );
   const acks = as.of('sendAck').map((f) => f.sendAck);
   for (const m of got) {
     const ack = acks.find((x) => x.clientMsgId === m.clientMsgId)!;
@@ -43,13 +49,16 @@ test('1:1: B receives in order with server ids; A gets acks with the same ids', 
     assert.equal(m.senderUserId, a.userId);
   }
   // The sending stream gets each of its sends back once, as its ack (in id order), never as a second frame with the body.
-  assert.deepEqual(acks.map((x) => x.messageId), got.map((m) => m.id));
+  assert.deepEqual(
+    acks.map((x) => x.messageId),
+    got.map((m) => m.id),
+  );
   assert.equal(as.messages(channel!.channelId).length, 0, 'no echo of its own bodies on the sending stream');
   as.close();
   bs.close();
 });
 
-test('a stream is a complete, ordered log of its channels: the messages of others and the acks of its own sends interleave in id order; the user\'s other device gets everything as messages', async () => {
+test("a stream is a complete, ordered log of its channels: the messages of others and the acks of its own sends interleave in id order; the user's other device gets everything as messages", async () => {
   const tag = randomUUID().slice(0, 6);
   const [a1, a2] = (await registerAndLogin(env.api, `a_${tag}`, ['phone', 'laptop'])) as [Device, Device];
   const [b] = (await registerAndLogin(env.api, `b_${tag}`)) as [Device];
@@ -64,14 +73,23 @@ test('a stream is a complete, ordered log of its channels: the messages of other
     sb.write({ $case: 'send', send: { channelId: ch, clientMsgId: randomUUID(), body: `b${i}` } });
   }
   const log = (s: DeviceStream) =>
-    s.frames.flatMap((f) => (f.$case === 'message' && f.message.channelId === ch ? [f.message.id] : f.$case === 'sendAck' && f.sendAck.channelId === ch ? [f.sendAck.messageId] : []));
+    s.frames.flatMap((f) =>
+      f.$case === 'message' && f.message.channelId === ch ? [f.message.id] : f.$case === 'sendAck' && f.sendAck.channelId === ch ? [f.sendAck.messageId] : [],
+    );
   const all = Array.from({ length: 2 * N }, (_, i) => i + 1);
-  for (const [name, s] of [['a1', s1], ['a2', s2], ['b', sb]] as const) {
+  for (const [name, s] of [
+    ['a1', s1],
+    ['a2', s2],
+    ['b', sb],
+  ] as const) {
     await s.until(() => log(s).length >= 2 * N, `${name}: ${2 * N} entries`);
     assert.deepEqual(log(s), all, `${name}: every id once, in order`);
   }
   assert.equal(s1.of('sendAck').length, N);
-  assert.ok(s1.messages(ch).every((m) => m.body.startsWith('b')), 'a1 gets only the other side as messages');
+  assert.ok(
+    s1.messages(ch).every((m) => m.body.startsWith('b')),
+    'a1 gets only the other side as messages',
+  );
   assert.equal(s2.messages(ch).length, 2 * N, "a2 gets a1's sends as messages");
   assert.equal(s2.of('sendAck').length, 0);
   for (const s of streams) s.close();
@@ -100,9 +118,15 @@ test('ids strictly increase per channel; a resend with the same client_msg_id is
   const next = await a.send(ch, 'after');
   assert.ok(next.message!.id > racers[0]!.message!.id);
   const hist = await b.history(ch);
-  assert.deepEqual(hist.messages.map((m) => m.body), ['after', 'race', 'once']);
+  assert.deepEqual(
+    hist.messages.map((m) => m.body),
+    ['after', 'race', 'once'],
+  );
   await sleep(100);
-  assert.deepEqual(bs.messages(ch).map((m) => m.body), ['once', 'race', 'after']);
+  assert.deepEqual(
+    bs.messages(ch).map((m) => m.body),
+    ['once', 'race', 'after'],
+  );
   bs.close();
 });
 
@@ -121,15 +145,24 @@ test('groups: 100 members including the creator; the 101st is refused and nothin
   const after = await owner.chat(C.describeChannel, { channelId: channel!.channelId });
   assert.equal(after.channel!.members.length, 100);
   // Creating a group of 101 in one go fails the same way.
-  await assert.rejects(() => owner.createGroup('too big', names), (e: { code: number }) => e.code === status.FAILED_PRECONDITION);
+  await assert.rejects(
+    () => owner.createGroup('too big', names),
+    (e: { code: number }) => e.code === status.FAILED_PRECONDITION,
+  );
 });
 
 test('only members send or read; removed members stop receiving at once', async () => {
   const [a, b, c, x] = (await users('a', 'b', 'c', 'x')) as [Device, Device, Device, Device];
   const { channel } = await a.createGroup('team', [b.userName, c.userName]);
   const ch = channel!.channelId;
-  await assert.rejects(() => x.send(ch, 'let me in'), (e: { code: number }) => e.code === status.PERMISSION_DENIED);
-  await assert.rejects(() => x.history(ch), (e: { code: number }) => e.code === status.PERMISSION_DENIED);
+  await assert.rejects(
+    () => x.send(ch, 'let me in'),
+    (e: { code: number }) => e.code === status.PERMISSION_DENIED,
+  );
+  await assert.rejects(
+    () => x.history(ch),
+    (e: { code: number }) => e.code === status.PERMISSION_DENIED,
+  );
   const cs = c.connect();
   await cs.caughtUp();
   await a.send(ch, 'before removal');
@@ -143,8 +176,14 @@ test('only members send or read; removed members stop receiving at once', async 
   await a.send(ch, 'after removal');
   await cs.until(() => cs.of('membership').some((f) => f.membership.userId === c.userId && f.membership.channelId === ch), 'removal event');
   await sleep(150);
-  assert.deepEqual(cs.messages(ch).map((m) => m.body), ['before removal']);
-  await assert.rejects(() => c.send(ch, 'still here?'), (e: { code: number }) => e.code === status.PERMISSION_DENIED);
+  assert.deepEqual(
+    cs.messages(ch).map((m) => m.body),
+    ['before removal'],
+  );
+  await assert.rejects(
+    () => c.send(ch, 'still here?'),
+    (e: { code: number }) => e.code === status.PERMISSION_DENIED,
+  );
   cs.close();
   // A device that resumes with a cursor of the channel it was removed from is not refused; it gets nothing of it.
   const again = c.connect([{ channelId: ch, lastMessageId: 0 }]);

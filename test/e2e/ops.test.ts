@@ -28,7 +28,9 @@ test('grpc.health.v1 answers SERVING and server reflection lists the chat servic
   assert.equal(await healthStatus(env.node.address), 'SERVING');
 
   const reflProto = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1alpha/reflection.proto');
-  const r = loadPackageDefinition(loadSync(reflProto)) as unknown as { grpc: { reflection: { v1alpha: { ServerReflection: new (a: string, c: unknown) => AnyClient } } } };
+  const r = loadPackageDefinition(loadSync(reflProto)) as unknown as {
+    grpc: { reflection: { v1alpha: { ServerReflection: new (a: string, c: unknown) => AnyClient } } };
+  };
   const refl = new r.grpc.reflection.v1alpha.ServerReflection(env.node.address, credentials.createInsecure());
   const stream = refl.ServerReflectionInfo() as unknown as NodeJS.ReadWriteStream & { write(x: object): void; end(): void };
   const names = await new Promise<string[]>((resolve, reject) => {
@@ -61,7 +63,10 @@ test('a backend service posts a system message, reads history and looks up prese
     (e: { code: number }) => e.code === status.UNAUTHENTICATED,
   );
   // A service cannot act as a user (no channels of its own, no streams).
-  await assert.rejects(() => rpc(env.api.chat, C.listChannels, {}, bearer(SVC)), (e: { code: number }) => e.code === status.PERMISSION_DENIED);
+  await assert.rejects(
+    () => rpc(env.api.chat, C.listChannels, {}, bearer(SVC)),
+    (e: { code: number }) => e.code === status.PERMISSION_DENIED,
+  );
   bs.close();
 });
 

@@ -24,8 +24,7 @@ const pair = async () => {
   return [a, b] as const;
 };
 
-const watch = (watcher: Device, userId: string) =>
-  new DeviceStream(watcher.api.presence.watchPresence({ userIds: [userId] }, watcher.md()) as never);
+const watch = (watcher: Device, userId: string) => new DeviceStream(watcher.api.presence.watchPresence({ userIds: [userId] }, watcher.md()) as never);
 
 type PresenceFrame = { presence: { userId: string; state: PresenceState; lastActiveAtMs: number } };
 const states = (w: DeviceStream) =>
@@ -133,8 +132,14 @@ test('presence: a chat opened mid-session brings the peer’s current presence t
   const bs = b.connect();
   await Promise.all([as.caughtUp(), bs.caughtUp()]);
   await b.openDirect(a.userName);
-  await bs.until(() => bs.of('presence').some((f) => f.presence.userId === a.userId && f.presence.state === PresenceState.PRESENCE_STATE_ONLINE), 'A online on B');
-  await as.until(() => as.of('presence').some((f) => f.presence.userId === b.userId && f.presence.state === PresenceState.PRESENCE_STATE_ONLINE), 'B online on A');
+  await bs.until(
+    () => bs.of('presence').some((f) => f.presence.userId === a.userId && f.presence.state === PresenceState.PRESENCE_STATE_ONLINE),
+    'A online on B',
+  );
+  await as.until(
+    () => as.of('presence').some((f) => f.presence.userId === b.userId && f.presence.state === PresenceState.PRESENCE_STATE_ONLINE),
+    'B online on A',
+  );
   as.close();
   bs.close();
 });

@@ -12,7 +12,9 @@ after(async () => {
   await env.stop();
 });
 
-test('a client that drops its connection before and after the ack and retries with the same client_msg_id ends with exactly one copy of each message', { timeout: 120_000 }, async () => {
+test('a client that drops its connection before and after the ack and retries with the same client_msg_id ends with exactly one copy of each message', {
+  timeout: 120_000,
+}, async () => {
   const t = randomUUID().slice(0, 6);
   const [a] = (await registerAndLogin(env.api, `a_${t}`)) as [Device];
   const [b] = (await registerAndLogin(env.api, `b_${t}`)) as [Device];
@@ -20,7 +22,7 @@ test('a client that drops its connection before and after the ack and retries wi
   const bs = b.connect();
   await bs.caughtUp();
   let seed = 42;
-  const r = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const r = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const N = 150;
   const drops = { beforeAck: 0, afterAck: 0, streamCut: 0 };
   for (let i = 0; i < N; i++) {
@@ -65,7 +67,10 @@ test('a client that drops its connection before and after the ack and retries wi
     before = page.nextBeforeId;
   }
   assert.equal(all.length, N, 'exactly one stored copy per message');
-  assert.deepEqual(all.map((m) => m.body).reverse(), Array.from({ length: N }, (_, i) => `msg ${i}`));
+  assert.deepEqual(
+    all.map((m) => m.body).reverse(),
+    Array.from({ length: N }, (_, i) => `msg ${i}`),
+  );
   await bs.until(() => bs.messages(ch).length >= N, 'live copies');
   await sleep(200);
   assert.equal(bs.messages(ch).length, N, 'the receiver got each once');

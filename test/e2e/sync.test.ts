@@ -63,8 +63,15 @@ test('store-and-forward: 50 messages while B is offline arrive exactly once, in 
   await bs.until(() => bs.messages(ch).some((m) => m.body === 'live'), 'the live message');
   const bodies = bs.messages(ch).map((m) => m.body);
   const ids = bs.messages(ch).map((m) => m.id);
-  assert.deepEqual(bodies.slice(0, 50), Array.from({ length: 50 }, (_, i) => `offline ${i}`));
-  assert.deepEqual(ids, Array.from({ length: 53 }, (_, i) => i + 2), 'ids 2..54, no gap, no repeat');
+  assert.deepEqual(
+    bodies.slice(0, 50),
+    Array.from({ length: 50 }, (_, i) => `offline ${i}`),
+  );
+  assert.deepEqual(
+    ids,
+    Array.from({ length: 53 }, (_, i) => i + 2),
+    'ids 2..54, no gap, no repeat',
+  );
   assert.equal(bodies.at(-1), 'live');
   const caughtAt = bs.frames.findIndex((f) => f.$case === 'caughtUp');
   const firstLive = bs.frames.findIndex((f) => f.$case === 'message' && f.message.body === 'live');
@@ -86,11 +93,20 @@ test('each device has its own cursor; a brand-new device starts at the head and 
   const phone = b1.connect();
   const laptop = b2.connect();
   await Promise.all([phone.caughtUp(), laptop.caughtUp()]);
-  assert.deepEqual(phone.messages(ch).map((m) => m.id), [11, 12, 13, 14, 15]);
-  assert.deepEqual(laptop.messages(ch).map((m) => m.id), [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  assert.deepEqual(
+    phone.messages(ch).map((m) => m.id),
+    [11, 12, 13, 14, 15],
+  );
+  assert.deepEqual(
+    laptop.messages(ch).map((m) => m.id),
+    [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+  );
   // SyncMessages (unary) agrees with the stream for the laptop's stored cursor.
   const sync = await b2.chat(C.syncMessages, { cursors: [], limit: 0 });
-  assert.deepEqual(sync.messages.map((m) => m.id), [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  assert.deepEqual(
+    sync.messages.map((m) => m.id),
+    [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+  );
   // A new device gets no replay but can page everything.
   const tablet = await login(env.api, b1.userName, 'tablet');
   const ts = tablet.connect();
@@ -104,7 +120,10 @@ test('each device has its own cursor; a brand-new device starts at the head and 
     if (!page.nextBeforeId) break;
     before = page.nextBeforeId;
   }
-  assert.deepEqual(pages, Array.from({ length: 15 }, (_, i) => 15 - i));
+  assert.deepEqual(
+    pages,
+    Array.from({ length: 15 }, (_, i) => 15 - i),
+  );
   [phone, laptop, ts].forEach((s) => s.close());
   await sleep(10);
 });
@@ -119,7 +138,10 @@ test('a channel created while a device is connected is delivered from its first 
   const ch = channel!.channelId;
   for (let i = 0; i < 5; i++) await a.send(ch, `g${i}`);
   await bs.until(() => bs.messages(ch).length === 5, 'five group messages');
-  assert.deepEqual(bs.messages(ch).map((m) => m.id), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    bs.messages(ch).map((m) => m.id),
+    [1, 2, 3, 4, 5],
+  );
   assert.ok(bs.of('membership').some((f) => f.membership.channelId === ch && f.membership.userId === b.userId));
   bs.close();
 });

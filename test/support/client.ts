@@ -17,7 +17,9 @@ interface UnaryDef<Req, Res> {
 export function rpc<Req, Res>(client: Client, def: UnaryDef<Req, Res>, req: Req, md = new Metadata()): Promise<Res> {
   return new Promise((resolve, reject) =>
     // Every test call has a deadline: a server that never answers fails the test instead of hanging it.
-    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r!))),
+    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, { deadline: Date.now() + 20_000 }, (e, r) =>
+      e ? reject(e) : resolve(r!),
+    ),
   );
 }
 
@@ -28,7 +30,10 @@ export class Api {
   readonly presence: PresenceServiceClient;
   readonly discovery: DiscoveryServiceClient;
 
-  constructor(readonly address: string, options: object = {}) {
+  constructor(
+    readonly address: string,
+    options: object = {},
+  ) {
     const creds = credentials.createInsecure();
     this.accounts = new AccountServiceClient(address, creds, options);
     this.chat = new ChatServiceClient(address, creds, options);
@@ -126,7 +131,10 @@ export class DeviceStream {
   ended = false;
   private waiters: Array<() => void> = [];
 
-  constructor(readonly stream: ClientDuplexStream<ClientFrame, ServerFrame> | ClientReadableStream<ServerFrame>, autoRead = true) {
+  constructor(
+    readonly stream: ClientDuplexStream<ClientFrame, ServerFrame> | ClientReadableStream<ServerFrame>,
+    autoRead = true,
+  ) {
     if (autoRead) this.read();
     stream.on('error', (e: ServiceError) => {
       this.error = e;

@@ -159,7 +159,8 @@ export class ConsulStandIn {
       let arg: string | undefined;
       if (route(/^\/v1\/agent\/service\/register$/, 'PUT') !== undefined) return reply(res, 200, this.register(parseJson(chunks)));
       if ((arg = route(/^\/v1\/agent\/service\/deregister\/(.+)$/, 'PUT')) !== undefined) return reply(res, 200, this.deregister(arg));
-      if ((arg = route(/^\/v1\/agent\/check\/pass\/(.+)$/, 'PUT')) !== undefined) return reply(res, 200, this.setStatus(arg, 'passing', url.searchParams.get('note') ?? ''));
+      if ((arg = route(/^\/v1\/agent\/check\/pass\/(.+)$/, 'PUT')) !== undefined)
+        return reply(res, 200, this.setStatus(arg, 'passing', url.searchParams.get('note') ?? ''));
       if ((arg = route(/^\/v1\/agent\/check\/update\/(.+)$/, 'PUT')) !== undefined) {
         const b = parseJson(chunks) as { Status?: string; Output?: string };
         if (!['passing', 'warning', 'critical'].includes(b.Status ?? '')) throw new HttpError(400, `Invalid check status: "${b.Status}"`);
@@ -186,8 +187,12 @@ export class ConsulStandIn {
     if (b.Port !== undefined && !Number.isInteger(b.Port)) throw new HttpError(400, 'Request decode failed: Port must be an integer');
     const prev = this.entries.get(id);
     const svc: StandInService = {
-      ID: id, Service: b.Name, Address: typeof b.Address === 'string' ? b.Address : '', Port: (b.Port as number) ?? 0,
-      Tags: Array.isArray(b.Tags) ? (b.Tags as string[]) : [], Meta: meta as Record<string, string>,
+      ID: id,
+      Service: b.Name,
+      Address: typeof b.Address === 'string' ? b.Address : '',
+      Port: (b.Port as number) ?? 0,
+      Tags: Array.isArray(b.Tags) ? (b.Tags as string[]) : [],
+      Meta: meta as Record<string, string>,
     };
     const entry: Entry = { svc, ttlMs: 0 };
     const c = b.Check as Record<string, unknown> | undefined;
@@ -199,7 +204,9 @@ export class ConsulStandIn {
       svc.Check = {
         CheckID: typeof c.CheckID === 'string' && c.CheckID ? c.CheckID : `service:${id}`,
         Name: typeof c.Name === 'string' && c.Name ? c.Name : `Service '${b.Name}' check`,
-        Status: status, Output: status === prev?.svc.Check?.Status ? prev.svc.Check.Output : '', TTL: c.TTL,
+        Status: status,
+        Output: status === prev?.svc.Check?.Status ? prev.svc.Check.Output : '',
+        TTL: c.TTL,
       };
       if (typeof c.DeregisterCriticalServiceAfter === 'string') {
         svc.Check.DeregisterCriticalServiceAfter = c.DeregisterCriticalServiceAfter;
@@ -294,8 +301,30 @@ export class ConsulStandIn {
         Node: NODE,
         Service: { ID: e.svc.ID, Service: e.svc.Service, Tags: e.svc.Tags, Address: e.svc.Address, Port: e.svc.Port, Meta: e.svc.Meta },
         Checks: [
-          { Node: NODE.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '', Type: '' },
-          ...(e.svc.Check ? [{ Node: NODE.Node, CheckID: e.svc.Check.CheckID, Name: e.svc.Check.Name, Status: e.svc.Check.Status, Output: e.svc.Check.Output, ServiceID: e.svc.ID, ServiceName: name, Type: 'ttl' }] : []),
+          {
+            Node: NODE.Node,
+            CheckID: 'serfHealth',
+            Name: 'Serf Health Status',
+            Status: 'passing',
+            Output: 'Agent alive and reachable',
+            ServiceID: '',
+            ServiceName: '',
+            Type: '',
+          },
+          ...(e.svc.Check
+            ? [
+                {
+                  Node: NODE.Node,
+                  CheckID: e.svc.Check.CheckID,
+                  Name: e.svc.Check.Name,
+                  Status: e.svc.Check.Status,
+                  Output: e.svc.Check.Output,
+                  ServiceID: e.svc.ID,
+                  ServiceName: name,
+                  Type: 'ttl',
+                },
+              ]
+            : []),
         ],
       }));
     res.setHeader('X-Consul-Index', String(this.indexOf(name)));
@@ -306,7 +335,10 @@ export class ConsulStandIn {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -327,7 +359,7 @@ function parseJson(chunks: Buffer[]): unknown {
   }
 }
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Go's time.ParseDuration, in milliseconds (NaN when malformed): "1m30s", "500ms", "0.5s". */
 export function goDuration(text: string): number {

@@ -39,7 +39,9 @@ export class PrivateRedis {
   async start() {
     const { dir, args = [] } = this.options;
     const files = dir ? ['--dir', dir, '--dbfilename', 'dump.rdb'] : [];
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...files, ...args], { stdio: 'ignore' });
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...files, ...args], {
+      stdio: 'ignore',
+    });
     const deadline = Date.now() + 5000;
     for (;;) {
       const r = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });

@@ -97,7 +97,10 @@ export class ConsulRegistry implements Membership {
   }
 
   async alternative(nodeId: string) {
-    return bestNode(this.visible().filter((n) => n.nodeId !== nodeId), this.self?.region ?? '');
+    return bestNode(
+      this.visible().filter((n) => n.nodeId !== nodeId),
+      this.self?.region ?? '',
+    );
   }
 
   /**
@@ -144,8 +147,18 @@ export class ConsulRegistry implements Membership {
     if (this.opts.zone) meta.zone = this.opts.zone;
     this.needsRegister = true; // until Consul confirms
     await this.consul.agent.service.register({
-      name: this.service, id: self.nodeId, address: host, port, meta,
-      check: { checkid: `service:${self.nodeId}`, name: `${this.service} TTL`, ttl: goDuration(this.ttlMs), status: 'passing', deregistercriticalserviceafter: this.opts.deregisterAfter ?? '1m' },
+      name: this.service,
+      id: self.nodeId,
+      address: host,
+      port,
+      meta,
+      check: {
+        checkid: `service:${self.nodeId}`,
+        name: `${this.service} TTL`,
+        ttl: goDuration(this.ttlMs),
+        status: 'passing',
+        deregistercriticalserviceafter: this.opts.deregisterAfter ?? '1m',
+      },
       timeout: this.callTimeoutMs,
     });
     this.registered = connections;
@@ -154,13 +167,16 @@ export class ConsulRegistry implements Membership {
 
   private schedule(from: number) {
     if (this.left) return;
-    this.tickTimer = setTimeout(() => {
-      const start = Date.now();
-      this.ticking = this.tick().finally(() => {
-        this.ticking = undefined;
-        this.schedule(start);
-      });
-    }, Math.max(0, from + this.ttlMs / 3 - Date.now()));
+    this.tickTimer = setTimeout(
+      () => {
+        const start = Date.now();
+        this.ticking = this.tick().finally(() => {
+          this.ticking = undefined;
+          this.schedule(start);
+        });
+      },
+      Math.max(0, from + this.ttlMs / 3 - Date.now()),
+    );
     this.tickTimer.unref();
   }
 

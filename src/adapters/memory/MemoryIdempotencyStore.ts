@@ -1,8 +1,6 @@
 import type { ClaimResult, IdempotencyStore } from '../../ports/IdempotencyStore.js';
 
-type Entry =
-  | { state: 'pending'; waiters?: Array<() => void> }
-  | { state: 'done'; channelId: string; messageId: number; expiresAt: number };
+type Entry = { state: 'pending'; waiters?: Array<() => void> } | { state: 'done'; channelId: string; messageId: number; expiresAt: number };
 
 /** Entries looked at per claim by the incremental sweep. */
 const SWEEP_STEP = 4;

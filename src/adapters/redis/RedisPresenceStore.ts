@@ -70,7 +70,17 @@ export class RedisPresenceStore implements PresenceStore {
   async touch(userId: string, deviceId: string, activeAtMs: number, expiresAtMs: number) {
     const added = await guard(
       'presence',
-      this.touchScript(`${this.p}dev:${userId}`, `${this.p}act:${userId}`, `${this.p}on`, `${this.p}deadlines`, `${this.p}last`, userId, deviceId, activeAtMs, expiresAtMs),
+      this.touchScript(
+        `${this.p}dev:${userId}`,
+        `${this.p}act:${userId}`,
+        `${this.p}on`,
+        `${this.p}deadlines`,
+        `${this.p}last`,
+        userId,
+        deviceId,
+        activeAtMs,
+        expiresAtMs,
+      ),
     );
     return { cameOnline: Number(added) === 1 };
   }

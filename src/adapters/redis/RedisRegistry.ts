@@ -39,7 +39,10 @@ export class RedisRegistry implements Membership {
   }
 
   async alternative(nodeId: string) {
-    return bestNode(this.view.filter((n) => n.nodeId !== nodeId), this.self?.region ?? '');
+    return bestNode(
+      this.view.filter((n) => n.nodeId !== nodeId),
+      this.self?.region ?? '',
+    );
   }
 
   /** Leaves the cluster view at once (drain), without waiting for expiry; the view stays live until close(). */

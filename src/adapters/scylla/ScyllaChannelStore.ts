@@ -55,7 +55,11 @@ export class ScyllaChannelStore implements ChannelStore {
     if (!stored || stored.channel.kind !== ch.kind || stored.channel.title !== ch.title || stored.channel.createdAtMs !== ch.createdAtMs) {
       throw new DomainError('already_exists', `channel ${ch.id} already exists`);
     }
-    await this.index(stored.channel.members.map((m) => m.userId), ch.id, 2 * stored.version + 1);
+    await this.index(
+      stored.channel.members.map((m) => m.userId),
+      ch.id,
+      2 * stored.version + 1,
+    );
   }
 
   async createDirect(channel: Channel): Promise<Channel> {
@@ -63,7 +67,11 @@ export class ScyllaChannelStore implements ChannelStore {
     if (await this.insert(ch)) return ch;
     const stored = await this.read(ch.id, true);
     if (!stored) throw new DomainError('unavailable', `channel ${ch.id} could not be read back; retry`);
-    await this.index(stored.channel.members.map((m) => m.userId), ch.id, 2 * stored.version + 1);
+    await this.index(
+      stored.channel.members.map((m) => m.userId),
+      ch.id,
+      2 * stored.version + 1,
+    );
     return stored.channel;
   }
 
@@ -79,14 +87,24 @@ export class ScyllaChannelStore implements ChannelStore {
       const fresh = wanted.filter((m) => !present.has(m.userId));
       checkCapacity(s.channel.members.length, fresh.length, { maxGroupMembers: maxMembers, maxBodyBytes: 0, maxGroupTitle: 0 });
       const after = { ...s.channel, members: [...s.channel.members, ...fresh.map((m) => ({ ...m }))] };
-      const heal = () => this.index(wanted.map((m) => m.userId), channelId, 2 * s.version + 1);
+      const heal = () =>
+        this.index(
+          wanted.map((m) => m.userId),
+          channelId,
+          2 * s.version + 1,
+        );
       if (fresh.length === 0) return { done: true, result: after, after: heal };
       const v = s.version + 1;
       const rows = fresh.map((m, i): BatchItem => ({ query: this.q.addMember, params: [channelId, m.userId, m.role, v, i] }));
       return {
         cas: [this.bump(channelId, s, after.members.length), ...rows],
         result: after,
-        after: () => this.index(wanted.map((m) => m.userId), channelId, 2 * v + 1),
+        after: () =>
+          this.index(
+            wanted.map((m) => m.userId),
+            channelId,
+            2 * v + 1,
+          ),
       };
     });
   }
@@ -124,7 +142,9 @@ export class ScyllaChannelStore implements ChannelStore {
    */
   private async change<T>(
     channelId: string,
-    plan: (s: Stored | undefined) => Promise<{ done: true; result: T; after?: () => Promise<void> } | { done?: false; cas: BatchItem[]; result: T; after?: () => Promise<void> }>,
+    plan: (
+      s: Stored | undefined,
+    ) => Promise<{ done: true; result: T; after?: () => Promise<void> } | { done?: false; cas: BatchItem[]; result: T; after?: () => Promise<void> }>,
   ): Promise<T> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const p = await plan(await this.read(channelId, attempt > 0));
@@ -156,7 +176,11 @@ export class ScyllaChannelStore implements ChannelStore {
       { idempotent: false, logged: true },
     );
     if (!rs.wasApplied()) return false;
-    await this.index(ch.members.map((m) => m.userId), ch.id, 2 * 1 + 1);
+    await this.index(
+      ch.members.map((m) => m.userId),
+      ch.id,
+      2 * 1 + 1,
+    );
     return true;
   }
 

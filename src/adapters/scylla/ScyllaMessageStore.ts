@@ -70,11 +70,24 @@ export class ScyllaMessageStore implements MessageStore {
     const bucket = this.bucketOf(message.id);
     const row = {
       query: this.q.insert,
-      params: [message.channelId, bucket, message.id, message.senderUserId, message.senderDeviceId, message.clientMsgId, message.body, message.sentAtMs, message.kind],
+      params: [
+        message.channelId,
+        bucket,
+        message.id,
+        message.senderUserId,
+        message.senderDeviceId,
+        message.clientMsgId,
+        message.body,
+        message.sentAtMs,
+        message.kind,
+      ],
     };
     await Promise.all([
       message.clientMsgId
-        ? this.session.batch([row, { query: this.q.byClient, params: [message.senderUserId, message.clientMsgId, message.channelId, message.id] }], { idempotent: true, logged: false })
+        ? this.session.batch([row, { query: this.q.byClient, params: [message.senderUserId, message.clientMsgId, message.channelId, message.id] }], {
+            idempotent: true,
+            logged: false,
+          })
         : this.session.execute(row.query, row.params, { idempotent: true }),
       this.ensureIndexed(message.channelId, bucket),
     ]);

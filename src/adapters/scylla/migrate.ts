@@ -99,14 +99,15 @@ export async function migrate(session: CqlSession, layout: LayoutSettings): Prom
   if (!/^\{[^;{}]*\}$/.test(replication)) throw new Error(`invalid CQL replication map ${replication}`);
   await ddl(session, `CREATE KEYSPACE IF NOT EXISTS ${session.keyspace} WITH replication = ${replication} AND durable_writes = true`);
   for (const statement of SCHEMA) {
-    await ddl(session, statement.replace(/^CREATE TABLE IF NOT EXISTS (\w+)/, (_, t: string) => `CREATE TABLE IF NOT EXISTS ${session.table(t)}`));
+    await ddl(
+      session,
+      statement.replace(/^CREATE TABLE IF NOT EXISTS (\w+)/, (_, t: string) => `CREATE TABLE IF NOT EXISTS ${session.table(t)}`),
+    );
   }
   const want = String(layout.messageBucketSize);
-  const rs = await session.execute(
-    `INSERT INTO ${session.table('meta')} (name, value) VALUES ('message_bucket_size', ?) IF NOT EXISTS`,
-    [want],
-    { idempotent: false },
-  );
+  const rs = await session.execute(`INSERT INTO ${session.table('meta')} (name, value) VALUES ('message_bucket_size', ?) IF NOT EXISTS`, [want], {
+    idempotent: false,
+  });
   const have = rs.wasApplied() ? want : String(rs.first()?.['value']);
   if (have !== want) {
     throw new Error(

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 /** <repo>/web, from dist/src/app or src/app. */
 const webDir = () => fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../web/' : '../../web/', import.meta.url));
 import { compose } from './compose.js';
+import { installProcessGuard, unhandledRejections } from './processGuard.js';
 import type { Config } from './config.js';
 
 export interface RunningNode {
@@ -27,8 +28,10 @@ export interface RunningNode {
 
 /** Starts one chat node: adapters, use cases, gRPC server, discovery. */
 export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHAT_LOG_LEVEL }) as unknown as Logger): Promise<RunningNode> {
+  installProcessGuard(log);
   const c = await compose(cfg, log);
   const metrics = new Metrics();
+  metrics.followTotal(metrics.unhandledRejections, unhandledRejections);
   c.ports.fanout = countFanout(c.ports.fanout, (n) => metrics.fanout.observe(n));
   const core = new ChatCore(
     {

@@ -110,6 +110,12 @@ export class Metrics {
     labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
     registers: [this.registry],
   });
+  /** Process-wide count of unhandled promise rejections (see app/processGuard.ts), read at scrape time. */
+  readonly unhandledRejections = new Counter({
+    name: 'chat_unhandled_rejections_total',
+    help: 'Promise rejections nobody handled (bugs); the node logged and survived each.',
+    registers: [this.registry],
+  });
   readonly streams = new Gauge({
     name: 'chat_connected_streams',
     help: 'Device streams (Connect and Subscribe) open on this node.',
@@ -153,6 +159,16 @@ export class Metrics {
   metrics(): Promise<string> {
     for (const f of this.flushes) f();
     return this.registry.metrics();
+  }
+
+  /** Keeps `counter` equal to a running total read from elsewhere (`read()`), updated at scrape time. */
+  followTotal(counter: Counter, read: () => number) {
+    let seen = 0;
+    this.register(() => {
+      const n = read();
+      if (n > seen) counter.inc(n - seen);
+      seen = n;
+    });
   }
 
   private fast(c: { inc(n: number): void }) {

@@ -124,10 +124,10 @@ export function connectHandler(deps: TransportDeps) {
       enqueue(() => handleFrame(deps, s.session, s.out, frame));
     });
     call.on('end', () => {
-      // The client half-closed: finish what it sent, then end the stream cleanly.
-      (chain ?? Promise.resolve()).finally(() => {
-        s.out.end();
-      });
+      // The client half-closed: finish what it sent, then end the stream cleanly. A chain that
+      // failed has already failed the stream (`s.fail`); ending it then is a no-op.
+      const end = () => s.out.end();
+      (chain ?? Promise.resolve()).then(end, end);
     });
   };
 }

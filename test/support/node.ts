@@ -1,6 +1,7 @@
 import { loadConfig } from '../../src/app/config.js';
 import { startNode, type RunningNode } from '../../src/app/node.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { unhandledRejections } from '../../src/app/processGuard.js';
 import { Api } from './client.js';
 import { randomUUID } from 'node:crypto';
 
@@ -8,10 +9,10 @@ import { randomUUID } from 'node:crypto';
  * CHAT_TEST_STORE=scylla runs the same end-to-end suites on the production
  * stack (Cassandra + Redis), each node in a keyspace and key prefix of its own.
  */
-function storeEnv(): Record<string, string> {
+export function storeEnv(): Record<string, string> {
   if (process.env.CHAT_TEST_STORE !== 'scylla') return {};
   const run = 't' + randomUUID().slice(0, 8);
-  return { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: `chat_${run}`, CHAT_REDIS_PREFIX: `${run}:` };
+  return { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: `chat_${run}`, CHAT_REDIS_PREFIX: `${run}:`, CHAT_JWT_SECRET: `test-secret-${randomUUID()}` };
 }
 
 /** Settings every test node shares, in process or not: free ports, cheap hashing, limits out of the way. */
@@ -46,6 +47,8 @@ export async function testNode(env: Record<string, string> = {}): Promise<{ node
     stop: async () => {
       api.close();
       await node.stop(200);
+      // Every test's node checks that nothing it did left a rejection unhandled (the process guard survives them).
+      if (unhandledRejections() !== 0) throw new Error(`${unhandledRejections()} unhandled promise rejection(s) in this test process; see the error log`);
     },
   };
 }

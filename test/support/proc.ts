@@ -11,7 +11,8 @@ export class NodeProcess {
 
   constructor(readonly env: Record<string, string>) {
     this.proc = spawn(process.execPath, [resolve('dist/src/app/main.js')], {
-      env: { ...process.env, CHAT_LOG_LEVEL: 'warn', ...env },
+      // The test runner's own switches (CHAT_TEST_*) are not node settings: the node would refuse them.
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CHAT_TEST_'))), CHAT_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc.stdout!.on('data', (d) => (this.log += d));
@@ -29,6 +30,11 @@ export class NodeProcess {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`node did not start in ${ms} ms:\n${this.log}`);
+  }
+
+  /** The process's exit code, or null while it runs. */
+  get exitCode(): number | null {
+    return this.proc.exitCode ?? (this.proc.signalCode ? -1 : null);
   }
 
   kill(signal: NodeJS.Signals) {

@@ -1,5 +1,7 @@
 import type { Channel, Member, Role } from '../domain/model.js';
 import type { ChannelStore } from '../ports/ChannelStore.js';
+import type { Fanout } from '../ports/Fanout.js';
+import { CHANNELS_TOPIC } from '../domain/events.js';
 
 /** Channels remembered at most; past this the oldest entries go first. */
 const MAX_ENTRIES = 100_000;
@@ -8,9 +10,9 @@ const MAX_ENTRIES = 100_000;
  * Keeps channels read from a remote store for `ttlMs`, so the send path
  * (which loads the channel to check membership on every message) does not
  * read the database per message. Writes made through this node drop the
- * entry at once; a membership change made on another node is seen here
- * within `ttlMs` at the latest, which bounds how long a removed member can
- * still post from a stream on this node. (A member added elsewhere is not
+ * entry at once; a membership change made on another node drops it when that
+ * node's channelChanged event arrives (see `invalidateOn`), and within `ttlMs`
+ * at the latest if the broker lost it. (A member added elsewhere is not
  * refused meanwhile: callers re-read with `fresh` before refusing.) Cached channels are frozen: callers
  * share them.
  */
@@ -83,10 +85,29 @@ export class CachedChannelStore implements ChannelStore {
     this.entries.set(channelId, { channel, until: this.now() + this.ttlMs });
   }
 
-  private forget(channelId: string) {
+  /** Drops every cached channel (the broker may have lost invalidations). */
+  clear() {
+    this.generation++;
+    this.entries.clear();
+  }
+
+  /** Drops one channel: a write here, or a channelChanged event from another node. */
+  forget(channelId: string) {
     this.generation++;
     this.entries.delete(channelId);
   }
+}
+
+/** Wires a cache to the fan-out: channelChanged events and broker resets drop cached channels. */
+export function invalidateOn(cache: CachedChannelStore, fanout: Fanout): () => void {
+  const unsub = fanout.subscribe(CHANNELS_TOPIC, (ev) => {
+    if (ev.type === 'channelChanged') cache.forget(ev.channelId);
+  });
+  const unreset = fanout.onReset(() => cache.clear());
+  return () => {
+    unsub();
+    unreset();
+  };
 }
 
 function freeze(c: Channel | undefined): Channel | undefined {

@@ -10,7 +10,7 @@ import { RedisRegistry } from '../adapters/redis/RedisRegistry.js';
 import { RedisSequencer } from '../adapters/redis/RedisSequencer.js';
 import { RedisRateLimiter } from '../adapters/redis/RedisRateLimiter.js';
 import { ConsulRegistry } from '../adapters/consul/ConsulRegistry.js';
-import { CachedChannelStore } from '../adapters/CachedChannelStore.js';
+import { CachedChannelStore, invalidateOn } from '../adapters/CachedChannelStore.js';
 import type { Redis } from 'ioredis';
 import type { Ports } from '../core/deps.js';
 import type { Logger } from '../core/logger.js';
@@ -70,21 +70,25 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
         }),
       ]);
       const registry = discovery(cfg, redis);
+      const fanout = new RedisFanout(redis, sub, prefix);
+      const cache = cfg.CHAT_CHANNEL_CACHE_MS > 0 ? new CachedChannelStore(cql.channels, cfg.CHAT_CHANNEL_CACHE_MS) : undefined;
+      const uncache = cache ? invalidateOn(cache, fanout) : () => {};
       return {
         ports: {
           accounts: cql.accounts,
-          channels: cfg.CHAT_CHANNEL_CACHE_MS > 0 ? new CachedChannelStore(cql.channels, cfg.CHAT_CHANNEL_CACHE_MS) : cql.channels,
+          channels: cache ?? cql.channels,
           messages: cql.messages,
           cursors: cql.cursors,
           sequencer: new RedisSequencer(redis, (ch) => cql.messages.maxId(ch), prefix, cfg.CHAT_SEQ_RESEED_MARGIN),
           idempotency: new RedisIdempotencyStore(redis, prefix),
-          fanout: new RedisFanout(redis, sub, prefix),
+          fanout,
           presence: new RedisPresenceStore(redis, prefix),
           rateLimiter: new RedisRateLimiter(redis, prefix),
           push,
           registry,
         },
         async close() {
+          uncache();
           await registry.close();
           sub.disconnect();
           redis.disconnect();

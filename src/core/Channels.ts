@@ -1,4 +1,4 @@
-import { channelTopic, userTopic, type MembershipChange } from '../domain/events.js';
+import { CHANNELS_TOPIC, channelTopic, userTopic, type MembershipChange } from '../domain/events.js';
 import { denied, invalid, notFound, precondition } from '../domain/errors.js';
 import { checkChannelId, directChannelId, isUserId, newGroupId } from '../domain/ids.js';
 import type { Account, Channel, Member, Principal } from '../domain/model.js';
@@ -180,6 +180,8 @@ export class Channels {
 
   /** Tells the affected users (all their sessions, on every node) and the channel. */
   private async announce(channelId: string, userIds: string[], change: MembershipChange, byUserId: string) {
+    // First, so that every node's channel cache has dropped its copy before the change is acted on.
+    await this.d.fanout.publish(CHANNELS_TOPIC, { type: 'channelChanged', channelId });
     await Promise.all(
       userIds.flatMap((userId) => {
         const ev = { type: 'membership' as const, channelId, userId, change, byUserId };

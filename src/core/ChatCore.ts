@@ -6,7 +6,8 @@ import { Messaging } from './Messaging.js';
 import { PresenceTracker } from './PresenceTracker.js';
 import { Session, type Outbox } from './Session.js';
 import { SessionHub } from './SessionHub.js';
-import type { Principal } from '../domain/model.js';
+import type { PresenceInfo, Principal } from '../domain/model.js';
+import { PresenceWatch } from './PresenceWatch.js';
 import { isUserId } from '../domain/ids.js';
 import { denied, exhausted, invalid } from '../domain/errors.js';
 
@@ -63,6 +64,22 @@ export class ChatCore {
   async visiblePresence(p: Principal, userIds: string[]) {
     const ids = await this.checkPresenceQuery(p, userIds);
     return this.deps.presence.get(ids);
+  }
+
+  /**
+   * Streams the presence of users the caller shares a channel with, withdrawn
+   * (one `hidden` presence) when the last shared channel goes. Close it when the stream ends.
+   */
+  async watchPresence(p: Principal, userIds: string[], emit: (p: PresenceInfo) => void): Promise<PresenceWatch> {
+    const ids = await this.checkPresenceQuery(p, userIds);
+    const w = new PresenceWatch(this.deps, this.channels, p, ids, emit);
+    try {
+      await w.start();
+    } catch (e) {
+      w.close();
+      throw e;
+    }
+    return w;
   }
 
   async checkPresenceQuery(p: Principal, userIds: string[]): Promise<string[]> {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { memoryPorts } from '../adapters/memory/index.js';
 import { StaticRegistry } from '../adapters/static/StaticRegistry.js';
-import { channelTopic, type SessionEvent } from '../domain/events.js';
+import { channelTopic, userTopic, type SessionEvent } from '../domain/events.js';
 import type { Message } from '../domain/model.js';
 import { ChatCore } from './ChatCore.js';
 import type { CoreDeps } from './deps.js';
@@ -214,5 +214,25 @@ test('a send to a channel whose join event has not arrived yet: earlier messages
   await sendFrame(c, s, CH2, X, 'mine');
   await wait(50);
   assert.deepEqual(log(out), ['msg:1', 'ack:2']);
+  c.endSession(s);
+});
+
+test('an own send that completes after its sender was removed does not follow the channel again', async () => {
+  const { c, out, s } = await groupSetup();
+  const owner = { kind: 'user' as const, userId: OTHER, deviceId: 'o' };
+  // The send passed its membership check and was stored; the removal is announced before the send's own publish.
+  s.expectOwn(X);
+  const mine: Message = { ...m(await c.deps.sequencer.next(CH)), senderUserId: ME, senderDeviceId: 'd1', clientMsgId: X };
+  await c.deps.messages.append(mine);
+  await c.deps.channels.removeMember(CH, ME);
+  await c.deps.fanout.publish(userTopic(ME), { type: 'membership', channelId: CH, userId: ME, change: 'removed', byUserId: OTHER });
+  await c.deps.fanout.publish(channelTopic(CH), { type: 'message', message: mine });
+  s.ownSent(mine, false);
+  await wait(50);
+  assert.deepEqual(log(out), ['ack:1'], 'the send is still acknowledged');
+  await c.messaging.send(owner, CH, '33333333-3333-4333-8333-333333333333', 'after the removal');
+  await wait(50);
+  assert.deepEqual(log(out), ['ack:1'], 'nothing posted after the removal reaches the removed member');
+  assert.deepEqual(s.cursors(), [], 'the channel is not followed');
   c.endSession(s);
 });

@@ -50,6 +50,10 @@ export class Session {
   private readonly states = new Map<string, ChannelState>();
   private readonly subs = new Map<string, () => void>();
   private readonly contacts = new Set<string>();
+  /** Channels this session saw the user leave or be removed from: never followed again unless re-joined. */
+  private readonly gone = new Set<string>();
+  /** Serializes presence-visibility checks after membership changes. */
+  private contactCheck: Promise<void> = Promise.resolve();
   private held: SessionEvent[] = [];
   /**
    * Sends made on this stream whose ack is still due, by client_msg_id. The
@@ -137,9 +141,15 @@ export class Session {
     if (!p || this.closed) return;
     p.duplicate = duplicate;
     let s = this.states.get(m.channelId);
+    if (!s && this.gone.has(m.channelId)) {
+      // Stored before the user left or was removed: acknowledge it, but do not follow the channel again.
+      this.ownPending.delete(m.clientMsgId);
+      this.out.push(ackOf(m, duplicate));
+      return;
+    }
     if (!s) {
-      // A channel this session has not followed yet (its join event is still on its way): the send
-      // proves membership, so follow it now; its replay from the device's cursor brings this message.
+      // A channel this session has not followed yet (its join event is still on its way): follow it
+      // now if the stored membership agrees (joinLate checks); its replay brings this message.
       this.watch(m.channelId);
       void this.joinLate(m.channelId);
       s = this.states.get(m.channelId)!;
@@ -206,7 +216,7 @@ export class Session {
   private watchContact(userId: string): boolean {
     if (userId === this.userId || this.contacts.has(userId)) return false;
     this.contacts.add(userId);
-    this.subscribe(presenceTopic(userId), (ev) => this.forward(ev));
+    this.subscribe(presenceTopic(userId), (ev) => ev.type === 'presence' && this.forward(ev));
     return true;
   }
 
@@ -218,6 +228,28 @@ export class Session {
     } catch {
       /* best effort: the next transition corrects it */
     }
+  }
+
+  /**
+   * A membership went away: users who no longer share a channel with this one
+   * stop being followed, and the device is told their presence is hidden.
+   */
+  private recheckContacts() {
+    this.contactCheck = this.contactCheck.then(async () => {
+      if (this.closed) return;
+      let shared: Set<string>;
+      try {
+        shared = await this.channels.contactsOf(this.userId);
+      } catch {
+        return; // best effort: the next membership change checks again
+      }
+      for (const userId of [...this.contacts]) {
+        if (shared.has(userId) || this.closed) continue;
+        this.contacts.delete(userId);
+        this.unsubscribe(presenceTopic(userId));
+        this.forward({ type: 'presence', presence: { userId, online: false, hidden: true, lastActiveAtMs: 0 } });
+      }
+    });
   }
 
   /** Sends the backlog of one channel after `from`, waiting for queue room between frames. */
@@ -275,6 +307,7 @@ export class Session {
       case 'membership':
         if (ev.userId === this.userId) return; // handled on the user topic
         if (ev.change === 'joined' && this.watchContact(ev.userId)) void this.presenceSnapshot([ev.userId]);
+        if (ev.change !== 'joined') this.recheckContacts();
         return this.forward(ev);
       default:
         return;
@@ -284,12 +317,15 @@ export class Session {
   private onUserEvent(ev: ChatEvent) {
     if (this.closed || ev.type !== 'membership') return;
     if (ev.change === 'joined') {
+      this.gone.delete(ev.channelId);
       if (!this.states.has(ev.channelId)) {
         this.watch(ev.channelId);
         void this.joinLate(ev.channelId);
       }
     } else {
+      this.gone.add(ev.channelId);
       this.unwatch(ev.channelId);
+      this.recheckContacts();
     }
     this.forward(ev);
   }
@@ -297,7 +333,12 @@ export class Session {
   /** A channel joined while connected: replay from the device's stored cursor (its join point). */
   private async joinLate(channelId: string) {
     try {
-      const [stored, ch] = await Promise.all([this.d.cursors.delivered(this.userId, this.deviceId), this.d.channels.get(channelId)]);
+      const [stored, ch] = await Promise.all([this.d.cursors.delivered(this.userId, this.deviceId), this.d.channels.get(channelId, { fresh: true })]);
+      if (!ch?.members.some((m) => m.userId === this.userId)) {
+        // Not (or no longer) a member by the stored truth: stop following; a parked own send still gets its ack.
+        this.unwatch(channelId);
+        return;
+      }
       const fresh = (ch?.members ?? []).map((m) => m.userId).filter((u) => this.watchContact(u));
       await this.d.fanout.subscribed();
       await this.replay(channelId, stored.get(channelId) ?? 0);

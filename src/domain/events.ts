@@ -13,11 +13,15 @@ export type ChatEvent =
   | { type: 'receipt'; channelId: string; userId: string; deviceId: string; lastReadMessageId: number }
   | { type: 'typing'; channelId: string; userId: string; deviceId: string; typing: boolean }
   | { type: 'membership'; channelId: string; userId: string; change: MembershipChange; byUserId: string }
-  | { type: 'presence'; presence: PresenceInfo };
+  | { type: 'presence'; presence: PresenceInfo }
+  /** Between nodes only (topic `channels`): a channel's membership changed; drop any cached copy. */
+  | { type: 'channelChanged'; channelId: string };
+
+type DeviceEvent = Exclude<ChatEvent, { type: 'channelChanged' }>;
 
 /** Frames that exist only between a session and its device. */
 export type SessionEvent =
-  | ChatEvent
+  | DeviceEvent
   | { type: 'caughtUp'; cursors: Cursor[] }
   | { type: 'sendAck'; clientMsgId: string; channelId: string; messageId: number; sentAtMs: number; duplicate: boolean }
   | { type: 'sendError'; clientMsgId: string; code: number; message: string }
@@ -27,3 +31,5 @@ export type SessionEvent =
 export const channelTopic = (channelId: string) => `ch:${channelId}`;
 export const userTopic = (userId: string) => `u:${userId}`;
 export const presenceTopic = (userId: string) => `p:${userId}`;
+/** Every node listens here for channelChanged events (cache invalidation). */
+export const CHANNELS_TOPIC = 'channels';

@@ -55,6 +55,8 @@ export interface PresenceInfo {
   online: boolean;
   /** Last heartbeat or stream activity; 0 when never seen. */
   lastActiveAtMs: number;
+  /** The viewer no longer shares a channel with this user: nothing more about it follows. */
+  hidden?: boolean;
 }
 
 /** Who is calling: a user on one device, or a trusted backend service. */

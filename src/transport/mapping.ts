@@ -20,8 +20,8 @@ export const toProtoMessage = (m: Message): PMessage => ({
 
 export const toProtoPresence = (p: PresenceInfo): Presence => ({
   userId: p.userId,
-  state: p.online ? PresenceState.PRESENCE_STATE_ONLINE : PresenceState.PRESENCE_STATE_OFFLINE,
-  lastActiveAtMs: p.lastActiveAtMs,
+  state: p.hidden ? PresenceState.PRESENCE_STATE_HIDDEN : p.online ? PresenceState.PRESENCE_STATE_ONLINE : PresenceState.PRESENCE_STATE_OFFLINE,
+  lastActiveAtMs: p.hidden ? 0 : p.lastActiveAtMs,
 });
 
 export const fromProtoCursors = (cs: ChannelCursor[]): Cursor[] => cs.map((c) => ({ channelId: c.channelId, lastMessageId: c.lastMessageId }));

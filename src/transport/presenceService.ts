@@ -1,5 +1,5 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { presenceTopic } from '../domain/events.js';
+import type { PresenceWatch } from '../core/PresenceWatch.js';
 import { isUser } from '../domain/model.js';
 import { denied } from '../domain/errors.js';
 import type { PresenceEvent, PresenceServiceServer, WatchPresenceRequest } from '../gen/chat/v1/presence.js';
@@ -20,27 +20,21 @@ export function presenceService(deps: TransportDeps): PresenceServiceServer {
       presences: (await core.visiblePresence(principal, req.userIds)).map(toProtoPresence),
     })),
     watchPresence: (call: ServerWritableStream<WatchPresenceRequest, PresenceEvent>) => {
-      const unsubs: Array<() => void> = [];
+      let watch: PresenceWatch | undefined;
       let done = false;
       const cleanup = () => {
         if (done) return;
         done = true;
-        unsubs.splice(0).forEach((u) => u());
+        watch?.close();
       };
       for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.once(ev, cleanup);
       (async () => {
         const p = await authenticate(core, call as ServerWritableStream<unknown, unknown>);
-        const ids = await core.checkPresenceQuery(p, call.request.userIds);
-        if (done) return;
-        // Subscribe before reading the snapshot so no transition falls between them.
-        for (const id of ids) {
-          unsubs.push(
-            core.deps.fanout.subscribe(presenceTopic(id), (ev) => {
-              if (ev.type === 'presence' && !done) call.write({ presence: toProtoPresence(ev.presence) });
-            }),
-          );
-        }
-        for (const presence of await core.deps.presence.get(ids)) if (!done) call.write({ presence: toProtoPresence(presence) });
+        const w = await core.watchPresence(p, call.request.userIds, (presence) => {
+          if (!done) call.write({ presence: toProtoPresence(presence) });
+        });
+        if (done) w.close();
+        else watch = w;
       })().catch((e) => {
         const st = toStatus(e, deps.log);
         call.emit('error', { code: st.code, details: st.details });

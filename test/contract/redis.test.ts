@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -199,8 +200,34 @@ test('redis IdempotencyStore: a claim abandoned by a dead node is recovered, and
   const s = new RedisIdempotencyStore(r, prefix);
   const key = 'dead-node-send';
   // What a node that died mid-send leaves behind: an old pending marker.
-  await r.set(`${prefix}idem:{${key}}`, `pending:deadnode:${Date.now() - 60_000}`, 'PX', 60_000);
+  await new RedisIdempotencyStore(r, prefix).claim(key, 60_000);
+  const [stored] = await r.keys(`${prefix}idem:*:${key}`);
+  await r.set(stored!, `pending:deadnode:${Date.now() - 60_000}`, 'PX', 60_000);
   assert.deepEqual(await s.claim(key, 60_000), { status: 'claimed', recovered: true });
   await s.complete(key, 'g_x', 3, 60_000);
   assert.deepEqual(await s.claim(key, 60_000), { status: 'done', channelId: 'g_x', messageId: 3 });
+});
+
+test('redis IdempotencyStore: a missing record is vouched for only once the data has been continuous (same epoch) for the TTL', async () => {
+  const r = await conn();
+  const p = `${prefix}v:`;
+  const s = new RedisIdempotencyStore(r, p);
+  const ttl = 2000;
+  const claim = async () => {
+    const c = await s.claim(randomUUID(), ttl);
+    assert.equal(c.status, 'claimed');
+    return c.status === 'claimed' && c.unvouched === true;
+  };
+  // 256 partitions: claim until every partition has a marker; all of them are fresh, so none vouches.
+  const first = await Promise.all(Array.from({ length: 5000 }, claim));
+  assert.ok(first.every(Boolean), 'unvouched while the markers are younger than the TTL');
+  await new Promise((res) => setTimeout(res, ttl + 50));
+  assert.ok(!(await Promise.all(Array.from({ length: 50 }, claim))).some(Boolean), 'vouched once the TTL has passed in one epoch');
+  // Data loss: the markers go with the records (FLUSHALL of this prefix) ...
+  await r.del(...(await r.keys(`${p}*`)));
+  assert.ok((await Promise.all(Array.from({ length: 50 }, claim))).every(Boolean), 'unvouched after the data was lost');
+  // ... or come back from another epoch (an older snapshot, a promoted replica).
+  await new Promise((res) => setTimeout(res, ttl + 50));
+  for (const k of await r.keys(`${p}idem-since:*`)) await r.hset(k, 'e', `${'0'.repeat(40)}:${'1'.repeat(40)}`);
+  assert.ok((await Promise.all(Array.from({ length: 50 }, claim))).every(Boolean), 'unvouched under another epoch');
 });

@@ -5,7 +5,7 @@ import type { Message } from '../../src/domain/model.js';
 import type { ChannelStore } from '../../src/ports/ChannelStore.js';
 import type { CursorStore } from '../../src/ports/CursorStore.js';
 import type { Fanout } from '../../src/ports/Fanout.js';
-import type { IdempotencyStore } from '../../src/ports/IdempotencyStore.js';
+import type { ClaimResult, IdempotencyStore } from '../../src/ports/IdempotencyStore.js';
 import type { MessageStore } from '../../src/ports/MessageStore.js';
 import type { PresenceStore } from '../../src/ports/PresenceStore.js';
 import type { Sequencer } from '../../src/ports/Sequencer.js';
@@ -273,7 +273,8 @@ export function contractSuites(f: Factories) {
     test(`${f.name} IdempotencyStore: one claim wins, the others wait for its outcome`, async () => {
       const s = await make();
       const key = randomUUID();
-      assert.deepEqual(await s.claim(key, 60_000), { status: 'claimed' });
+      // A store may add `unvouched` (it cannot prove it kept its data for the TTL); never `recovered` here.
+      assert.deepEqual(only(await s.claim(key, 60_000)), { status: 'claimed' });
       const waiting = s.claim(key, 60_000);
       await s.complete(key, 'g_x', 7, 60_000);
       assert.deepEqual(await waiting, { status: 'done', channelId: 'g_x', messageId: 7 });
@@ -281,7 +282,7 @@ export function contractSuites(f: Factories) {
       await s.claim(released, 60_000);
       const next = s.claim(released, 60_000);
       await s.release(released);
-      assert.deepEqual(await next, { status: 'claimed' });
+      assert.deepEqual(only(await next), { status: 'claimed' });
     });
   }
   if (f.cursors) {
@@ -550,4 +551,11 @@ export function contractSuites(f: Factories) {
       assert.equal(await s.take(key, 20, 3), 0, 'refilled');
     });
   }
+}
+
+/** A claim result without the store's `unvouched` note (what the contract fixes for every store). */
+function only(c: ClaimResult) {
+  if (c.status !== 'claimed') return c;
+  const { unvouched: _, ...rest } = c;
+  return rest;
 }

@@ -76,7 +76,16 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
           channels: cfg.CHAT_CHANNEL_CACHE_MS > 0 ? new CachedChannelStore(cql.channels, cfg.CHAT_CHANNEL_CACHE_MS) : cql.channels,
           messages: cql.messages,
           cursors: cql.cursors,
-          sequencer: new RedisSequencer(redis, (ch) => cql.messages.maxId(ch), prefix, cfg.CHAT_SEQ_RESEED_MARGIN),
+          sequencer: new RedisSequencer(
+            redis,
+            (ch) => cql.messages.maxId(ch),
+            prefix,
+            cfg.CHAT_SEQ_RESEED_MARGIN,
+            (ch, range) =>
+              // Not recorded: readers fall back to waiting CHAT_HOLE_WINDOW_MS at the jump (slower, never wrong).
+              cql.skipped.record(ch, range).catch((e) => log.error({ err: e, channelId: ch, ...range }, 'could not record skipped ids')),
+          ),
+          skipped: cql.skipped,
           idempotency: new RedisIdempotencyStore(redis, prefix),
           fanout: new RedisFanout(redis, sub, prefix),
           presence: new RedisPresenceStore(redis, prefix),

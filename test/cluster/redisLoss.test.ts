@@ -165,7 +165,7 @@ for (const [name, lose] of [
 
 test('after a FLUSHALL the counter jump is a recorded skip: a live receiver gets the next message within 2 s, unread counts the real messages', {
   timeout: 60_000,
-}, async () => {
+}, async (t) => {
   const [from] = (await registerAndLogin(env.api, `s1_${run}`)) as [Device];
   const [to] = (await registerAndLogin(env.api, `s2_${run}`)) as [Device];
   const ch = (await from.openDirect(to.userName)).channel!.channelId;
@@ -179,6 +179,7 @@ test('after a FLUSHALL the counter jump is a recorded skip: a live receiver gets
     const next = await from.send(ch, 'after flush');
     await live.until(() => live.messages(ch).length === 4, 'the message after the flush', 2000);
     const took = Date.now() - t0;
+    t.diagnostic(`delivered ${took} ms after the send, id ${next.message!.id} after 3`);
     assert.equal(live.messages(ch)[3]!.id, next.message!.id);
     assert.ok(next.message!.id > 3 + 100, `the counter jumped past the margin (id ${next.message!.id})`);
     await from.send(ch, 'after flush 2');

@@ -79,7 +79,16 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
           channels: cache ?? cql.channels,
           messages: cql.messages,
           cursors: cql.cursors,
-          sequencer: new RedisSequencer(redis, (ch) => cql.messages.maxId(ch), prefix, cfg.CHAT_SEQ_RESEED_MARGIN),
+          sequencer: new RedisSequencer(
+            redis,
+            (ch) => cql.messages.maxId(ch),
+            prefix,
+            cfg.CHAT_SEQ_RESEED_MARGIN,
+            (ch, range) =>
+              // Not recorded: readers fall back to waiting CHAT_HOLE_WINDOW_MS at the jump (slower, never wrong).
+              cql.skipped.record(ch, range).catch((e) => log.error({ err: e, channelId: ch, ...range }, 'could not record skipped ids')),
+          ),
+          skipped: cql.skipped,
           idempotency: new RedisIdempotencyStore(redis, prefix),
           fanout,
           presence: new RedisPresenceStore(redis, prefix),

@@ -4,6 +4,7 @@ import { checkChannelId, directChannelId, isUserId, newGroupId } from '../domain
 import type { Account, Channel, Member, Principal } from '../domain/model.js';
 import { checkCanManage, checkCapacity, checkTitle, memberOf, unreadCount } from '../domain/rules.js';
 import type { CoreDeps } from './deps.js';
+import { skippedCount } from '../domain/skipped.js';
 
 /** A channel as one user sees it: members with names, head, read pointer, unread count. */
 export interface ChannelView {
@@ -44,6 +45,7 @@ export class Channels {
       createdAtMs: this.d.now(),
       members: [{ userId: me.userId, role: 'owner' }, ...others.map((a): Member => ({ userId: a.userId, role: 'member' }))],
     };
+    await this.d.sequencer.open(channel.id);
     await this.d.channels.create(channel);
     await this.announce(
       channel.id,
@@ -124,16 +126,19 @@ export class Channels {
     const existing = await this.d.channels.get(id);
     if (existing) return this.view(me.userId, existing);
     await this.checkChannelRoom([me.userId, peer.userId]);
+    const createdAtMs = this.d.now();
     const ch = await this.d.channels.createDirect({
       id,
       kind: 'direct',
       title: '',
-      createdAtMs: this.d.now(),
+      createdAtMs,
       members: [
         { userId: me.userId, role: 'member' },
         { userId: peer.userId, role: 'member' },
       ],
     });
+    // Only a channel this call created gets a fresh counter: an existing one's counter may have been lost, never reset it.
+    if (ch.createdAtMs === createdAtMs) await this.d.sequencer.open(id);
     await this.announce(id, [me.userId, peer.userId], 'joined', me.userId);
     return this.view(me.userId, ch);
   }
@@ -197,7 +202,9 @@ export class Channels {
       Promise.all(channel.members.map(async (m) => [m.userId, (await this.d.accounts.byId(m.userId))?.userName ?? ''] as const)),
     ]);
     const lastRead = Math.min(reads.get(channel.id) ?? 0, head);
-    return { channel, memberNames: new Map(names), lastMessageId: head, lastReadMessageId: lastRead, unreadCount: unreadCount(head, lastRead) };
+    // Ids the sequencer passed over (after Redis lost a counter) are not unread messages.
+    const skipped = head > lastRead ? skippedCount(await this.d.skipped.between(channel.id, lastRead, head + 1), lastRead, head) : 0;
+    return { channel, memberNames: new Map(names), lastMessageId: head, lastReadMessageId: lastRead, unreadCount: unreadCount(head, lastRead) - skipped };
   }
 }
 

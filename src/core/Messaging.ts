@@ -84,9 +84,12 @@ export class Messaging {
       if (!original) throw unavailable('the original of this client_msg_id is not readable right now; retry');
       return { message: original, duplicate: true };
     }
-    if (claim.recovered) {
-      // A previous attempt died holding the claim; it may have stored the message.
-      const earlier = await this.d.messages.findByClientMsgId(sender.userId, clientMsgId).catch(() => undefined);
+    if (claim.recovered || claim.unvouched) {
+      // A previous attempt may have stored the message: it died holding the claim (recovered), or
+      // the store lost its record (unvouched). Never guess: if storage cannot say, refuse.
+      const earlier = await this.d.messages
+        .findByClientMsgId(sender.userId, clientMsgId)
+        .catch(() => refuse(unavailable('could not check for an earlier copy of this send; retry')));
       if (earlier) {
         await this.d.idempotency.complete(key, earlier.channelId, earlier.id, ttl).catch(() => {});
         await this.d.fanout.publish(channelTopic(earlier.channelId), { type: 'message', message: earlier }).catch(() => {});

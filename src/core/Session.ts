@@ -1,6 +1,7 @@
 import { channelTopic, presenceTopic, userTopic, type ChatEvent, type SessionEvent } from '../domain/events.js';
 import { DomainError, exhausted } from '../domain/errors.js';
 import type { Cursor, Message } from '../domain/model.js';
+import { passSkipped, type IdRange } from '../domain/skipped.js';
 import type { Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
 import type { Messaging } from './Messaging.js';
@@ -266,16 +267,15 @@ export class Session {
         if (this.closed || this.states.get(channelId) !== s) return;
         if (m.id <= s.lastSent) continue;
         if (m.id > s.lastSent + 1 && !this.holeExpired(m)) {
-          // An id below m may still be in flight (taken, not yet stored): wait, then read again.
-          hole = true;
+          // An id below m may still be in flight (taken, not yet stored): wait, then read again;
+          // unless the sequencer recorded the missing ids as passed over.
+          if (!(await this.passSkipped(channelId, s, m.id))) hole = true;
           break;
         }
         if (!this.emit(s, m)) return;
       }
-      if (hole) {
-        await new Promise((r) => setTimeout(r, this.d.settings.gapWaitMs));
-        continue;
-      }
+      if (hole) await new Promise((r) => setTimeout(r, this.d.settings.gapWaitMs));
+      if (hole || (page.length && page[page.length - 1]!.id > s.lastSent)) continue;
       if (page.length < REPLAY_PAGE) break;
     }
     s.ready = true;
@@ -387,21 +387,41 @@ export class Session {
     s.gapTimer = undefined;
     if (this.closed || this.states.get(channelId) !== s || s.ahead.size === 0) return;
     const upTo = Math.max(...s.ahead.keys());
+    let ranges: IdRange[];
     try {
-      const rows = await this.d.messages.after(channelId, s.lastSent, upTo - s.lastSent);
+      const [rows, skipped] = await Promise.all([
+        this.d.messages.after(channelId, s.lastSent, upTo - s.lastSent),
+        this.d.skipped.between(channelId, s.lastSent, upTo),
+      ]);
       for (const m of rows) if (m.id > s.lastSent) s.ahead.set(m.id, m);
+      ranges = skipped;
     } catch {
       s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
       return;
     }
     for (const id of [...s.ahead.keys()].sort((a, b) => a - b)) {
       const m = s.ahead.get(id)!;
-      // Skip a hole only once the message after it is older than any send can take: then it is a failed send.
+      if (id <= s.lastSent) {
+        s.ahead.delete(id);
+        continue;
+      }
+      // Ids the sequencer passed over are not coming; any other hole is skipped only once the
+      // message after it is older than any send can take: then it is a failed send.
+      s.lastSent = passSkipped(ranges, s.lastSent, id);
       if (id > s.lastSent + 1 && !this.holeExpired(m)) break;
       s.ahead.delete(id);
       this.emit(s, m);
     }
     if (s.ahead.size) s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
+  }
+
+  /** Moves past ids below `nextId` that the sequencer recorded as passed over; true if it moved. */
+  private async passSkipped(channelId: string, s: ChannelState, nextId: number): Promise<boolean> {
+    const from = s.lastSent;
+    const ranges = await this.d.skipped.between(channelId, from, nextId);
+    if (this.states.get(channelId) !== s || s.lastSent !== from) return true;
+    s.lastSent = passSkipped(ranges, from, nextId);
+    return s.lastSent > from;
   }
 
   /**

@@ -9,6 +9,7 @@ import type { PresenceStore } from '../ports/PresenceStore.js';
 import type { PushNotifier } from '../ports/PushNotifier.js';
 import type { Registry } from '../ports/Registry.js';
 import type { Sequencer } from '../ports/Sequencer.js';
+import type { SkippedIds } from '../ports/SkippedIds.js';
 import type { RateLimiter } from '../ports/RateLimiter.js';
 import type { Logger } from './logger.js';
 
@@ -18,6 +19,7 @@ export interface Ports {
   channels: ChannelStore;
   messages: MessageStore;
   sequencer: Sequencer;
+  skipped: SkippedIds;
   idempotency: IdempotencyStore;
   cursors: CursorStore;
   fanout: Fanout;

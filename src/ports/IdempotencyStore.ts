@@ -6,7 +6,8 @@
  * others wait for that one to complete (then get `done`) or be released (then
  * one of them gets `claimed`). A claim neither completed nor released within
  * a bounded time is abandoned and can be recovered (`recovered: true`). A
- * completed record lives at least `ttlMs`.
+ * completed record lives at least `ttlMs`, unless the store lost data: then
+ * a claim says so (`unvouched: true`) until `ttlMs` has passed since.
  */
 export type ClaimResult =
   /**
@@ -14,7 +15,18 @@ export type ClaimResult =
    * mid-send). That send may have stored its message before dying, so the
    * caller must look in durable storage before taking a new id.
    */
-  { status: 'claimed'; recovered?: boolean } | { status: 'done'; channelId: string; messageId: number };
+  | {
+      status: 'claimed';
+      recovered?: boolean;
+      /**
+       * The store cannot vouch that it would hold a completed record for this
+       * key: it may have lost data (a flush, a restart without it, a failover)
+       * within the last `ttlMs`. Like `recovered`, the caller must look in
+       * durable storage before taking a new id. Absent in steady state.
+       */
+      unvouched?: boolean;
+    }
+  | { status: 'done'; channelId: string; messageId: number };
 
 export interface IdempotencyStore {
   claim(key: string, ttlMs: number): Promise<ClaimResult>;

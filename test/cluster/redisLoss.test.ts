@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
-import { registerAndLogin, type Device } from '../support/client.js';
+import { C, registerAndLogin, type Device } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
 import { PrivateRedis } from '../support/redis.js';
 
@@ -122,4 +122,71 @@ test('Redis restarts from an older snapshot (its counter goes back below stored 
     bodies,
     'nothing was overwritten',
   );
+});
+
+/** Flushes the private Redis (FLUSHALL), as an operator mistake or a failover to an empty replica would. */
+async function flush() {
+  const admin = new Redis(redis.url);
+  await admin.flushall();
+  admin.disconnect();
+}
+
+/** kill -9, then an empty restart (no snapshot saved since the last test's files were removed). */
+async function killAndRestartEmpty() {
+  await redis.stop();
+  rmSync(join(dir, 'dump.rdb'), { force: true });
+  await redis.start();
+}
+
+for (const [name, lose] of [
+  ['FLUSHALL', flush],
+  ['kill -9 and an empty restart', killAndRestartEmpty],
+] as const) {
+  test(`exactly-once across Redis data loss (${name}): a resend of an acknowledged client_msg_id returns the original, history holds it once`, {
+    timeout: 60_000,
+  }, async () => {
+    const { from, ch, send, stored } = await chatPair(name.startsWith('F') ? 'x' : 'k');
+    for (let i = 0; i < 3; i++) await send(`before ${i}`);
+    const clientMsgId = randomUUID();
+    const first = await from.send(ch, 'the one', clientMsgId);
+    assert.equal(first.duplicate, false);
+    await lose();
+    let again: Awaited<ReturnType<Device['send']>> | undefined;
+    for (let i = 0; i < 50 && !again; i++) {
+      again = await from.send(ch, 'the one', clientMsgId).catch(async () => void (await sleep(200)));
+    }
+    assert.ok(again, 'the resend is answered once Redis is back');
+    assert.equal(again.duplicate, true, `the resend is a duplicate (got duplicate=false, id ${again.message!.id})`);
+    assert.equal(again.message!.id, first.message!.id, 'the resend returns the original id');
+    const copies = (await stored()).filter((m) => m.clientMsgId === clientMsgId);
+    assert.equal(copies.length, 1, `history holds the message once (ids ${copies.map((m) => m.id).join(',')})`);
+  });
+}
+
+test('after a FLUSHALL the counter jump is a recorded skip: a live receiver gets the next message within 2 s, unread counts the real messages', {
+  timeout: 60_000,
+}, async (t) => {
+  const [from] = (await registerAndLogin(env.api, `s1_${run}`)) as [Device];
+  const [to] = (await registerAndLogin(env.api, `s2_${run}`)) as [Device];
+  const ch = (await from.openDirect(to.userName)).channel!.channelId;
+  for (let i = 0; i < 3; i++) await from.send(ch, `before ${i}`);
+  const live = to.connect();
+  try {
+    await live.caughtUp();
+    await live.until(() => live.messages(ch).length === 3, 'the 3 earlier messages');
+    await flush();
+    const t0 = Date.now();
+    const next = await from.send(ch, 'after flush');
+    await live.until(() => live.messages(ch).length === 4, 'the message after the flush', 2000);
+    const took = Date.now() - t0;
+    t.diagnostic(`delivered ${took} ms after the send, id ${next.message!.id} after 3`);
+    assert.equal(live.messages(ch)[3]!.id, next.message!.id);
+    assert.ok(next.message!.id > 3 + 100, `the counter jumped past the margin (id ${next.message!.id})`);
+    await from.send(ch, 'after flush 2');
+    await live.until(() => live.messages(ch).length === 5, 'the second message after the flush', 2000);
+    const view = (await to.chat(C.listChannels, {})).channels.find((c) => c.channelId === ch);
+    assert.equal(view?.unreadCount, 5, `unread counts the 5 real messages, not the skipped ids (took ${took} ms)`);
+  } finally {
+    live.close();
+  }
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -74,7 +75,31 @@ test('redis Sequencer: a lost counter is re-seeded past durable history', async 
   assert.equal(await seq.next(ch), 246);
   const fresh = 'g_' + 'd'.repeat(32);
   durable = 0;
-  assert.equal(await seq.next(fresh), 1, 'a new channel starts at 1');
+  await seq.open(fresh);
+  assert.equal(await seq.next(fresh), 1, 'a new (opened) channel starts at 1');
+});
+
+test('redis Sequencer: every re-seed reports the ids it passed over, once, from the highest id the counter or history knew of', async () => {
+  const r = await conn();
+  let durable = 0;
+  const skips: string[] = [];
+  const onSkip = async (ch: string, range: { fromId: number; toId: number }) => void skips.push(`${ch}:${range.fromId}-${range.toId}`);
+  const seq = new RedisSequencer(r, async () => durable, prefix, 100, onSkip);
+  const other = new RedisSequencer(await conn(), async () => durable, prefix, 100, onSkip);
+  const ch = 'g_' + 'e'.repeat(32);
+  await seq.open(ch);
+  assert.equal(await seq.next(ch), 1);
+  assert.deepEqual(skips, [], 'an opened channel skips nothing');
+  durable = 1;
+  await r.del(`${prefix}seq:{${ch}}`); // FLUSHALL
+  const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? seq : other).next(ch)));
+  assert.equal(Math.min(...ids), 102);
+  assert.deepEqual(skips, [`${ch}:1-101`], 'one range, reported by the node whose validation won');
+  // A restart that kept the data (another epoch, counter intact at 121 = history): 122..221 are passed over.
+  durable = 121;
+  await r.hset(`${prefix}seq:{${ch}}`, 'e', `${'0'.repeat(40)}:${'1'.repeat(40)}`);
+  assert.equal(await seq.next(ch), 222);
+  assert.deepEqual(skips.slice(1), [`${ch}:121-221`]);
 });
 
 /** Polls until Redis answers again (ioredis reconnects on its own after a restart). */
@@ -105,6 +130,7 @@ test('redis Sequencer: Redis restarted from an older RDB snapshot does not reiss
     const ch = 'g_' + 'e'.repeat(32);
     const key = `rdb:seq:{${ch}}`;
     const ids: number[] = [];
+    await seq.open(ch);
     for (let i = 0; i < 5; i++) ids.push(await seq.next(ch));
     durable = 5;
     await admin.save();
@@ -153,6 +179,7 @@ test('redis Sequencer: an old master demoted and promoted again (same process, s
     const seq = new RedisSequencer(r, async () => durable, 'fb:', 100);
     const ch = 'g_' + 'f'.repeat(32);
     const key = `fb:seq:{${ch}}`;
+    await seq.open(ch);
     for (let i = 1; i <= 3; i++) assert.equal(await seq.next(ch), i);
     durable = 3;
     const runA = await infoField(adminA, 'server', 'run_id');
@@ -199,8 +226,34 @@ test('redis IdempotencyStore: a claim abandoned by a dead node is recovered, and
   const s = new RedisIdempotencyStore(r, prefix);
   const key = 'dead-node-send';
   // What a node that died mid-send leaves behind: an old pending marker.
-  await r.set(`${prefix}idem:{${key}}`, `pending:deadnode:${Date.now() - 60_000}`, 'PX', 60_000);
+  await new RedisIdempotencyStore(r, prefix).claim(key, 60_000);
+  const [stored] = await r.keys(`${prefix}idem:*:${key}`);
+  await r.set(stored!, `pending:deadnode:${Date.now() - 60_000}`, 'PX', 60_000);
   assert.deepEqual(await s.claim(key, 60_000), { status: 'claimed', recovered: true });
   await s.complete(key, 'g_x', 3, 60_000);
   assert.deepEqual(await s.claim(key, 60_000), { status: 'done', channelId: 'g_x', messageId: 3 });
+});
+
+test('redis IdempotencyStore: a missing record is vouched for only once the data has been continuous (same epoch) for the TTL', async () => {
+  const r = await conn();
+  const p = `${prefix}v:`;
+  const s = new RedisIdempotencyStore(r, p);
+  const ttl = 2000;
+  const claim = async () => {
+    const c = await s.claim(randomUUID(), ttl);
+    assert.equal(c.status, 'claimed');
+    return c.status === 'claimed' && c.unvouched === true;
+  };
+  // 256 partitions: claim until every partition has a marker; all of them are fresh, so none vouches.
+  const first = await Promise.all(Array.from({ length: 5000 }, claim));
+  assert.ok(first.every(Boolean), 'unvouched while the markers are younger than the TTL');
+  await new Promise((res) => setTimeout(res, ttl + 50));
+  assert.ok(!(await Promise.all(Array.from({ length: 50 }, claim))).some(Boolean), 'vouched once the TTL has passed in one epoch');
+  // Data loss: the markers go with the records (FLUSHALL of this prefix) ...
+  await r.del(...(await r.keys(`${p}*`)));
+  assert.ok((await Promise.all(Array.from({ length: 50 }, claim))).every(Boolean), 'unvouched after the data was lost');
+  // ... or come back from another epoch (an older snapshot, a promoted replica).
+  await new Promise((res) => setTimeout(res, ttl + 50));
+  for (const k of await r.keys(`${p}idem-since:*`)) await r.hset(k, 'e', `${'0'.repeat(40)}:${'1'.repeat(40)}`);
+  assert.ok((await Promise.all(Array.from({ length: 50 }, claim))).every(Boolean), 'unvouched under another epoch');
 });

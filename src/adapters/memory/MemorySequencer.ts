@@ -4,6 +4,8 @@ import type { Sequencer } from '../../ports/Sequencer.js';
 export class MemorySequencer implements Sequencer {
   private readonly counters = new Map<string, number>();
 
+  async open() {}
+
   async next(channelId: string) {
     const n = (this.counters.get(channelId) ?? 0) + 1;
     this.counters.set(channelId, n);

@@ -6,6 +6,7 @@ import { MemoryIdempotencyStore } from './MemoryIdempotencyStore.js';
 import { MemoryMessageStore } from './MemoryMessageStore.js';
 import { MemoryPresenceStore } from './MemoryPresenceStore.js';
 import { MemorySequencer } from './MemorySequencer.js';
+import { MemorySkippedIds } from './MemorySkippedIds.js';
 import { MemoryRateLimiter } from './MemoryRateLimiter.js';
 
 /** Every storage and messaging port in process memory: the embedded default, one node. */
@@ -15,6 +16,7 @@ export function memoryPorts() {
     channels: new MemoryChannelStore(),
     messages: new MemoryMessageStore(),
     sequencer: new MemorySequencer(),
+    skipped: new MemorySkippedIds(),
     idempotency: new MemoryIdempotencyStore(),
     cursors: new MemoryCursorStore(),
     fanout: new MemoryFanout(),

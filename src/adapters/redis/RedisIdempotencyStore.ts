@@ -2,21 +2,35 @@ import type { Redis } from 'ioredis';
 import { unavailable } from '../../domain/errors.js';
 import type { ClaimResult, IdempotencyStore } from '../../ports/IdempotencyStore.js';
 import { guard, luaCommand, type LuaCommand } from './connect.js';
+import { EPOCH } from './epoch.js';
 
 /** A claim neither completed nor released within this time was abandoned (its node died mid-send). */
 const ABANDONED_MS = 10_000;
 const WAIT_MS = 5_000;
+/** Records are spread over this many slots (hash tags), each with its own continuity marker. */
+const PARTITIONS = 256;
 
 /**
- * Returns 'claimed', 'recovered' (took over an abandoned claim), 'pending'
- * (someone else is sending it), or the completed record 'done:<ch>:<id>'.
- * Pending markers are 'pending:<owner>:<since ms>'.
+ * KEYS: the record, its partition's continuity marker. Returns 'claimed',
+ * 'unvouched' (claimed, but this Redis cannot prove it would still hold a
+ * completed record: see the class comment), 'recovered' (took over an
+ * abandoned claim), 'pending' (someone else is sending it), or the completed
+ * record 'done:<ch>:<id>'. Pending markers are 'pending:<owner>:<since ms>'.
  */
-const CLAIM = `
+const CLAIM = `${EPOCH}
 local v = redis.call('GET', KEYS[1])
 local now = tonumber(ARGV[2])
 if not v then
   redis.call('SET', KEYS[1], 'pending:' .. ARGV[1] .. ':' .. now, 'PX', ARGV[3])
+  local t = redis.call('TIME')
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local live = epoch()
+  local m = redis.call('HMGET', KEYS[2], 'e', 'since')
+  if m[1] ~= live then
+    redis.call('HSET', KEYS[2], 'e', live, 'since', string.format('%.0f', ms))
+    return 'unvouched'
+  end
+  if ms - tonumber(m[2]) < tonumber(ARGV[3]) then return 'unvouched' end
   return 'claimed'
 end
 if string.sub(v, 1, 5) == 'done:' then return v end
@@ -36,6 +50,22 @@ const RELEASE = `local v = redis.call('GET', KEYS[1]) if v and string.find(v, 'p
  * `done:<channel>:<id>`. A claim that finds a live pending marker polls until
  * it resolves or WAIT_MS passes (then UNAVAILABLE: retry with the same id); a
  * marker older than ABANDONED_MS is taken over and reported as `recovered`.
+ *
+ * Surviving Redis data loss: a missing record proves nothing by itself after
+ * a FLUSHALL, a restart without the data, or a failover to a lagging replica.
+ * So records live in PARTITIONS hash-tagged partitions (`idem:{i<n>}:<key>`,
+ * one slot each in Redis Cluster), and each partition has a continuity marker
+ * `idem-since:{i<n>}` = (epoch of the Redis data, Redis time it was set),
+ * read by the claim script atomically with the record. A missing record is
+ * proof of absence only if the marker carries the live epoch (see EPOCH: it
+ * changes on every restart and promotion) and is older than the record TTL:
+ * then every record completed in the TTL window would still be there. Else
+ * (marker missing after a flush, from another epoch, or younger than the TTL)
+ * the claim is `unvouched` and the caller looks in durable storage. Steady
+ * state costs one HMGET and the epoch lookup per new claim, no extra round
+ * trip; the first TTL after data loss (or after a first start) costs one
+ * durable read per send. Requires `maxmemory-policy noeviction` (evicting
+ * records under a marker would break the proof; the sequencer needs it too).
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly owner = Math.random().toString(36).slice(2, 10);
@@ -46,19 +76,22 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly redis: Redis,
     private readonly prefix = 'chat:',
   ) {
-    this.claimScript = luaCommand(redis, 'chatIdemClaim', 1, CLAIM);
+    this.claimScript = luaCommand(redis, 'chatIdemClaim', 2, CLAIM);
     this.releaseScript = luaCommand(redis, 'chatIdemRelease', 1, RELEASE);
   }
 
-  private key(k: string) {
-    return `${this.prefix}idem:{${k}}`;
+  /** The record's key and its partition's continuity marker (same hash tag, same slot). */
+  private keys(k: string): [string, string] {
+    const tag = `{i${partitionOf(k)}}`;
+    return [`${this.prefix}idem:${tag}:${k}`, `${this.prefix}idem-since:${tag}`];
   }
 
   async claim(key: string, ttlMs: number): Promise<ClaimResult> {
     const deadline = Date.now() + WAIT_MS;
     for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-      const v = String(await guard('claim', this.claimScript(this.key(key), this.owner, Date.now(), ttlMs, ABANDONED_MS)));
+      const v = String(await guard('claim', this.claimScript(...this.keys(key), this.owner, Date.now(), ttlMs, ABANDONED_MS)));
       if (v === 'claimed') return { status: 'claimed' };
+      if (v === 'unvouched') return { status: 'claimed', unvouched: true };
       if (v === 'recovered') return { status: 'claimed', recovered: true };
       if (v.startsWith('done:')) {
         const [, channelId, id] = v.split(':');
@@ -70,10 +103,17 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async complete(key: string, channelId: string, messageId: number, ttlMs: number) {
-    await guard('complete', this.redis.set(this.key(key), `done:${channelId}:${messageId}`, 'PX', ttlMs));
+    await guard('complete', this.redis.set(this.keys(key)[0], `done:${channelId}:${messageId}`, 'PX', ttlMs));
   }
 
   async release(key: string) {
-    await guard('release', this.releaseScript(this.key(key), this.owner));
+    await guard('release', this.releaseScript(this.keys(key)[0], this.owner));
   }
+}
+
+/** FNV-1a over the key's UTF-16 code units: a stable, cheap spread over the partitions. */
+function partitionOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % PARTITIONS;
 }

@@ -1,25 +1,9 @@
 import type { Redis } from 'ioredis';
 import { unavailable } from '../../domain/errors.js';
 import type { Sequencer } from '../../ports/Sequencer.js';
+import type { IdRange } from '../../ports/SkippedIds.js';
 import { guard, luaCommand, type LuaCommand } from './connect.js';
-
-/**
- * The epoch of the data this Redis serves: its process `run_id` (new on every
- * start, so a restart from an older RDB/AOF changes it) joined with its
- * `master_replid` (new whenever an instance is promoted to master, so a
- * failover changes it even when the promoted instance is an old master that
- * was demoted and kept its process: `run_id` alone would not see that).
- * `master_replid` also changes when a master without a replication backlog
- * gets its first replica; that costs one needless validation per channel.
- * INFO server is most of the script's cost; the replication section adds
- * little to it (measured on Redis 7.0).
- */
-const EPOCH = `
-local function epoch()
-  local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
-  if not run then error('this Redis reports no run_id: cannot tell a restart apart') end
-  return run .. ':' .. (string.match(redis.call('INFO', 'replication'), 'master_replid:(%x+)') or '')
-end`;
+import { EPOCH } from './epoch.js';
 
 /**
  * HINCRBY the counter if it was validated in the current epoch; -1 otherwise
@@ -32,27 +16,36 @@ return redis.call('HINCRBY', KEYS[1], 'n', 1)`;
 
 /**
  * Makes the counter valid in the current epoch. ARGV: durable max, margin.
- * Already valid (another node got here first): nothing. Missing: history + margin
- * (0 for a channel without history). From another epoch: the counter may have
- * gone back, so max(counter, history + margin); never lower.
+ * Already valid (another node got here first): 0. Missing: history + margin,
+ * even for a channel without history (a new channel's counter is created at
+ * 0 by OPEN, so a missing one was lost, and its first ids may be in flight).
+ * From another epoch: the counter may have gone back, so
+ * max(counter, history + margin); never lower. Returns {1, from, to}: ids
+ * from + 1 .. to were passed over (from = the highest id the counter or
+ * history knew of).
  */
 const VALIDATE = `${EPOCH}
 local live = epoch()
 local max, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
 local kind = redis.call('TYPE', KEYS[1]).ok
-local n
-if kind == 'none' then
-  if max > 0 then n = max + margin else n = 0 end
-elseif kind == 'hash' then
+local seen = 0
+if kind == 'hash' then
   if redis.call('HGET', KEYS[1], 'e') == live then return 0 end
-  n = math.max(tonumber(redis.call('HGET', KEYS[1], 'n') or '0'), max + margin)
+  seen = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 elseif kind == 'string' then
-  n = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, max + margin)
+  seen = tonumber(redis.call('GET', KEYS[1])) or 0
   redis.call('DEL', KEYS[1])
-else
+elseif kind ~= 'none' then
   error('sequence key ' .. KEYS[1] .. ' holds a ' .. kind)
 end
+local n = math.max(seen, max + margin)
 redis.call('HSET', KEYS[1], 'n', string.format('%.0f', n), 'e', live)
+return {1, string.format('%.0f', math.max(seen, max)), string.format('%.0f', n)}`;
+
+/** Creates the counter of a new channel at 0 in the live epoch; an existing counter is left alone. */
+const OPEN = `${EPOCH}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'n', '0', 'e', epoch())
 return 1`;
 
 /** {counter, 1 if valid in this epoch else 0}; a missing counter reads as 0. */
@@ -73,16 +66,23 @@ return {v[1], 0}`;
  * persistence; or it comes from another epoch: a restart from an older
  * RDB/AOF, a failover to a lagging replica) is validated first: set to at
  * least the highest stored id (`durableMax`) + `margin`, never lowered, and
- * stamped with the live epoch; then `next` is retried. So an id is never
+ * stamped with the live epoch; then `next` is retried. The ids passed over
+ * are reported to `onSkip` (recorded durably, see SkippedIds) so that
+ * readers deliver past them at once. So an id is never
  * issued twice, and the message store needs no lightweight transaction: its
  * append is a plain write. Validation costs one `durableMax` read per channel
  * per epoch change (concurrent callers on one node share it).
+ *
+ * A new channel's counter is created at 0 by `open`; a missing counter is
+ * therefore always a lost one and gets the margin, history or not.
  *
  * Residual risk: the margin covers ids that were issued before Redis lost
  * data but were not yet visible in durable history when the validation read
  * it (sends in flight, or writes a low-consistency read does not see yet).
  * More than `margin` such ids in one channel at that moment, and one of them
  * may be issued again: the later append overwrites the earlier message.
+ * Such a send in flight lands inside the skipped range: it is in history, but
+ * a device that passed the range before it landed does not get it live.
  * Also unseen: Redis data rolled back inside one epoch (a key restored from a
  * DUMP of the same process), which no normal operation does.
  *
@@ -95,6 +95,7 @@ export class RedisSequencer implements Sequencer {
   private readonly nextScript: LuaCommand;
   private readonly validateScript: LuaCommand;
   private readonly currentScript: LuaCommand;
+  private readonly openScript: LuaCommand;
   /** Validations in progress on this node, one per channel: a burst after a failover reads history once. */
   private readonly validating = new Map<string, Promise<void>>();
 
@@ -103,10 +104,17 @@ export class RedisSequencer implements Sequencer {
     private readonly durableMax: (channelId: string) => Promise<number>,
     private readonly prefix = 'chat:',
     private readonly margin = 1000,
+    /** Told (and awaited) when a validation passed over ids; a failure fails that `next` only. */
+    private readonly onSkip: (channelId: string, range: IdRange) => Promise<void> = async () => {},
   ) {
     this.nextScript = luaCommand(redis, 'chatSeqNext', 1, NEXT);
     this.validateScript = luaCommand(redis, 'chatSeqValidate', 1, VALIDATE);
     this.currentScript = luaCommand(redis, 'chatSeqCurrent', 1, CURRENT);
+    this.openScript = luaCommand(redis, 'chatSeqOpen', 1, OPEN);
+  }
+
+  async open(channelId: string): Promise<void> {
+    await guard('open counter', this.openScript(this.key(channelId)));
   }
 
   private key(channelId: string) {
@@ -136,7 +144,10 @@ export class RedisSequencer implements Sequencer {
     if (!p) {
       p = (async () => {
         const max = await this.durableMax(channelId);
-        await guard('validate id', this.validateScript(this.key(channelId), max, this.margin));
+        const r = await guard('validate id', this.validateScript(this.key(channelId), max, this.margin));
+        if (!Array.isArray(r)) return;
+        const [fromId, toId] = [Number(r[1]), Number(r[2])];
+        if (toId > fromId) await this.onSkip(channelId, { fromId, toId });
       })().finally(() => this.validating.delete(channelId));
       this.validating.set(channelId, p);
     }

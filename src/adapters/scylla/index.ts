@@ -8,12 +8,15 @@ import { ScyllaAccountStore } from './ScyllaAccountStore.js';
 import { ScyllaChannelStore } from './ScyllaChannelStore.js';
 import { ScyllaCursorStore } from './ScyllaCursorStore.js';
 import { ScyllaMessageStore } from './ScyllaMessageStore.js';
+import { ScyllaSkippedIds } from './ScyllaSkippedIds.js';
+import type { SkippedIds } from '../../ports/SkippedIds.js';
 
 export { CqlSession, toDomainError, type CqlConsistency, type CqlOptions } from './CqlSession.js';
 export { ScyllaAccountStore } from './ScyllaAccountStore.js';
 export { ScyllaChannelStore } from './ScyllaChannelStore.js';
 export { ScyllaCursorStore } from './ScyllaCursorStore.js';
 export { ScyllaMessageStore } from './ScyllaMessageStore.js';
+export { ScyllaSkippedIds } from './ScyllaSkippedIds.js';
 
 /** Connection options plus the message layout (see ScyllaMessageStore). */
 export interface ScyllaStoreOptions extends CqlOptions {
@@ -27,6 +30,7 @@ export interface ScyllaStores {
   channels: ChannelStore;
   accounts: AccountStore;
   cursors: CursorStore;
+  skipped: SkippedIds;
   /** Closes the shared client (call once, at shutdown). */
   close(): Promise<void>;
 }
@@ -34,7 +38,7 @@ export interface ScyllaStores {
 /**
  * Connects to ScyllaDB/Cassandra, runs the idempotent schema migration
  * (keyspace with the configured replication, tables, layout check) and
- * returns the four CQL adapters over one shared client. Statements are
+ * returns the CQL adapters over one shared client. Statements are
  * prepared by the driver on first use and cached for the life of the client.
  * Rejects with DomainError('unavailable') when no contact point answers,
  * and with a plain Error on a configuration mistake (bad keyspace name or
@@ -50,6 +54,7 @@ export async function createScyllaStores(opts: ScyllaStoreOptions): Promise<Scyl
       channels: new ScyllaChannelStore(session),
       accounts: new ScyllaAccountStore(session),
       cursors: new ScyllaCursorStore(session),
+      skipped: new ScyllaSkippedIds(session),
       close: () => session.close(),
     };
   } catch (e) {

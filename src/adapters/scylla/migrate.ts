@@ -28,6 +28,8 @@ import { toDomainError, type CqlSession } from './CqlSession.js';
  * - delivered_cursors / read_pointers: forward-only pointers written with
  *   USING TIMESTAMP = the pointer itself (see ScyllaCursorStore).
  * - meta: layout parameters fixed when the keyspace was created.
+ * - skipped_ids: per channel, id ranges the sequencer passed over when it
+ *   re-seeded a lost counter (see ScyllaSkippedIds), clustered by the last id.
  */
 export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS messages (
@@ -76,6 +78,10 @@ export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (
      name text PRIMARY KEY, value text
    )`,
+  `CREATE TABLE IF NOT EXISTS skipped_ids (
+     channel_id text, to_id bigint, from_id bigint,
+     PRIMARY KEY (channel_id, to_id)
+   ) WITH CLUSTERING ORDER BY (to_id ASC)`,
 ];
 
 /** Settings of the physical layout that must never change for a keyspace. */

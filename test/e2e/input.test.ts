@@ -65,7 +65,11 @@ test('bad input gets a canonical status naming the problem, and the node keeps s
   await rejects(a.chat(C.sendMessage, { channelId: ch, body: 'hi', clientMsgId: '' }), status.INVALID_ARGUMENT, /client_msg_id is required/);
   // before_id = 2^60 (past what a JS number holds exactly), as raw bytes.
   const huge = Buffer.concat([field(1, Buffer.from(ch)), Buffer.from([0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10])]);
-  await rejects(rawCall(a.api.chat, C.listHistory.path, huge, a.md()), status.INVALID_ARGUMENT, /not a valid chat.v1.ChatService.ListHistory request/);
+  await rejects(
+    rawCall(a.api.chat, C.listHistory.path, huge, a.md()),
+    status.INVALID_ARGUMENT,
+    /not a valid chat.v1.ListHistoryRequest message: before_id is larger than 2\^53/,
+  );
   const bad = Buffer.concat([field(1, Buffer.from(ch)), field(2, Buffer.from(randomUUID())), field(3, Buffer.from([0x68, 0xff, 0xfe, 0x69]))]);
   await rejects(rawSend(a.api.chat, bad, a.md()), status.INVALID_ARGUMENT, /body is not valid UTF-8/);
   await rejects(rawSend(a.api.chat, Buffer.from([0x0a, 0x50, 0x01]), a.md()), status.INVALID_ARGUMENT, /not a valid chat.v1.SendMessageRequest/);

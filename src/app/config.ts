@@ -22,6 +22,14 @@ export const ConfigSchema = z.object({
   CHAT_WEB_PORT: int(8080),
   /** Origins allowed to call grpc-web cross-origin, comma-separated ("*" = any). */
   CHAT_WEB_ORIGINS: z.string().default('*'),
+  /** grpc-web: a client must send its request headers within this time (at most 10 s). */
+  CHAT_WEB_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(10_000).default(10_000),
+  /** grpc-web: ... and its whole request, body included (at most 30 s; server-stream responses are not limited). */
+  CHAT_WEB_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(30_000),
+  /** grpc-web: an idle keep-alive connection is closed after this time. */
+  CHAT_WEB_KEEPALIVE_TIMEOUT_MS: int(5_000, 100),
+  /** grpc-web: open connections per client address; more are closed at once. */
+  CHAT_WEB_MAX_CONNECTIONS_PER_PEER: int(256, 1),
   /** Prometheus /metrics on its own HTTP port (0 = any free port). */
   CHAT_METRICS_PORT: int(9464),
   CHAT_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
@@ -122,6 +130,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const c = r.data;
   if (c.CHAT_PUSH === 'webhook' && !c.CHAT_PUSH_WEBHOOK_URL) {
     throw new Error('invalid configuration:\n  CHAT_PUSH_WEBHOOK_URL: required when CHAT_PUSH=webhook');
+  }
+  if (c.CHAT_WEB_HEADERS_TIMEOUT_MS > c.CHAT_WEB_REQUEST_TIMEOUT_MS) {
+    throw new Error('invalid configuration:\n  CHAT_WEB_HEADERS_TIMEOUT_MS: must not exceed CHAT_WEB_REQUEST_TIMEOUT_MS');
   }
   if (c.CHAT_HEARTBEAT_INTERVAL_MS >= c.CHAT_PRESENCE_TIMEOUT_MS) {
     throw new Error('invalid configuration:\n  CHAT_HEARTBEAT_INTERVAL_MS: must be shorter than CHAT_PRESENCE_TIMEOUT_MS');

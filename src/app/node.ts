@@ -83,6 +83,10 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
     allowedOrigins: cfg.CHAT_WEB_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    headersTimeoutMs: cfg.CHAT_WEB_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: cfg.CHAT_WEB_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: cfg.CHAT_WEB_KEEPALIVE_TIMEOUT_MS,
+    maxConnectionsPerPeer: cfg.CHAT_WEB_MAX_CONNECTIONS_PER_PEER,
   });
   await c.ports.registry.join({ nodeId: cfg.CHAT_NODE_ID, address, region: cfg.CHAT_REGION, capacity: cfg.CHAT_NODE_CAPACITY }, () => core.hub.count());
 

@@ -220,7 +220,10 @@ export class Messaging {
       checkMessageId(c.lastMessageId, 'cursor last_message_id');
       if (!mine.has(c.channelId)) throw denied(`you are not a member of channel ${c.channelId}`);
     }
-    await this.d.cursors.ackDelivered(me.userId, me.deviceId, cursors);
+    // A cursor past the channel's head is clamped to it: stored as given, it would hide the next messages from this device.
+    const heads = await Promise.all(cursors.map((c) => this.d.sequencer.current(c.channelId)));
+    const clamped = cursors.map((c, i) => ({ channelId: c.channelId, lastMessageId: Math.min(c.lastMessageId, heads[i]!) }));
+    await this.d.cursors.ackDelivered(me.userId, me.deviceId, clamped);
   }
 
   /** Typing is relayed to the channel's online devices and never stored. */

@@ -1,5 +1,6 @@
 import { Client, credentials, Metadata, status, type ClientReadableStream, type ClientUnaryCall, type StatusObject } from '@grpc/grpc-js';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { AccountServiceService } from '../gen/chat/v1/account.js';
@@ -19,6 +20,14 @@ export interface GrpcWebOptions {
   allowedOrigins?: string[];
   /** Largest accepted request body; bigger answers RESOURCE_EXHAUSTED. Default 1 MiB. */
   maxRequestBytes?: number;
+  /** A client must send its request headers within this time (slowloris). Default 10 s. */
+  headersTimeoutMs?: number;
+  /** ... and its whole request, body included, within this time. Responses (server streams) are not limited. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this time. Default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** Open connections per client address; more are closed at once. Default 256. */
+  maxConnectionsPerPeer?: number;
 }
 
 export interface GrpcWebServer {
@@ -160,6 +169,34 @@ function deadlineOf(req: IncomingMessage): Date | undefined {
   return m ? new Date(Date.now() + Number(m[1]) * UNITS[m[2]!]!) : undefined;
 }
 
+/** HTTP/1.1 timeouts: headers and whole requests are bounded, and checked often enough to matter. */
+function httpOptions(opts: GrpcWebOptions): ServerOptions {
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  return {
+    headersTimeout,
+    requestTimeout: Math.max(opts.requestTimeoutMs ?? 30_000, headersTimeout),
+    keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
+    // Node checks the two timeouts above on this interval (30 s by default).
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4))),
+  };
+}
+
+/** Closes a new connection at once when its address already holds `max` open ones. */
+function capPerPeer(server: Server, max: number) {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const peer = socket.remoteAddress ?? '?';
+    const n = open.get(peer) ?? 0;
+    if (n >= max) return void socket.destroy();
+    open.set(peer, n + 1);
+    socket.once('close', () => {
+      const left = (open.get(peer) ?? 1) - 1;
+      if (left > 0) open.set(peer, left);
+      else open.delete(peer);
+    });
+  });
+}
+
 /**
  * Serves grpc-web (binary and base64 text) over HTTP/1.1 and forwards each call
  * to the gRPC server at `grpcAddress`, so browsers can use Subscribe plus the
@@ -253,7 +290,7 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
     res.end(req.method === 'HEAD' ? undefined : data);
   };
 
-  const server = createServer((req, res) => {
+  const server = createServer(httpOptions(opts), (req, res) => {
     let path: string;
     try {
       path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
@@ -274,6 +311,7 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
     if ((req.method === 'GET' || req.method === 'HEAD') && root) return void serveStatic(req, res, path).catch(() => res.destroy());
     res.writeHead(req.method === 'POST' ? 415 : 405, { 'content-type': 'text/plain' }).end('expected a grpc-web POST\n');
   });
+  capPerPeer(server, opts.maxConnectionsPerPeer ?? 256);
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(opts.port, opts.host, ok));
   const address = server.address();
   return {

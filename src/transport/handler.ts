@@ -6,7 +6,7 @@ import { toStatus } from './errors.js';
 import { methodLabels, type Metrics } from './metrics.js';
 import { randomUUID } from 'node:crypto';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
-import { assertWellFormed } from './wire.js';
+import { assertWellFormed } from './strictDecode.js';
 
 /** What every handler gets besides its request. */
 export interface Ctx {

@@ -1,18 +1,23 @@
-import { Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as Status, type ServerWritableStream, type ServiceDefinition } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
-import { loadSync } from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
-import { AccountServiceService } from '../gen/chat/v1/account.js';
-import { ChatServiceService, ClientFrame, SendMessageRequest, ServerFrame } from '../gen/chat/v1/chat.js';
-import { DiscoveryServiceService } from '../gen/chat/v1/discovery.js';
-import { PresenceServiceService } from '../gen/chat/v1/presence.js';
+import * as account from '../gen/chat/v1/account.js';
+import * as chat from '../gen/chat/v1/chat.js';
+import * as common from '../gen/chat/v1/common.js';
+import * as discovery from '../gen/chat/v1/discovery.js';
+import * as presence from '../gen/chat/v1/presence.js';
 import { accountService } from './accountService.js';
 import { chatService } from './chatService.js';
 import { discoveryService } from './discoveryService.js';
 import type { TransportDeps } from './handler.js';
 import { presenceService } from './presenceService.js';
-import { CLIENT_FRAME_SCHEMA, SEND_SCHEMA, checkedDecoder } from './wire.js';
+import { type ProtoSchema, protoSchema } from './protoSchema.js';
+import { type GeneratedCodec, problemWith, strictDecoder } from './strictDecode.js';
+
+const { AccountServiceService } = account;
+const { ChatServiceService, ServerFrame } = chat;
+const { DiscoveryServiceService } = discovery;
+const { PresenceServiceService } = presence;
 
 export const SERVICE_NAMES = ['chat.v1.AccountService', 'chat.v1.ChatService', 'chat.v1.PresenceService', 'chat.v1.DiscoveryService'];
 
@@ -24,41 +29,54 @@ export interface GrpcOptions {
 }
 
 /** Frames may be pre-encoded Buffers (fan-out encodes once) or objects. */
-const frameSerialize = (v: ServerFrame | Buffer): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(ServerFrame.encode(v).finish()));
+const frameSerialize = (v: chat.ServerFrame | Buffer): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(ServerFrame.encode(v).finish()));
 
-type MethodDef = { path: string; requestDeserialize: (b: Buffer) => object };
+type MethodDef = { path: string; requestStream: boolean; responseStream: boolean; requestDeserialize: (b: Buffer) => object };
+type Handler = (call: ServerWritableStream<object, unknown>, cb?: unknown) => void;
+
+/** Every generated message codec, by full type name. */
+const CODECS: Record<string, unknown> = Object.fromEntries(
+  [account, chat, common, discovery, presence].flatMap((mod) => Object.entries(mod).map(([name, codec]) => [`${mod.protobufPackage}.${name}`, codec])),
+);
 
 /**
- * Every method's decoder turns a decoding failure (malformed bytes, an id
- * past 2^53) into INVALID_ARGUMENT instead of grpc-js's INTERNAL.
+ * Swaps every method's decoder for the strict one (see strictDecode.ts): the
+ * request type comes from the descriptors, its codec from the generated code.
  */
-function harden<T extends Record<string, MethodDef>>(def: T): T {
+function strict(def: Record<string, MethodDef>, schema: ProtoSchema): Record<string, MethodDef> {
+  const methods = new Map(schema.methods().map((m) => [m.path, m]));
   const out: Record<string, MethodDef> = {};
   for (const [name, m] of Object.entries(def)) {
-    const type = m.path.split('/')[1] + '.' + m.path.split('/')[2] + ' request';
-    out[name] = { ...m, requestDeserialize: checkedDecoder({ name: type, strings: {} }, m.requestDeserialize) };
+    const type = methods.get(m.path)?.requestType ?? '';
+    const codec = CODECS[type] as GeneratedCodec<object> | undefined;
+    if (typeof codec?.decode !== 'function') throw new Error(`no generated codec for the request of ${m.path}`);
+    out[name] = { ...m, requestDeserialize: strictDecoder(codec, schema, type) };
   }
-  return out as T;
+  return out;
 }
 
-/** The chat service definition with decoders that flag invalid UTF-8 and writers that accept bytes. */
-function chatDefinition(): ServiceDefinition {
-  return {
-    ...harden(ChatServiceService as unknown as Record<string, MethodDef>),
-    connect: {
-      ...ChatServiceService.connect,
-      requestDeserialize: checkedDecoder(CLIENT_FRAME_SCHEMA, (b) => ClientFrame.decode(b)),
-      responseSerialize: frameSerialize,
-    },
-    subscribe: { ...harden({ s: ChatServiceService.subscribe as unknown as MethodDef }).s, responseSerialize: frameSerialize },
-    sendMessage: { ...ChatServiceService.sendMessage, requestDeserialize: checkedDecoder(SEND_SCHEMA, (b) => SendMessageRequest.decode(b)) },
-  } as unknown as ServiceDefinition;
+/**
+ * Server-streaming handlers answer a flagged request with INVALID_ARGUMENT
+ * before they run (unary handlers do it in `instrumented`, Connect per frame).
+ */
+function refuseFlagged(def: Record<string, MethodDef>, impl: Record<string, Handler>): Record<string, Handler> {
+  const out = { ...impl };
+  for (const [name, m] of Object.entries(def)) {
+    const h = impl[name];
+    if (!h || m.requestStream || !m.responseStream) continue;
+    out[name] = (call) => {
+      const problem = problemWith(call.request);
+      if (problem) call.emit('error', { code: Status.INVALID_ARGUMENT, details: problem });
+      else h(call);
+    };
+  }
+  return out;
 }
 
-/** Where the .proto sources live (for reflection), relative to dist/src/transport or src/transport. */
-function protoRoot(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  return here.includes('/dist/') ? here.replace(/\/dist\/src\/transport\/?$/, '/proto') : here.replace(/\/src\/transport\/?$/, '/proto');
+function addService(server: Server, generated: unknown, impl: unknown, overrides: Record<string, object> = {}) {
+  const def = strict(generated as Record<string, MethodDef>, protoSchema());
+  for (const [name, o] of Object.entries(overrides)) def[name] = { ...def[name]!, ...o };
+  server.addService(def as unknown as ServiceDefinition, refuseFlagged(def, impl as Record<string, Handler>) as never);
 }
 
 export interface ChatServer {
@@ -79,21 +97,18 @@ export async function startGrpcServer(deps: TransportDeps, host: string, port: n
     // Clients may ping every 10 s without being treated as abusive.
     'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   });
-  server.addService(harden(AccountServiceService as unknown as Record<string, MethodDef>) as unknown as ServiceDefinition, accountService(deps) as never);
-  server.addService(chatDefinition(), chatService(deps) as never);
-  server.addService(harden(PresenceServiceService as unknown as Record<string, MethodDef>) as unknown as ServiceDefinition, presenceService(deps) as never);
-  server.addService(harden(DiscoveryServiceService as unknown as Record<string, MethodDef>) as unknown as ServiceDefinition, discoveryService(deps) as never);
+  addService(server, AccountServiceService, accountService(deps));
+  // Frames may be pre-encoded Buffers (fan-out encodes once) or objects.
+  const frames = { responseSerialize: frameSerialize };
+  addService(server, ChatServiceService, chatService(deps), { connect: frames, subscribe: frames });
+  addService(server, PresenceServiceService, presenceService(deps));
+  addService(server, DiscoveryServiceService, discoveryService(deps));
 
   const statuses = Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'SERVING' as const]));
   const health = new HealthImplementation(statuses);
   health.addToServer(server);
 
-  const root = protoRoot();
-  const pkg = loadSync(['chat/v1/account.proto', 'chat/v1/chat.proto', 'chat/v1/presence.proto', 'chat/v1/discovery.proto'], {
-    includeDirs: [root],
-    keepCase: true,
-  });
-  new ReflectionService(pkg).addToServer(server);
+  new ReflectionService(protoSchema().definition).addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

@@ -7,7 +7,7 @@ import { codeOf, toStatus } from './errors.js';
 import { GrpcOutbox } from './GrpcOutbox.js';
 import { authenticate, type TransportDeps } from './handler.js';
 import { fromProtoCursors } from './mapping.js';
-import { assertWellFormed } from './wire.js';
+import { assertWellFormed } from './strictDecode.js';
 import { methodLabels } from './metrics.js';
 
 /** Inbound frames waiting for processing before we stop reading the socket. */

@@ -65,7 +65,11 @@ test('bad input gets a canonical status naming the problem, and the node keeps s
   await rejects(a.chat(C.sendMessage, { channelId: ch, body: 'hi', clientMsgId: '' }), status.INVALID_ARGUMENT, /client_msg_id is required/);
   // before_id = 2^60 (past what a JS number holds exactly), as raw bytes.
   const huge = Buffer.concat([field(1, Buffer.from(ch)), Buffer.from([0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10])]);
-  await rejects(rawCall(a.api.chat, C.listHistory.path, huge, a.md()), status.INVALID_ARGUMENT, /not a valid chat.v1.ChatService.ListHistory request/);
+  await rejects(
+    rawCall(a.api.chat, C.listHistory.path, huge, a.md()),
+    status.INVALID_ARGUMENT,
+    /not a valid chat.v1.ListHistoryRequest message: before_id is larger than 2\^53/,
+  );
   const bad = Buffer.concat([field(1, Buffer.from(ch)), field(2, Buffer.from(randomUUID())), field(3, Buffer.from([0x68, 0xff, 0xfe, 0x69]))]);
   await rejects(rawSend(a.api.chat, bad, a.md()), status.INVALID_ARGUMENT, /body is not valid UTF-8/);
   await rejects(rawSend(a.api.chat, Buffer.from([0x0a, 0x50, 0x01]), a.md()), status.INVALID_ARGUMENT, /not a valid chat.v1.SendMessageRequest/);
@@ -137,4 +141,39 @@ test('missing, malformed, forged and expired tokens are UNAUTHENTICATED', async 
   );
   // Still serving.
   assert.ok((await a.send(ch, 'alive')).message!.id > 0);
+});
+
+test('AckDelivered past the channel head is clamped to the head, so later messages still reach the device', async () => {
+  const g = (await a.createGroup('acks', [b.userName])).channel!.channelId;
+  const one = (await a.send(g, 'one')).message!;
+  await b.chat(C.ackDelivered, { cursors: [{ channelId: g, lastMessageId: 1_000_000 }] });
+  const bs = b.connect();
+  await bs.caughtUp();
+  const caught = bs.of('caughtUp')[0]!.caughtUp.cursors.find((c) => c.channelId === g);
+  assert.equal(caught?.lastMessageId, one.id, 'the stored cursor is the head, not 1,000,000');
+  // The same over Connect; a refused frame behind the ack marks when the ack was handled (frames are handled in order).
+  bs.write({ $case: 'ack', ack: { cursors: [{ channelId: g, lastMessageId: 2 ** 40 }] } });
+  bs.write({ $case: 'read', read: { channelId: 'not-a-channel', lastReadMessageId: 1 } });
+  await bs.until(() => bs.of('error').length === 1, 'the barrier frame');
+  bs.close();
+  const two = (await a.send(g, 'two')).message!;
+  const sync = await b.chat(C.syncMessages, { cursors: [], limit: 0 });
+  assert.deepEqual(
+    sync.messages.filter((m) => m.channelId === g).map((m) => m.body),
+    ['two'],
+    'the message after the head reaches the device that acked past it',
+  );
+  assert.equal(sync.cursors.find((c) => c.channelId === g)?.lastMessageId, two.id);
+});
+
+test('limits above the documented maximum are clamped: ListHistory limit=100000 answers 500 and a next page', async () => {
+  const g = (await a.createGroup('history', [b.userName])).channel!.channelId;
+  for (let i = 0; i < 11; i++) await Promise.all(Array.from({ length: 50 }, (_, j) => a.send(g, `m${i * 50 + j}`)));
+  const page = await a.chat(C.listHistory, { channelId: g, beforeId: 0, limit: 100_000 });
+  assert.equal(page.messages.length, 500);
+  assert.ok(page.nextBeforeId > 0, 'there is a next page');
+  const rest = await a.chat(C.listHistory, { channelId: g, beforeId: page.nextBeforeId, limit: 100_000 });
+  assert.equal(rest.messages.length, 50);
+  const sync = await b.chat(C.syncMessages, { cursors: [{ channelId: g, lastMessageId: 0 }], limit: 100_000 });
+  assert.ok(sync.messages.length <= 1000 && sync.messages.length >= 550, `sync answered ${sync.messages.length}`);
 });

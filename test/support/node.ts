@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/app/config.js';
 import { startNode, type RunningNode } from '../../src/app/node.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import { unhandledRejections } from '../../src/app/processGuard.js';
 import { Api } from './client.js';
 import { randomUUID } from 'node:crypto';
@@ -33,7 +33,10 @@ export const TEST_DEFAULTS: Record<string, string> = {
 };
 
 /** Starts an in-process node on a free loopback port with test-friendly settings. */
-export async function testNode(env: Record<string, string> = {}): Promise<{ node: RunningNode; api: Api; stop: () => Promise<void> }> {
+export async function testNode(
+  env: Record<string, string> = {},
+  log: Logger = silentLogger,
+): Promise<{ node: RunningNode; api: Api; stop: () => Promise<void> }> {
   const cfg = loadConfig({
     ...TEST_DEFAULTS,
     CHAT_HOST: '127.0.0.1',
@@ -44,7 +47,7 @@ export async function testNode(env: Record<string, string> = {}): Promise<{ node
     ...storeEnv(),
     ...env,
   });
-  const node = await startNode(cfg, silentLogger);
+  const node = await startNode(cfg, log);
   const api = new Api(node.address);
   return {
     node,

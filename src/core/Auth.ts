@@ -56,7 +56,7 @@ export class Auth {
     private readonly channels: ChannelStore,
     private readonly cursors: CursorStore,
     private readonly sequencer: Sequencer,
-    private readonly rateLimiter: RateLimiter,
+    rateLimiter: RateLimiter,
     private readonly settings: AuthSettings,
     private readonly now: () => number,
   ) {

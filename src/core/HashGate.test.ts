@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HashGate } from './HashGate.js';
-import { DomainError } from '../domain/errors.js';
+import type { DomainError } from '../domain/errors.js';
 
 const later = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,7 +17,10 @@ test('the hash gate runs at most `concurrency`, queues at most `queue`, and one 
   const outcome = (p: Promise<unknown>) =>
     p.then(
       () => 'ok',
-      (e: DomainError) => (assert.ok(e.retryAfterMs! > 0), e.kind),
+      (e: DomainError) => {
+        assert.ok(e.retryAfterMs! > 0);
+        return e.kind;
+      },
     );
   const a = [1, 2, 3].map(() => outcome(gate.run('a', job)));
   const others = ['b', 'c', 'd', 'e'].map((k) => outcome(gate.run(k, job)));

@@ -69,7 +69,15 @@ async function knownSettings(): Promise<Set<string>> {
  * a few hundred simulated users carry the load of many thousands, and the
  * benchmark measures delivery, not the limiter's verdicts.
  */
-const LIFTED_LIMITS = { CHAT_SEND_RATE_PER_SEC: '1000000', CHAT_SEND_BURST: '1000000' };
+/** The load generator registers and logs in every simulated user from one address. */
+const LIFTED_LIMITS = {
+  CHAT_SEND_RATE_PER_SEC: '1000000',
+  CHAT_SEND_BURST: '1000000',
+  CHAT_LOGIN_ATTEMPTS_PER_MIN: '1000000',
+  CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN: '1000000',
+  CHAT_PASSWORD_HASH_CONCURRENCY: '64',
+  CHAT_PASSWORD_HASH_QUEUE: '100000',
+};
 
 export function projectEnv(kind: ServerKind, o: ServerOptions): Record<string, string> {
   const env: Record<string, string> = {
@@ -84,7 +92,13 @@ export function projectEnv(kind: ServerKind, o: ServerOptions): Record<string, s
     CHAT_SHUTDOWN_GRACE_MS: '1000',
   };
   if (kind === 'project-production') {
-    Object.assign(env, { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: o.keyspace, CHAT_REDIS_PREFIX: o.redisPrefix, CHAT_REDIS_URL: o.redisUrl });
+    Object.assign(env, {
+      CHAT_STORE: 'scylla',
+      CHAT_JWT_SECRET: `bench-secret-${o.runId}-0123456789abcdef0123`,
+      CHAT_CQL_KEYSPACE: o.keyspace,
+      CHAT_REDIS_PREFIX: o.redisPrefix,
+      CHAT_REDIS_URL: o.redisUrl,
+    });
   }
   return env;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { PeerResolver } from '../transport/peer.js';
 
 const int = (dflt: number, min = 0) => z.coerce.number().int().min(min).default(dflt);
 
@@ -79,11 +80,18 @@ export const ConfigSchema = z.object({
   CHAT_PUSH: z.enum(['log', 'webhook']).default('log'),
   CHAT_PUSH_WEBHOOK_URL: z.url().optional(),
 
-  /** HS256 secret for access tokens, at least 32 characters. Random per process if unset. */
+  /** HS256 secret for access tokens, at least 32 characters. Required with CHAT_STORE=scylla; random per process if unset on memory. */
   CHAT_JWT_SECRET: z.string().min(32).optional(),
   CHAT_TOKEN_TTL_MS: int(24 * 3600 * 1000, 1000),
   /** log2 of scrypt's N for new password hashes (tests lower it to save time). */
   CHAT_PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
+  /** Password hashes computed at once; more wait in a queue of CHAT_PASSWORD_HASH_QUEUE, then RESOURCE_EXHAUSTED. */
+  CHAT_PASSWORD_HASH_CONCURRENCY: int(2, 1),
+  CHAT_PASSWORD_HASH_QUEUE: int(16, 0),
+  /** How long a node trusts that a token's user still has an account before reading it again. */
+  CHAT_ACCOUNT_CACHE_MS: int(60_000, 0),
+  /** Proxies (IPs and CIDRs, comma-separated) whose x-forwarded-for names the client's address. Empty: trust none. */
+  CHAT_TRUSTED_PROXIES: z.string().default(''),
   /** Backend services: "name=secret,name2=secret2"; they call with "Bearer svc:name:secret". */
   CHAT_SERVICE_KEYS: z
     .string()
@@ -96,8 +104,12 @@ export const ConfigSchema = z.object({
   /** Sends per user per second, cluster-wide, and the burst above it. */
   CHAT_SEND_RATE_PER_SEC: int(50, 1),
   CHAT_SEND_BURST: int(100, 1),
-  /** Login attempts per user name per minute, cluster-wide. */
+  /** Login attempts per (user name, client address) per minute, cluster-wide. */
   CHAT_LOGIN_ATTEMPTS_PER_MIN: int(10, 1),
+  /** Login attempts per user name per minute from all addresses before each address is held to 2 a minute for it. */
+  CHAT_LOGIN_NAME_CEILING_PER_MIN: int(100, 1),
+  /** Register + Login calls per client address per minute, cluster-wide (burst: a third of it). */
+  CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN: int(30, 1),
   CHAT_MAX_CHANNELS_PER_USER: int(1000, 1),
   /** Open device streams per user on one node. */
   CHAT_MAX_STREAMS_PER_USER: int(16, 1),
@@ -136,6 +148,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (c.CHAT_HEARTBEAT_INTERVAL_MS >= c.CHAT_PRESENCE_TIMEOUT_MS) {
     throw new Error('invalid configuration:\n  CHAT_HEARTBEAT_INTERVAL_MS: must be shorter than CHAT_PRESENCE_TIMEOUT_MS');
+  }
+  if (c.CHAT_STORE === 'scylla' && !c.CHAT_JWT_SECRET) {
+    throw new Error(
+      "invalid configuration:\n  CHAT_JWT_SECRET: required when CHAT_STORE=scylla (a random key per process would make every node refuse the others' tokens and log everyone out on restart)",
+    );
+  }
+  try {
+    new PeerResolver(c.CHAT_TRUSTED_PROXIES);
+  } catch (e) {
+    throw new Error(`invalid configuration:\n  CHAT_TRUSTED_PROXIES: ${(e as Error).message}`);
   }
   const serviceKeys = new Map(
     (c.CHAT_SERVICE_KEYS ?? '')

@@ -10,7 +10,14 @@ async function main() {
     console.error((e as Error).message);
     process.exit(2);
   }
-  const node = await startNode(cfg);
+  let node: Awaited<ReturnType<typeof startNode>>;
+  try {
+    node = await startNode(cfg);
+  } catch (e) {
+    // A node that cannot start must not linger half-started (the process guard would keep it alive): say why and exit.
+    console.error(`chat node ${cfg.CHAT_NODE_ID} failed to start: ${(e as Error)?.message ?? String(e)}`);
+    process.exit(1);
+  }
   const store = cfg.CHAT_STORE === 'memory' ? 'in-memory adapters (nothing survives a restart)' : cfg.CHAT_STORE;
   console.error(
     `chat node ${cfg.CHAT_NODE_ID} listening on ${node.address} with ${store}\n` +

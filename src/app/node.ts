@@ -6,6 +6,7 @@ import { Metrics } from '../transport/metrics.js';
 import { countFanout } from './countFanout.js';
 import { startGrpcWebServer } from '../transport/grpcWeb.js';
 import { fileURLToPath } from 'node:url';
+import { PeerResolver } from '../transport/peer.js';
 
 /** <repo>/web, from dist/src/app or src/app. */
 const webDir = () => fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../web/' : '../../web/', import.meta.url));
@@ -62,12 +63,18 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
       audience: 'grpc-chat',
       tokenTtlMs: cfg.CHAT_TOKEN_TTL_MS,
       passwordHashCost: cfg.CHAT_PASSWORD_HASH_COST,
+      hashConcurrency: cfg.CHAT_PASSWORD_HASH_CONCURRENCY,
+      hashQueue: cfg.CHAT_PASSWORD_HASH_QUEUE,
+      accountCacheMs: cfg.CHAT_ACCOUNT_CACHE_MS,
+      authPerAddressPerMinute: cfg.CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN,
+      loginNameCeilingPerMinute: cfg.CHAT_LOGIN_NAME_CEILING_PER_MIN,
       serviceKeys: cfg.serviceKeys,
     },
   );
   core.start();
   const metricsHttp = await metrics.serve(cfg.CHAT_HOST, cfg.CHAT_METRICS_PORT);
-  const grpc = await startGrpcServer({ core, log, metrics }, cfg.CHAT_HOST, cfg.CHAT_PORT, {
+  const peers = new PeerResolver(cfg.CHAT_TRUSTED_PROXIES);
+  const grpc = await startGrpcServer({ core, log, metrics, peers }, cfg.CHAT_HOST, cfg.CHAT_PORT, {
     maxReceiveMessageBytes: cfg.CHAT_MAX_RECEIVE_MESSAGE_BYTES,
     maxConcurrentStreams: cfg.CHAT_MAX_CONCURRENT_STREAMS,
     keepaliveTimeMs: cfg.CHAT_KEEPALIVE_TIME_MS,
@@ -80,6 +87,7 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
     host: cfg.CHAT_HOST,
     port: cfg.CHAT_WEB_PORT,
     staticDir: webDir(),
+    peers,
     allowedOrigins: cfg.CHAT_WEB_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),

@@ -1,6 +1,6 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { DomainError, exhausted, unauthenticated } from '../domain/errors.js';
+import { DomainError, unauthenticated } from '../domain/errors.js';
 import { checkDeviceId, checkUserName, newDeviceId, newUserId } from '../domain/ids.js';
 import type { Principal } from '../domain/model.js';
 import type { AccountStore } from '../ports/AccountStore.js';
@@ -9,15 +9,28 @@ import type { ChannelStore } from '../ports/ChannelStore.js';
 import type { Sequencer } from '../ports/Sequencer.js';
 import type { RateLimiter } from '../ports/RateLimiter.js';
 import { hashPassword, verifyPassword } from './passwords.js';
+import { HashGate } from './HashGate.js';
+import { KnownAccounts } from './KnownAccounts.js';
+import { LoginThrottle, type ThrottleSettings } from './LoginThrottle.js';
+import { ServiceKeys } from './serviceTokens.js';
 
-export interface AuthSettings {
+/** Defaults of the settings a caller may leave out (the config's defaults). */
+const DEFAULTS = { authPerAddressPerMinute: 30, loginNameCeilingPerMinute: 100, hashConcurrency: 2, hashQueue: 16, accountCacheMs: 60_000 };
+
+export interface AuthSettings extends Partial<Omit<ThrottleSettings, 'loginAttemptsPerMinute'>> {
   jwtSecret: Uint8Array;
   issuer: string;
   audience: string;
   tokenTtlMs: number;
   /** log2 of scrypt's N for new password hashes. */
   passwordHashCost: number;
+  /** Login attempts per (user name, client address) per minute (see LoginThrottle). */
   loginAttemptsPerMinute: number;
+  /** Password hashes computed at once, and how many may wait for a turn (see HashGate). */
+  hashConcurrency?: number;
+  hashQueue?: number;
+  /** How long a user id seen to have an account is trusted without reading the store again. */
+  accountCacheMs?: number;
   /** Backend services: name -> shared secret. */
   serviceKeys: Map<string, string>;
 }
@@ -25,42 +38,59 @@ export interface AuthSettings {
 /**
  * Accounts, passwords and access tokens. A token is an HS256 JWT whose `sub`
  * is the user id and `did` the device id: every request made with it acts as
- * exactly that user on exactly that device. Service keys authenticate backends
- * as `Bearer svc:<name>:<secret>`.
+ * exactly that user on exactly that device; it must carry `exp`, and its user
+ * must still have an account. Service keys authenticate backends as
+ * `Bearer svc:<name>:<secret>`. Register and Login are throttled per client
+ * address and per user name (LoginThrottle) and their hashes go through a
+ * bounded HashGate, so unauthenticated callers cannot take the CPU.
  */
 export class Auth {
   private dummyHash?: Promise<string>;
+  readonly gate: HashGate;
+  readonly known: KnownAccounts;
+  private readonly throttle: LoginThrottle;
+  private readonly services: ServiceKeys;
 
   constructor(
     private readonly accounts: AccountStore,
     private readonly channels: ChannelStore,
     private readonly cursors: CursorStore,
     private readonly sequencer: Sequencer,
-    private readonly rateLimiter: RateLimiter,
+    rateLimiter: RateLimiter,
     private readonly settings: AuthSettings,
     private readonly now: () => number,
-  ) {}
+  ) {
+    const s = { ...DEFAULTS, ...settings };
+    this.gate = new HashGate({ concurrency: s.hashConcurrency, queue: s.hashQueue });
+    this.known = new KnownAccounts(accounts, s.accountCacheMs, now);
+    this.throttle = new LoginThrottle(rateLimiter, s);
+    this.services = new ServiceKeys(settings.serviceKeys);
+  }
 
-  async register(userName: string, password: string): Promise<{ userId: string }> {
+  /** `peer`: the caller's address (transport/peer.ts), for the per-address limits. */
+  async register(userName: string, password: string, peer = 'unknown'): Promise<{ userId: string }> {
     checkUserName(userName);
     checkPassword(password);
+    await this.throttle.address(peer);
     const userId = newUserId();
-    await this.accounts.create({ userId, userName, passwordHash: await hashPassword(password, this.settings.passwordHashCost), createdAtMs: this.now() });
+    const passwordHash = await this.gate.run(peer, () => hashPassword(password, this.settings.passwordHashCost));
+    await this.accounts.create({ userId, userName, passwordHash, createdAtMs: this.now() });
+    this.known.remember(userId);
     return { userId };
   }
 
-  async login(userName: string, password: string, deviceId: string) {
+  async login(userName: string, password: string, deviceId: string, peer = 'unknown') {
     const failure = () => unauthenticated('user name or password is wrong');
     if (!userName || !password) throw failure();
     const device = deviceId ? checkDeviceId(deviceId) : newDeviceId();
-    // Per user name, whether or not it exists: guessing is slowed down and existence is not revealed.
-    const perMin = this.settings.loginAttemptsPerMinute;
-    const wait = await this.rateLimiter.take(`login:${userName.toLowerCase().slice(0, 64)}`, perMin / 60, perMin);
-    if (wait > 0) throw exhausted(`too many login attempts for this user name; retry in ${Math.ceil(wait / 1000)} s`, wait);
+    // Limits apply whether or not the name exists: guessing is slowed down and existence is not revealed.
+    await this.throttle.address(peer);
+    await this.throttle.login(userName, peer);
     const account = await this.accounts.byName(userName);
     // Verify against a dummy hash for unknown users so the timing does not reveal who exists.
-    const ok = await verifyPassword(password, account?.passwordHash ?? (await this.dummy()));
+    const ok = await this.gate.run(peer, async () => verifyPassword(password, account?.passwordHash ?? (await this.dummy())));
     if (!account || !ok) throw failure();
+    this.known.remember(account.userId);
     const { created } = await this.accounts.addDevice({ userId: account.userId, deviceId: device, createdAtMs: this.now() });
     if (created) await this.startAtHeads(account.userId, device);
     const expiresAtMs = this.now() + this.settings.tokenTtlMs;
@@ -87,23 +117,25 @@ export class Auth {
         issuer: this.settings.issuer,
         audience: this.settings.audience,
         algorithms: ['HS256'],
+        requiredClaims: ['exp'],
       });
       if (typeof payload.sub !== 'string' || typeof payload['did'] !== 'string') {
         throw unauthenticated('access token lacks a user or device');
       }
+      if (!(await this.known.exists(payload.sub))) throw unauthenticated('the account of this access token no longer exists');
       return { kind: 'user', userId: payload.sub, deviceId: payload['did'] };
     } catch (e) {
       if (e instanceof DomainError) throw e;
       if (e instanceof joseErrors.JWTExpired) throw unauthenticated('access token expired; log in again');
+      if (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'exp') throw unauthenticated('access token has no expiry (exp); log in again');
       throw unauthenticated('access token is invalid');
     }
   }
 
   private service(token: string): Principal {
-    const [, name, secret] = token.split(':');
-    const expected = name ? this.settings.serviceKeys.get(name) : undefined;
-    if (!expected || !secret || !safeEqual(secret, expected)) throw unauthenticated('service credential is invalid');
-    return { kind: 'service', name: name! };
+    const name = this.services.check(token);
+    if (!name) throw unauthenticated('service credential is invalid');
+    return { kind: 'service', name };
   }
 
   /** A new device starts at the current head of every channel: it pages older history itself. */
@@ -120,10 +152,4 @@ export class Auth {
 
 function checkPassword(pw: string) {
   if (pw.length < 8 || pw.length > 256) throw new DomainError('invalid_argument', 'password must be 8-256 characters');
-}
-
-function safeEqual(a: string, b: string) {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -6,8 +6,8 @@ import { openUnary, unary, type TransportDeps } from './handler.js';
 export function accountService(deps: TransportDeps): AccountServiceServer {
   const { core } = deps;
   return {
-    register: openUnary(deps, async (req) => core.auth.register(req.userName, req.password)),
-    login: openUnary(deps, async (req) => core.auth.login(req.userName, req.password, req.deviceId)),
+    register: openUnary(deps, async (req, { peer }) => core.auth.register(req.userName, req.password, peer)),
+    login: openUnary(deps, async (req, { peer }) => core.auth.login(req.userName, req.password, req.deviceId, peer)),
     listDevices: unary(deps, async (_req, { principal }) => {
       const me = requireUser(principal);
       const devices = await core.listDevices(me.userId);

@@ -7,6 +7,7 @@ import { AccountServiceService } from '../gen/chat/v1/account.js';
 import { ChatServiceService } from '../gen/chat/v1/chat.js';
 import { DiscoveryServiceService } from '../gen/chat/v1/discovery.js';
 import { PresenceServiceService } from '../gen/chat/v1/presence.js';
+import { PeerResolver, setBridgePeer, stripBridgePeer } from './peer.js';
 
 export interface GrpcWebOptions {
   /** host:port of the plaintext gRPC server every call is forwarded to (normally this node, on loopback). */
@@ -28,6 +29,8 @@ export interface GrpcWebOptions {
   keepAliveTimeoutMs?: number;
   /** Open connections per client address; more are closed at once. Default 256. */
   maxConnectionsPerPeer?: number;
+  /** Resolves the browser's address (trusted proxies); it reaches the gRPC server as bridge metadata. Default: the socket's peer. */
+  peers?: PeerResolver;
 }
 
 export interface GrpcWebServer {
@@ -213,6 +216,7 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
   const calls = new Set<ClientUnaryCall | ClientReadableStream<Buffer>>();
   const allowed = opts.allowedOrigins ?? ['*'];
   const limit = opts.maxRequestBytes ?? 1 << 20;
+  const peers = opts.peers ?? new PeerResolver('');
   const root = opts.staticDir ? resolve(opts.staticDir) : undefined;
 
   /** CORS: false when a cross-origin caller is not allowed. */
@@ -241,6 +245,9 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
       const body = await readBody(req, limit);
       const msg = singleMessage(text ? fromBase64Chunks(body.toString('latin1')) : body);
       const md = metadataOf(req);
+      stripBridgePeer(md);
+      const xff = req.headers['x-forwarded-for'];
+      setBridgePeer(md, peers.resolve(req.socket.remoteAddress, xff === undefined ? [] : [xff].flat()));
       if (res.destroyed) return;
       const onStatus = (st: StatusObject) => reply.finish(st.code, st.details, st.metadata);
       if (kind === 'unary') {

@@ -7,6 +7,7 @@ import { methodLabels, type Metrics } from './metrics.js';
 import { randomUUID } from 'node:crypto';
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
 import { assertWellFormed } from './strictDecode.js';
+import { PeerResolver } from './peer.js';
 
 /** What every handler gets besides its request. */
 export interface Ctx {
@@ -17,7 +18,17 @@ export interface TransportDeps {
   core: ChatCore;
   log: Logger;
   metrics: Metrics;
+  /** Resolves a call's client address (CHAT_TRUSTED_PROXIES); default: the direct peer, no proxy trusted. */
+  peers?: PeerResolver;
 }
+
+/** What a call without a token gets besides its request. */
+export interface OpenCtx {
+  /** The client's address (transport/peer.ts), for per-address limits. */
+  peer: string;
+}
+
+const directPeers = new PeerResolver('');
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
@@ -77,10 +88,10 @@ export function unary<Req extends object, Res>(
   });
 }
 
-/** Like `unary` for calls that need no token (register, login, PickServer). */
+/** Like `unary` for calls that need no token (register, login, PickServer); they get the client's address instead. */
 export function openUnary<Req extends object, Res>(
   deps: TransportDeps,
-  fn: (req: Req) => Promise<Res>,
+  fn: (req: Req, ctx: OpenCtx) => Promise<Res>,
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
-  return instrumented(deps, (req) => fn(req));
+  return instrumented(deps, (req, call) => fn(req, { peer: (deps.peers ?? directPeers).ofCall(call) }));
 }

@@ -16,6 +16,7 @@ before(async () => {
   const port = await proxy.listen();
   env = await testNode({
     CHAT_STORE: 'scylla',
+    CHAT_JWT_SECRET: `test-secret-${run}-0123456789abcdef0123`,
     CHAT_CQL_CONTACT_POINTS: `127.0.0.1:${port}`,
     CHAT_CQL_KEYSPACE: `chat_${run}`,
     CHAT_REDIS_PREFIX: `${run}:`,

@@ -19,7 +19,13 @@ let env: Awaited<ReturnType<typeof testNode>>;
 
 before(async () => {
   await redis.start();
-  env = await testNode({ CHAT_STORE: 'scylla', CHAT_REDIS_URL: redis.url, CHAT_CQL_KEYSPACE: `chat_${run}`, CHAT_SEQ_RESEED_MARGIN: '100' });
+  env = await testNode({
+    CHAT_STORE: 'scylla',
+    CHAT_JWT_SECRET: `test-secret-${run}-0123456789abcdef0123`,
+    CHAT_REDIS_URL: redis.url,
+    CHAT_CQL_KEYSPACE: `chat_${run}`,
+    CHAT_SEQ_RESEED_MARGIN: '100',
+  });
 });
 after(async () => {
   await env?.stop();

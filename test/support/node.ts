@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/app/config.js';
 import { startNode, type RunningNode } from '../../src/app/node.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
 import { unhandledRejections } from '../../src/app/processGuard.js';
 import { Api } from './client.js';
 import { randomUUID } from 'node:crypto';
@@ -25,10 +25,18 @@ export const TEST_DEFAULTS: Record<string, string> = {
   CHAT_SEND_RATE_PER_SEC: '100000',
   CHAT_SEND_BURST: '100000',
   CHAT_LOGIN_ATTEMPTS_PER_MIN: '100000',
+  CHAT_LOGIN_NAME_CEILING_PER_MIN: '100000',
+  // Every test client calls from 127.0.0.1: per-address limits and the hash queue are tested in authFlood.test.ts.
+  CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN: '1000000',
+  CHAT_PASSWORD_HASH_CONCURRENCY: '64',
+  CHAT_PASSWORD_HASH_QUEUE: '100000',
 };
 
 /** Starts an in-process node on a free loopback port with test-friendly settings. */
-export async function testNode(env: Record<string, string> = {}): Promise<{ node: RunningNode; api: Api; stop: () => Promise<void> }> {
+export async function testNode(
+  env: Record<string, string> = {},
+  log: Logger = silentLogger,
+): Promise<{ node: RunningNode; api: Api; stop: () => Promise<void> }> {
   const cfg = loadConfig({
     ...TEST_DEFAULTS,
     CHAT_HOST: '127.0.0.1',
@@ -39,7 +47,7 @@ export async function testNode(env: Record<string, string> = {}): Promise<{ node
     ...storeEnv(),
     ...env,
   });
-  const node = await startNode(cfg, silentLogger);
+  const node = await startNode(cfg, log);
   const api = new Api(node.address);
   return {
     node,

@@ -3,6 +3,7 @@ import { DomainError, exhausted } from '../domain/errors.js';
 import type { Cursor, Message } from '../domain/model.js';
 import type { Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
+import { ephemeralStats } from './EphemeralLimits.js';
 import type { Messaging } from './Messaging.js';
 import type { PresenceTracker } from './PresenceTracker.js';
 
@@ -35,6 +36,13 @@ interface ChannelState {
 }
 
 const REPLAY_PAGE = 256;
+/** Ephemeral events held for a device during its replay. */
+const HELD_EPHEMERAL_MAX = 256;
+
+/** Typing, receipts and presence: droppable state, coalesced and dropped before any message is. */
+export function isEphemeral(ev: SessionEvent): boolean {
+  return ev.type === 'typing' || ev.type === 'receipt' || ev.type === 'presence';
+}
 
 /**
  * One connected device. Start-up follows the replay/live handshake: subscribe
@@ -51,6 +59,8 @@ export class Session {
   private readonly subs = new Map<string, () => void>();
   private readonly contacts = new Set<string>();
   private held: SessionEvent[] = [];
+  /** Typing, receipts and presence among `held`: dropped past a cap, never a reason to cut the stream. */
+  private heldEphemeral = 0;
   /**
    * Sends made on this stream whose ack is still due, by client_msg_id. The
    * ack takes the place of the message's own frame in channel order (see
@@ -91,6 +101,7 @@ export class Session {
     this.out.push({ type: 'caughtUp', cursors: this.cursors() });
     const held = this.held;
     this.held = [];
+    this.heldEphemeral = 0;
     for (const ev of held) if (!this.out.push(ev)) return;
     await this.presenceSnapshot([...this.contacts]);
   }
@@ -397,7 +408,13 @@ export class Session {
       this.out.push(ev);
       return;
     }
-    if (this.held.length >= this.d.settings.outboundQueueLimit) {
+    if (isEphemeral(ev)) {
+      if (this.heldEphemeral >= HELD_EPHEMERAL_MAX) {
+        ephemeralStats.dropped++;
+        return;
+      }
+      this.heldEphemeral++;
+    } else if (this.held.length - this.heldEphemeral >= this.d.settings.outboundQueueLimit) {
       return this.out.fail(exhausted('too many events arrived during replay; reconnect with your cursors'));
     }
     this.held.push(ev);

@@ -1,9 +1,9 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import { presenceTopic } from '../domain/events.js';
+import { presenceTopic, type SessionEvent } from '../domain/events.js';
 import { isUser } from '../domain/model.js';
 import { denied } from '../domain/errors.js';
 import type { PresenceEvent, PresenceServiceServer, WatchPresenceRequest } from '../gen/chat/v1/presence.js';
-import { toStatus } from './errors.js';
+import { openServerStream } from './serverStream.js';
 import { authenticate, unary, type TransportDeps } from './handler.js';
 import { toProtoPresence } from './mapping.js';
 
@@ -19,33 +19,20 @@ export function presenceService(deps: TransportDeps): PresenceServiceServer {
     getPresence: unary(deps, async (req, { principal }) => ({
       presences: (await core.visiblePresence(principal, req.userIds)).map(toProtoPresence),
     })),
+    // Through the same server-stream path as Connect: admitted against the user's stream cap, one bounded
+    // outbox (presence is ephemeral: coalesced per user, dropped when the watcher is behind), one cleanup.
     watchPresence: (call: ServerWritableStream<WatchPresenceRequest, PresenceEvent>) => {
-      const unsubs: Array<() => void> = [];
-      let done = false;
-      const cleanup = () => {
-        if (done) return;
-        done = true;
-        unsubs.splice(0).forEach((u) => u());
-      };
-      for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.once(ev, cleanup);
+      const encode = (ev: SessionEvent): PresenceEvent => ({ presence: ev.type === 'presence' ? toProtoPresence(ev.presence) : undefined });
+      const s = openServerStream(deps, call as ServerWritableStream<unknown, unknown>, 'server_stream', encode);
       (async () => {
         const p = await authenticate(core, call as ServerWritableStream<unknown, unknown>);
+        if (isUser(p)) s.admit(p.userId);
         const ids = await core.checkPresenceQuery(p, call.request.userIds);
-        if (done) return;
+        if (s.finished) return;
         // Subscribe before reading the snapshot so no transition falls between them.
-        for (const id of ids) {
-          unsubs.push(
-            core.deps.fanout.subscribe(presenceTopic(id), (ev) => {
-              if (ev.type === 'presence' && !done) call.write({ presence: toProtoPresence(ev.presence) });
-            }),
-          );
-        }
-        for (const presence of await core.deps.presence.get(ids)) if (!done) call.write({ presence: toProtoPresence(presence) });
-      })().catch((e) => {
-        const st = toStatus(e, deps.log);
-        call.emit('error', { code: st.code, details: st.details });
-        cleanup();
-      });
+        for (const id of ids) s.onEnd(core.deps.fanout.subscribe(presenceTopic(id), (ev) => ev.type === 'presence' && s.out.push(ev)));
+        for (const presence of await core.deps.presence.get(ids)) s.out.push({ type: 'presence', presence });
+      })().catch(s.fail);
     },
   };
 }

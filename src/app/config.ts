@@ -104,6 +104,12 @@ export const ConfigSchema = z.object({
   /** Sends per user per second, cluster-wide, and the burst above it. */
   CHAT_SEND_RATE_PER_SEC: int(50, 1),
   CHAT_SEND_BURST: int(100, 1),
+  /** Typing updates per user per second, cluster-wide, and the burst above it; past it SetTyping is RESOURCE_EXHAUSTED and typing frames are dropped. */
+  CHAT_TYPING_RATE_PER_SEC: int(5, 1),
+  CHAT_TYPING_BURST: int(10, 1),
+  /** Read marks, and delivery acks, per user per second each, cluster-wide, and the burst; past it only the latest mark is applied, later. */
+  CHAT_MARK_RATE_PER_SEC: int(10, 1),
+  CHAT_MARK_BURST: int(20, 1),
   /** Login attempts per (user name, client address) per minute, cluster-wide. */
   CHAT_LOGIN_ATTEMPTS_PER_MIN: int(10, 1),
   /** Login attempts per user name per minute from all addresses before each address is held to 2 a minute for it. */
@@ -111,8 +117,10 @@ export const ConfigSchema = z.object({
   /** Register + Login calls per client address per minute, cluster-wide (burst: a third of it). */
   CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN: int(30, 1),
   CHAT_MAX_CHANNELS_PER_USER: int(1000, 1),
-  /** Open device streams per user on one node. */
+  /** Open server streams per user on one node: Connect (before and after resume), Subscribe and WatchPresence together. */
   CHAT_MAX_STREAMS_PER_USER: int(16, 1),
+  /** A Connect that has not sent its first frame (resume) within this is ended with DEADLINE_EXCEEDED. */
+  CHAT_RESUME_TIMEOUT_MS: int(10_000, 10),
   CHAT_OUTBOUND_QUEUE_LIMIT: int(1024, 8),
   CHAT_PRESENCE_TIMEOUT_MS: int(30_000, 10),
   CHAT_HEARTBEAT_INTERVAL_MS: int(5_000, 5),

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { ChatCore } from '../core/ChatCore.js';
+import { ephemeralStats } from '../core/EphemeralLimits.js';
 import type { Logger } from '../core/logger.js';
 import { startGrpcServer } from '../transport/server.js';
 import { Metrics } from '../transport/metrics.js';
@@ -33,6 +34,9 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
   const c = await compose(cfg, log);
   const metrics = new Metrics();
   metrics.followTotal(metrics.unhandledRejections, unhandledRejections);
+  for (const reason of ['limited', 'coalesced', 'dropped'] as const) {
+    metrics.followTotal(metrics.ephemeralDropped.labels({ reason }), () => ephemeralStats[reason]);
+  }
   c.ports.fanout = countFanout(c.ports.fanout, (n) => metrics.fanout.observe(n));
   const core = new ChatCore(
     {
@@ -52,9 +56,14 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
         outboundQueueLimit: cfg.CHAT_OUTBOUND_QUEUE_LIMIT,
         sendsPerSecond: cfg.CHAT_SEND_RATE_PER_SEC,
         sendBurst: cfg.CHAT_SEND_BURST,
+        typingPerSecond: cfg.CHAT_TYPING_RATE_PER_SEC,
+        typingBurst: cfg.CHAT_TYPING_BURST,
+        marksPerSecond: cfg.CHAT_MARK_RATE_PER_SEC,
+        marksBurst: cfg.CHAT_MARK_BURST,
         loginAttemptsPerMinute: cfg.CHAT_LOGIN_ATTEMPTS_PER_MIN,
         maxChannelsPerUser: cfg.CHAT_MAX_CHANNELS_PER_USER,
         maxStreamsPerUser: cfg.CHAT_MAX_STREAMS_PER_USER,
+        resumeTimeoutMs: cfg.CHAT_RESUME_TIMEOUT_MS,
       },
     },
     {

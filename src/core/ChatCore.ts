@@ -9,7 +9,7 @@ import { SessionHub } from './SessionHub.js';
 import type { PresenceInfo, Principal } from '../domain/model.js';
 import { PresenceWatch } from './PresenceWatch.js';
 import { isUserId } from '../domain/ids.js';
-import { denied, exhausted, invalid } from '../domain/errors.js';
+import { denied, invalid } from '../domain/errors.js';
 
 const MAX_PRESENCE_QUERY = 500;
 
@@ -40,10 +40,13 @@ export class ChatCore {
     this.presence.stop();
   }
 
-  /** Opens a device session; the caller must call `endSession` when the stream ends. */
+  /** Takes one of the user's stream slots (see SessionHub.admit); the transport does so for every server stream. */
+  admitStream(userId: string): () => void {
+    return this.hub.admit(userId, this.deps.settings.maxStreamsPerUser);
+  }
+
+  /** Opens a device session on an admitted stream; the caller must call `endSession` when the stream ends. */
   async openSession(userId: string, deviceId: string, out: Outbox, resume: Cursor[]): Promise<Session> {
-    const max = this.deps.settings.maxStreamsPerUser;
-    if (this.hub.countFor(userId) >= max) throw exhausted(`too many open streams for this user on this node (${max}); close one first`);
     const s = new Session(this.deps, this.channels, this.messaging, this.presence, userId, deviceId, out);
     this.hub.add(s);
     try {

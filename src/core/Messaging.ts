@@ -5,6 +5,7 @@ import type { Channel, Cursor, Message, Principal } from '../domain/model.js';
 import { checkBody } from '../domain/rules.js';
 import { requireUser, type Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
+import { EphemeralLimits, ephemeralStats } from './EphemeralLimits.js';
 
 export interface SendResult {
   message: Message;
@@ -14,6 +15,8 @@ export interface SendResult {
 const SYNC_MAX = 1000;
 const HISTORY_DEFAULT = 50;
 const HISTORY_MAX = 500;
+/** Channels one waiting (merged) ack may hold. */
+const MERGED_CURSORS_MAX = 1000;
 
 /**
  * Sending, reading and syncing messages. The send path is: validate, claim the
@@ -22,12 +25,18 @@ const HISTORY_MAX = 500;
  * same client_msg_id returns the stored original.
  */
 export class Messaging {
+  /** Per-user rates of typing, read and delivery marks (ephemeral signals). */
+  readonly ephemeral: EphemeralLimits;
+
   constructor(
     private readonly d: CoreDeps,
     private readonly channels: Channels,
     /** True when the user has a stream open on this node (then they are online: no presence lookup). */
     private readonly connectedHere: (userId: string) => boolean = () => false,
-  ) {}
+  ) {
+    const { typingPerSecond, typingBurst, marksPerSecond, marksBurst } = d.settings;
+    this.ephemeral = new EphemeralLimits(d.rateLimiter, { typingPerSecond, typingBurst, marksPerSecond, marksBurst }, d.log);
+  }
 
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -195,10 +204,25 @@ export class Messaging {
     return out;
   }
 
+  /**
+   * Past the user's mark rate the call still succeeds, but only the latest
+   * mark per channel is kept and applied once the rate allows (membership and
+   * the channel head are checked then).
+   */
   async markRead(p: Principal, channelId: string, messageId: number) {
     const me = requireUser(p);
+    checkChannelId(channelId);
     checkMessageId(messageId, 'last_read_message_id');
-    await this.channels.readable(p, channelId);
+    const wait = await this.ephemeral.take('read', me.userId);
+    if (wait > 0) {
+      const apply = (id: number) => this.markReadNow(me, channelId, id);
+      return this.ephemeral.defer(`read:${me.userId}:${channelId}`, wait, messageId, Math.max, apply);
+    }
+    await this.markReadNow(me, channelId, messageId);
+  }
+
+  private async markReadNow(me: { userId: string; deviceId: string }, channelId: string, messageId: number) {
+    await this.channels.readable({ kind: 'user', ...me }, channelId);
     const head = await this.d.sequencer.current(channelId);
     if (messageId > head) throw invalid(`last_read_message_id ${messageId} is past the newest message (${head})`);
     const lastRead = await this.d.cursors.markRead(me.userId, channelId, messageId);
@@ -211,24 +235,39 @@ export class Messaging {
     });
   }
 
+  /** Like markRead: past the mark rate, cursors are merged (highest per channel) and applied once the rate allows. */
   async ackDelivered(p: Principal, cursors: Cursor[]) {
     const me = requireUser(p);
     if (cursors.length === 0) return;
-    const mine = new Set(await this.d.channels.channelsOf(me.userId));
     for (const c of cursors) {
       checkChannelId(c.channelId, 'cursor channel_id');
       checkMessageId(c.lastMessageId, 'cursor last_message_id');
-      if (!mine.has(c.channelId)) throw denied(`you are not a member of channel ${c.channelId}`);
     }
+    const wait = await this.ephemeral.take('ack', me.userId);
+    if (wait > 0) {
+      const apply = (cs: Cursor[]) => this.ackNow(me, cs);
+      return this.ephemeral.defer(`ack:${me.userId}:${me.deviceId}`, wait, cursors, mergeCursors, apply);
+    }
+    await this.ackNow(me, cursors);
+  }
+
+  private async ackNow(me: { userId: string; deviceId: string }, cursors: Cursor[]) {
+    const mine = new Set(await this.d.channels.channelsOf(me.userId));
+    for (const c of cursors) if (!mine.has(c.channelId)) throw denied(`you are not a member of channel ${c.channelId}`);
     // A cursor past the channel's head is clamped to it: stored as given, it would hide the next messages from this device.
     const heads = await Promise.all(cursors.map((c) => this.d.sequencer.current(c.channelId)));
     const clamped = cursors.map((c, i) => ({ channelId: c.channelId, lastMessageId: Math.min(c.lastMessageId, heads[i]!) }));
     await this.d.cursors.ackDelivered(me.userId, me.deviceId, clamped);
   }
 
-  /** Typing is relayed to the channel's online devices and never stored. */
+  /** Typing is relayed to the channel's online devices and never stored. Past the typing rate: RESOURCE_EXHAUSTED. */
   async typing(p: Principal, channelId: string, typing: boolean) {
     const me = requireUser(p);
+    const wait = await this.ephemeral.take('typing', me.userId);
+    if (wait > 0) {
+      ephemeralStats.limited++;
+      throw exhausted(`typing too often: at most ${this.d.settings.typingPerSecond} updates per second; retry in ${wait} ms`, wait);
+    }
     await this.channels.readable(p, channelId);
     await this.d.fanout.publish(channelTopic(channelId), { type: 'typing', channelId, userId: me.userId, deviceId: me.deviceId, typing });
   }
@@ -259,6 +298,14 @@ export class Messaging {
 function clampLimit(n: number, dflt: number, max: number) {
   if (!n) return dflt;
   return Math.min(Math.max(1, n), max);
+}
+
+/** Highest cursor per channel of two acks; the cursor store keeps the highest anyway. */
+function mergeCursors(older: Cursor[], newer: Cursor[]): Cursor[] {
+  const m = new Map(older.map((c) => [c.channelId, c.lastMessageId]));
+  for (const c of newer) m.set(c.channelId, Math.max(m.get(c.channelId) ?? 0, c.lastMessageId));
+  if (m.size > MERGED_CURSORS_MAX) return newer;
+  return [...m].map(([channelId, lastMessageId]) => ({ channelId, lastMessageId }));
 }
 
 function asUnavailable(e: unknown, what: string): DomainError {

@@ -29,9 +29,14 @@ function core() {
       outboundQueueLimit: 100,
       sendsPerSecond: 1000,
       sendBurst: 1000,
+      typingPerSecond: 1000,
+      typingBurst: 1000,
+      marksPerSecond: 1000,
+      marksBurst: 1000,
       loginAttemptsPerMinute: 100,
       maxChannelsPerUser: 100,
       maxStreamsPerUser: 10,
+      resumeTimeoutMs: 10_000,
     },
   };
   const secret = new TextEncoder().encode('k'.repeat(32));

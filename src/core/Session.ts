@@ -4,6 +4,7 @@ import type { Cursor, Message } from '../domain/model.js';
 import { passSkipped, type IdRange } from '../domain/skipped.js';
 import type { Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
+import { ephemeralStats } from './EphemeralLimits.js';
 import type { Messaging } from './Messaging.js';
 import type { PresenceTracker } from './PresenceTracker.js';
 
@@ -36,6 +37,13 @@ interface ChannelState {
 }
 
 const REPLAY_PAGE = 256;
+/** Ephemeral events held for a device during its replay. */
+const HELD_EPHEMERAL_MAX = 256;
+
+/** Typing, receipts and presence: droppable state, coalesced and dropped before any message is. */
+export function isEphemeral(ev: SessionEvent): boolean {
+  return ev.type === 'typing' || ev.type === 'receipt' || ev.type === 'presence';
+}
 
 /**
  * One connected device. Start-up follows the replay/live handshake: subscribe
@@ -56,6 +64,8 @@ export class Session {
   /** Serializes presence-visibility checks after membership changes. */
   private contactCheck: Promise<void> = Promise.resolve();
   private held: SessionEvent[] = [];
+  /** Typing, receipts and presence among `held`: dropped past a cap, never a reason to cut the stream. */
+  private heldEphemeral = 0;
   /**
    * Sends made on this stream whose ack is still due, by client_msg_id. The
    * ack takes the place of the message's own frame in channel order (see
@@ -96,6 +106,7 @@ export class Session {
     this.out.push({ type: 'caughtUp', cursors: this.cursors() });
     const held = this.held;
     this.held = [];
+    this.heldEphemeral = 0;
     for (const ev of held) if (!this.out.push(ev)) return;
     await this.presenceSnapshot([...this.contacts]);
   }
@@ -458,7 +469,13 @@ export class Session {
       this.out.push(ev);
       return;
     }
-    if (this.held.length >= this.d.settings.outboundQueueLimit) {
+    if (isEphemeral(ev)) {
+      if (this.heldEphemeral >= HELD_EPHEMERAL_MAX) {
+        ephemeralStats.dropped++;
+        return;
+      }
+      this.heldEphemeral++;
+    } else if (this.held.length - this.heldEphemeral >= this.d.settings.outboundQueueLimit) {
       return this.out.fail(exhausted('too many events arrived during replay; reconnect with your cursors'));
     }
     this.held.push(ev);

@@ -1,11 +1,50 @@
 import type { NodeInfo } from '../ports/Registry.js';
 import type { Session } from './Session.js';
+import { exhausted } from '../domain/errors.js';
 
-/** The live sessions of this node: counted for metrics and limits, told to move on drain. */
+/**
+ * The live sessions of this node (counted for metrics, told to move on
+ * drain) and the admission point of every server stream: Connect before and
+ * after resume, Subscribe and WatchPresence all hold one slot of their user's
+ * `CHAT_MAX_STREAMS_PER_USER`, from authentication until the stream ends.
+ */
 export class SessionHub {
   private readonly sessions = new Set<Session>();
 
   private readonly perUser = new Map<string, number>();
+  private readonly streamsPerUser = new Map<string, number>();
+  private streamCount = 0;
+
+  /**
+   * Takes a stream slot of `userId`, or throws RESOURCE_EXHAUSTED when the
+   * user already holds `max`. The returned release gives the slot back; it is
+   * safe to call more than once (only the first call counts).
+   */
+  admit(userId: string, max: number): () => void {
+    const n = this.streamsPerUser.get(userId) ?? 0;
+    if (n >= max) throw exhausted(`too many open streams for this user on this node (${max}); close one first`);
+    this.streamsPerUser.set(userId, n + 1);
+    this.streamCount++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.streamCount--;
+      const left = (this.streamsPerUser.get(userId) ?? 1) - 1;
+      if (left > 0) this.streamsPerUser.set(userId, left);
+      else this.streamsPerUser.delete(userId);
+    };
+  }
+
+  /** Admitted server streams of one user on this node (all kinds). */
+  streamsOf(userId: string) {
+    return this.streamsPerUser.get(userId) ?? 0;
+  }
+
+  /** Admitted server streams on this node (all kinds). */
+  streams() {
+    return this.streamCount;
+  }
 
   add(s: Session) {
     this.sessions.add(s);

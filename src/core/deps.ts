@@ -44,11 +44,19 @@ export interface CoreSettings extends Limits {
   /** Sends per user per second (cluster-wide token bucket) and the burst allowed above it. */
   sendsPerSecond: number;
   sendBurst: number;
+  /** Typing updates per user per second (local, then cluster-wide token bucket) and the burst above it. */
+  typingPerSecond: number;
+  typingBurst: number;
+  /** Read marks and delivery acks per user per second, each; past it only the latest is applied, later. */
+  marksPerSecond: number;
+  marksBurst: number;
   /** Login attempts per user name per minute. */
   loginAttemptsPerMinute: number;
   maxChannelsPerUser: number;
-  /** Open device streams per user on one node. */
+  /** Open server streams (Connect, Subscribe, WatchPresence) per user on one node. */
   maxStreamsPerUser: number;
+  /** How long a Connect may wait before its first frame (resume). */
+  resumeTimeoutMs: number;
 }
 
 export interface CoreDeps extends Ports {

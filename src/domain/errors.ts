@@ -12,7 +12,8 @@ export type ErrorKind =
   | 'failed_precondition'
   | 'resource_exhausted'
   | 'unavailable'
-  | 'aborted';
+  | 'aborted'
+  | 'deadline_exceeded';
 
 export class DomainError extends Error {
   constructor(
@@ -32,4 +33,5 @@ export const denied = (msg: string) => new DomainError('permission_denied', msg)
 export const precondition = (msg: string) => new DomainError('failed_precondition', msg);
 export const unauthenticated = (msg: string) => new DomainError('unauthenticated', msg);
 export const unavailable = (msg: string) => new DomainError('unavailable', msg);
+export const deadline = (msg: string) => new DomainError('deadline_exceeded', msg);
 export const exhausted = (msg: string, retryAfterMs?: number) => new DomainError('resource_exhausted', msg, retryAfterMs);

@@ -12,6 +12,7 @@ const CODES: Record<ErrorKind, status> = {
   resource_exhausted: status.RESOURCE_EXHAUSTED,
   unavailable: status.UNAVAILABLE,
   aborted: status.ABORTED,
+  deadline_exceeded: status.DEADLINE_EXCEEDED,
 };
 
 /** Maps any failure to a gRPC status. Unknown errors become INTERNAL with a generic message (and are logged). */

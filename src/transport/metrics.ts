@@ -118,7 +118,14 @@ export class Metrics {
   });
   readonly streams = new Gauge({
     name: 'chat_connected_streams',
-    help: 'Device streams (Connect and Subscribe) open on this node.',
+    help: 'Server streams (Connect, Subscribe, WatchPresence) open on this node.',
+    registers: [this.registry],
+  });
+  /** Process-wide counts (core/EphemeralLimits.ts `ephemeralStats`), read at scrape time. */
+  readonly ephemeralDropped = new Counter({
+    name: 'chat_ephemeral_dropped_total',
+    help: 'Typing, receipt and presence frames not delivered: over the sender rate (limited), replaced by a newer state (coalesced), reader behind (dropped).',
+    labelNames: ['reason'],
     registers: [this.registry],
   });
   /** Flushes of the per-frame counters, run before every scrape. */
@@ -162,7 +169,7 @@ export class Metrics {
   }
 
   /** Keeps `counter` equal to a running total read from elsewhere (`read()`), updated at scrape time. */
-  followTotal(counter: Counter, read: () => number) {
+  followTotal(counter: { inc(n: number): void }, read: () => number) {
     let seen = 0;
     this.register(() => {
       const n = read();

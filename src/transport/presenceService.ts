@@ -1,9 +1,9 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
-import type { PresenceWatch } from '../core/PresenceWatch.js';
+import type { SessionEvent } from '../domain/events.js';
 import { isUser } from '../domain/model.js';
 import { denied } from '../domain/errors.js';
 import type { PresenceEvent, PresenceServiceServer, WatchPresenceRequest } from '../gen/chat/v1/presence.js';
-import { toStatus } from './errors.js';
+import { openServerStream } from './serverStream.js';
 import { authenticate, unary, type TransportDeps } from './handler.js';
 import { toProtoPresence } from './mapping.js';
 
@@ -19,27 +19,19 @@ export function presenceService(deps: TransportDeps): PresenceServiceServer {
     getPresence: unary(deps, async (req, { principal }) => ({
       presences: (await core.visiblePresence(principal, req.userIds)).map(toProtoPresence),
     })),
+    // Through the same server-stream path as Connect: admitted against the user's stream cap, one bounded
+    // outbox (presence is ephemeral: coalesced per user, dropped when the watcher is behind), one cleanup.
     watchPresence: (call: ServerWritableStream<WatchPresenceRequest, PresenceEvent>) => {
-      let watch: PresenceWatch | undefined;
-      let done = false;
-      const cleanup = () => {
-        if (done) return;
-        done = true;
-        watch?.close();
-      };
-      for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.once(ev, cleanup);
+      const encode = (ev: SessionEvent): PresenceEvent => ({ presence: ev.type === 'presence' ? toProtoPresence(ev.presence) : undefined });
+      const s = openServerStream(deps, call as ServerWritableStream<unknown, unknown>, 'server_stream', encode);
       (async () => {
         const p = await authenticate(core, call as ServerWritableStream<unknown, unknown>);
-        const w = await core.watchPresence(p, call.request.userIds, (presence) => {
-          if (!done) call.write({ presence: toProtoPresence(presence) });
-        });
-        if (done) w.close();
-        else watch = w;
-      })().catch((e) => {
-        const st = toStatus(e, deps.log);
-        call.emit('error', { code: st.code, details: st.details });
-        cleanup();
-      });
+        if (isUser(p)) s.admit(p.userId);
+        // Subscribes before the snapshot; withdrawn (one hidden presence) when the last shared channel goes.
+        const w = await core.watchPresence(p, call.request.userIds, (presence) => s.out.push({ type: 'presence', presence }));
+        if (s.finished) w.close();
+        else s.onEnd(() => w.close());
+      })().catch(s.fail);
     },
   };
 }

@@ -1,14 +1,15 @@
 import { status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
+import { encodeEvent } from './mapping.js';
+import { openServerStream } from './serverStream.js';
+import type { StreamOutbox } from './StreamOutbox.js';
 import type { Session } from '../core/Session.js';
-import { DomainError, invalid } from '../domain/errors.js';
+import { DomainError, deadline, invalid } from '../domain/errors.js';
 import { isUser } from '../domain/model.js';
 import type { ClientFrame, ServerFrame, SubscribeRequest } from '../gen/chat/v1/chat.js';
 import { codeOf, toStatus } from './errors.js';
-import { GrpcOutbox } from './GrpcOutbox.js';
 import { authenticate, type TransportDeps } from './handler.js';
 import { fromProtoCursors } from './mapping.js';
 import { assertWellFormed } from './strictDecode.js';
-import { methodLabels } from './metrics.js';
 
 /** Inbound frames waiting for processing before we stop reading the socket. */
 const INBOUND_HIGH = 64;
@@ -17,49 +18,33 @@ const INBOUND_LOW = 16;
 type Stream = ServerWritableStream<unknown, ServerFrame>;
 
 /**
- * Runs a device session over a server stream and guarantees cleanup: however
- * the stream ends (client cancel, network loss, slow-consumer cut-off, server
- * drain) the session's subscriptions, timers and presence are released once.
+ * A device session over a server stream (the shared server-stream path plus
+ * the session): the session starts on an admitted stream and is ended, with
+ * its subscriptions, timers and presence, when the stream ends.
  */
 function attach(deps: TransportDeps, call: Stream, type: 'server_stream' | 'bidi_stream') {
   let session: Session | undefined;
-  let finished = false;
-  let code = 'OK';
-  const labels = methodLabels(call.getPath(), type);
-  deps.metrics.started.inc(labels);
-  deps.metrics.streams.inc();
-  const out = new GrpcOutbox(call as ServerWritableStream<unknown, unknown>, deps.core.deps.settings.outboundQueueLimit, () => finish(), deps.metrics);
-  const finish = () => {
-    if (finished) return;
-    finished = true;
-    if (call.cancelled && code === 'OK') code = 'CANCELLED';
-    deps.metrics.streams.dec();
-    deps.metrics.handled.inc({ ...labels, grpc_code: code });
-    out.release();
+  const s = openServerStream(deps, call as ServerWritableStream<unknown, unknown>, type, encodeEvent);
+  s.onEnd(() => {
     if (session) deps.core.endSession(session);
-  };
-  for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.once(ev, finish);
-  const fail = (e: unknown) => {
-    code = status[codeOf(e)] ?? 'UNKNOWN';
-    if (!(e instanceof DomainError)) deps.log.error({ err: String(e) }, 'session failed');
-    out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'the session failed; reconnect with your cursors'));
-    finish();
-  };
+  });
   const open = async (userId: string, deviceId: string, cursors: SubscribeRequest['cursors']) => {
-    const s = await deps.core.openSession(userId, deviceId, out, fromProtoCursors(cursors));
-    if (finished) deps.core.endSession(s);
-    else session = s;
+    const started = await deps.core.openSession(userId, deviceId, s.out, fromProtoCursors(cursors));
+    if (s.finished) deps.core.endSession(started);
+    else session = started;
     return session;
   };
   return {
-    out,
-    fail,
+    out: s.out,
+    fail: s.fail,
+    admit: s.admit,
+    onEnd: s.onEnd,
     open,
     get session() {
       return session;
     },
     get finished() {
-      return finished;
+      return s.finished;
     },
   };
 }
@@ -72,6 +57,7 @@ export function subscribeHandler(deps: TransportDeps) {
       assertWellFormed(call.request);
       const p = await authenticate(deps.core, call as ServerWritableStream<unknown, unknown>);
       if (!isUser(p)) throw invalid('Subscribe needs a user token');
+      s.admit(p.userId);
       await s.open(p.userId, p.deviceId, call.request.cursors);
     })().catch(s.fail);
   };
@@ -102,8 +88,13 @@ export function connectHandler(deps: TransportDeps) {
         });
     };
 
+    // The stream holds a slot of its user from authentication on, and must send resume in time.
+    const resumeMs = core.deps.settings.resumeTimeoutMs;
+    const timer = setTimeout(() => s.fail(deadline(`no resume frame within ${resumeMs} ms: send resume as the first frame`)), resumeMs);
+    s.onEnd(() => clearTimeout(timer));
     const auth = authenticate(core, call as unknown as ServerWritableStream<unknown, unknown>).then((p) => {
       if (!isUser(p)) throw invalid('Connect needs a user token');
+      s.admit(p.userId);
       return p;
     });
     auth.catch(s.fail);
@@ -113,6 +104,7 @@ export function connectHandler(deps: TransportDeps) {
       if (s.finished) return;
       received.inc();
       if (!chain) {
+        clearTimeout(timer);
         const resume = frame.frame?.$case === 'resume' ? frame.frame.resume.cursors : [];
         chain = auth.then((p) => {
           assertWellFormed(frame);
@@ -132,7 +124,12 @@ export function connectHandler(deps: TransportDeps) {
   };
 }
 
-async function handleFrame(deps: TransportDeps, session: Session | undefined, out: GrpcOutbox, frame: ClientFrame) {
+/** Over-limit typing frames on a stream are dropped without an answer (the unary SetTyping says RESOURCE_EXHAUSTED). */
+const dropIfLimited = (e: unknown) => {
+  if (!(e instanceof DomainError && e.kind === 'resource_exhausted')) throw e;
+};
+
+async function handleFrame(deps: TransportDeps, session: Session | undefined, out: StreamOutbox, frame: ClientFrame) {
   if (!session) return;
   const { core } = deps;
   const p = { kind: 'user' as const, userId: session.userId, deviceId: session.deviceId };
@@ -159,7 +156,7 @@ async function handleFrame(deps: TransportDeps, session: Session | undefined, ou
       case 'read':
         return await core.messaging.markRead(p, f.read.channelId, f.read.lastReadMessageId);
       case 'typing':
-        return await core.messaging.typing(p, f.typing.channelId, f.typing.typing);
+        return await core.messaging.typing(p, f.typing.channelId, f.typing.typing).catch(dropIfLimited);
       case 'heartbeat':
         return await session.heartbeat();
       case 'resume':

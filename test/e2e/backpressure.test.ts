@@ -5,7 +5,7 @@ import { status } from '@grpc/grpc-js';
 import { Api, Device, registerAndLogin } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
 import { PausableProxy } from '../support/pausableProxy.js';
-import { outboxStats } from '../../src/transport/GrpcOutbox.js';
+import { outboxStats } from '../../src/transport/StreamOutbox.js';
 
 const LIMIT = 64;
 let env: Awaited<ReturnType<typeof testNode>>;

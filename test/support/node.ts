@@ -30,6 +30,11 @@ export const TEST_DEFAULTS: Record<string, string> = {
   CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN: '1000000',
   CHAT_PASSWORD_HASH_CONCURRENCY: '64',
   CHAT_PASSWORD_HASH_QUEUE: '100000',
+  // Typing and marks are limited per user too (tested in ephemeral.test.ts).
+  CHAT_TYPING_RATE_PER_SEC: '100000',
+  CHAT_TYPING_BURST: '100000',
+  CHAT_MARK_RATE_PER_SEC: '100000',
+  CHAT_MARK_BURST: '100000',
 };
 
 /** Starts an in-process node on a free loopback port with test-friendly settings. */

@@ -1,0 +1,196 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { exhausted, type DomainError } from '../domain/errors.js';
+import type { SessionEvent } from '../domain/events.js';
+import type { Outbox } from '../core/Session.js';
+import { ephemeralStats } from '../core/EphemeralLimits.js';
+import { toStatus } from './errors.js';
+import type { Metrics } from './metrics.js';
+
+/** Process-wide counters of outbound queues (exported as metrics, asserted by tests). */
+export const outboxStats = { highWater: 0, slowConsumerCutoffs: 0 };
+export { ephemeralStats };
+
+/** Ephemeral states waiting in one stream's lane; a new key past this is dropped. */
+export const EPHEMERAL_LANE_MAX = 256;
+
+/** The coalescing key of an ephemeral event (typing and receipts per channel and user, presence per user); undefined for the rest. */
+function ephemeralKey(ev: SessionEvent): string | undefined {
+  switch (ev.type) {
+    case 'typing':
+      return `t ${ev.channelId} ${ev.userId}`;
+    case 'receipt':
+      return `r ${ev.channelId} ${ev.userId}`;
+    case 'presence':
+      return `p ${ev.presence.userId}`;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The bounded outbound queue of every server stream (Connect, Subscribe,
+ * WatchPresence). Frames go straight to `call.write()` until it returns
+ * false; then they wait here for `drain`.
+ *
+ * Two lanes. Messages and other log frames queue in order; past `limit` the
+ * consumer is too slow: the stream ends with RESOURCE_EXHAUSTED and the device
+ * resumes from its cursors, so the server's memory per stream stays bounded.
+ * Ephemeral frames (typing, receipts, presence) never count towards that
+ * cut-off: while the stream is blocked they wait in a lane that keeps one
+ * state per key (the latest), written after the queued frames; when the queue
+ * is at or above its low-water mark (half the limit), or the lane is full,
+ * they are dropped. Messages are never dropped.
+ */
+export class StreamOutbox implements Outbox {
+  private readonly queue: unknown[] = [];
+  private readonly lane = new Map<string, SessionEvent>();
+  private blocked = false;
+  private roomWaiters: Array<() => void> = [];
+  private done = false;
+  private live = false;
+  private readonly sentCounter?: { inc(): void };
+
+  constructor(
+    private readonly call: ServerWritableStream<unknown, unknown>,
+    private readonly limit: number,
+    /** Turns an event into what `call.write()` takes (pre-encoded bytes or a response object). */
+    private readonly encode: (ev: SessionEvent) => unknown,
+    private readonly onDrop: () => void = () => {},
+    private readonly metrics?: Metrics,
+    type: 'server_stream' | 'bidi_stream' = 'server_stream',
+  ) {
+    call.on('drain', () => this.flush());
+    this.sentCounter = metrics?.sentCounter(call.getPath(), type);
+  }
+
+  get closed() {
+    return this.done || this.call.cancelled;
+  }
+
+  push(ev: SessionEvent): boolean {
+    if (this.closed) return false;
+    const key = ephemeralKey(ev);
+    if (key !== undefined) {
+      this.pushEphemeral(key, ev);
+      return true;
+    }
+    const frame = this.encode(ev);
+    if (this.metrics) this.count(ev);
+    if (!this.blocked && this.queue.length === 0) {
+      if (!this.call.write(frame)) this.blocked = true;
+      return true;
+    }
+    if (this.queue.length >= this.limit) {
+      outboxStats.slowConsumerCutoffs++;
+      this.metrics?.queueDrops.inc();
+      this.fail(exhausted(`the client is not reading: more than ${this.limit} frames queued; reconnect with your cursors`));
+      this.onDrop();
+      return false;
+    }
+    this.queue.push(frame);
+    if (this.queue.length > outboxStats.highWater) outboxStats.highWater = this.queue.length;
+    return true;
+  }
+
+  /** Frames in the queue and ephemeral states in the lane (tests, metrics). */
+  get depth() {
+    return { queued: this.queue.length, ephemeral: this.lane.size };
+  }
+
+  hasRoom() {
+    return this.closed || this.queue.length < this.lowWater;
+  }
+
+  waitRoom(): Promise<void> {
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** Ends the stream with an error status; queued frames are dropped (the device resumes from its cursor). */
+  fail(err: DomainError) {
+    if (this.done) return;
+    this.done = true;
+    this.queue.length = 0;
+    this.lane.clear();
+    this.wake();
+    const st = toStatus(err);
+    this.call.emit('error', { code: st.code, details: st.details, metadata: st.metadata });
+  }
+
+  /** Ends the stream with OK after what is queued has been written. */
+  end() {
+    if (this.done) return;
+    this.done = true;
+    for (const f of this.queue.splice(0)) this.call.write(f);
+    for (const ev of this.lane.values()) this.writeEphemeral(ev);
+    this.lane.clear();
+    this.wake();
+    this.call.end();
+  }
+
+  /** Wakes replay waiters; call when the stream closes from the client side. */
+  release() {
+    this.done = true;
+    this.queue.length = 0;
+    this.lane.clear();
+    this.wake();
+  }
+
+  private get lowWater() {
+    return this.limit / 2;
+  }
+
+  private pushEphemeral(key: string, ev: SessionEvent) {
+    if (!this.blocked) {
+      if (!this.writeEphemeral(ev)) this.blocked = true;
+      return;
+    }
+    if (this.queue.length >= this.lowWater) {
+      ephemeralStats.dropped++;
+      return;
+    }
+    if (this.lane.delete(key)) ephemeralStats.coalesced++;
+    else if (this.lane.size >= EPHEMERAL_LANE_MAX) {
+      ephemeralStats.dropped++;
+      return;
+    }
+    this.lane.set(key, ev);
+  }
+
+  private writeEphemeral(ev: SessionEvent): boolean {
+    this.sentCounter?.inc();
+    return this.call.write(this.encode(ev));
+  }
+
+  private count(ev: SessionEvent) {
+    this.sentCounter!.inc();
+    if (ev.type === 'caughtUp') this.live = true;
+    else if (ev.type === 'message') {
+      this.metrics!.delivered.inc();
+      if (this.live) this.metrics!.latency.observe(Math.max(0, Date.now() - ev.message.sentAtMs) / 1000);
+    }
+  }
+
+  /** Writes the queue, then the ephemeral lane (latest states, after the frames queued before them). */
+  private flush() {
+    this.blocked = false;
+    while (this.queue.length && !this.closed) {
+      if (!this.call.write(this.queue.shift())) {
+        this.blocked = true;
+        break;
+      }
+    }
+    while (!this.blocked && this.lane.size && !this.closed) {
+      const [key, ev] = this.lane.entries().next().value as [string, SessionEvent];
+      this.lane.delete(key);
+      if (!this.writeEphemeral(ev)) this.blocked = true;
+    }
+    if (this.hasRoom()) this.wake();
+  }
+
+  private wake() {
+    const w = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const f of w) f();
+  }
+}

@@ -1,0 +1,140 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import { Api, DeviceStream, registerAndLogin, type Device } from '../support/client.js';
+import { storeEnv, testNode, sleep, TEST_DEFAULTS } from '../support/node.js';
+import { NodeProcess } from '../support/proc.js';
+
+const CAP = 16;
+const EACH = 2000;
+// The flooded node runs in its own process, so its RSS and its answers are measured apart from the test's clients.
+let node: NodeProcess;
+let api: Api;
+let metricsUrl = '';
+let quick: Awaited<ReturnType<typeof testNode>>;
+before(async () => {
+  node = new NodeProcess({ ...TEST_DEFAULTS, CHAT_HOST: '127.0.0.1', CHAT_LOG_LEVEL: 'info', CHAT_MAX_STREAMS_PER_USER: String(CAP), ...storeEnv() });
+  await node.ready();
+  metricsUrl = `http://127.0.0.1:${/metrics: http:\/\/[^:]+:(\d+)/.exec(node.log)![1]}/metrics`;
+  api = new Api(node.address);
+  quick = await testNode({ CHAT_RESUME_TIMEOUT_MS: '300' });
+});
+after(async () => {
+  api.close();
+  node.kill('SIGKILL');
+  await quick.stop();
+});
+
+/** A value of the flooded node's Prometheus metrics. */
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const m = new RegExp(`^${name} (\\S+)`, 'm').exec(text);
+  assert.ok(m, `${name} is exported`);
+  return Number(m[1]);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Sends from `from` to `ch` every 50 ms until `stop()`, recording each send's latency. */
+function keepSending(from: Device, ch: string) {
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t0 = Date.now();
+      await from.send(ch, `during ${t0}`);
+      latencies.push(Date.now() - t0);
+      await sleep(50);
+    }
+  })();
+  return {
+    latencies,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+test('one user opening 2,000 pre-resume Connects and 2,000 WatchPresence streams is refused past the cap; RSS and other users are unaffected', async () => {
+  const t = randomUUID().slice(0, 6);
+  const [a] = (await registerAndLogin(api, `a_${t}`)) as [Device];
+  const [b] = (await registerAndLogin(api, `b_${t}`)) as [Device];
+  const [c] = (await registerAndLogin(api, `c_${t}`)) as [Device];
+  const ch = (await b.openDirect(c.userName)).channel!.channelId;
+  const baseline: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const t0 = Date.now();
+    await b.send(ch, `baseline ${i}`);
+    baseline.push(Date.now() - t0);
+  }
+
+  // The attacker spreads its streams over 4 HTTP/2 connections (1,000 each, the server's per-connection maximum).
+  const apis = Array.from({ length: 4 }, () => new Api(node.address, { 'grpc.use_local_subchannel_pool': 1 }));
+  const rssBefore = await metric('process_resident_memory_bytes');
+  const cpuBefore = await metric('process_cpu_seconds_total');
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => void metric('process_resident_memory_bytes').then((v) => (rssPeak = Math.max(rssPeak, v))), 200);
+  const sends = keepSending(b, ch);
+  const streams: DeviceStream[] = [];
+  const md = a.md();
+  for (let i = 0; i < EACH; i++) {
+    const api = apis[i % apis.length]!;
+    streams.push(new DeviceStream(api.chat.connect(md))); // never sends resume
+    streams.push(new DeviceStream(api.presence.watchPresence({ userIds: [a.userId] }, md) as never));
+    if (i % 100 === 99) await sleep(5);
+  }
+  const refused = () => streams.filter((s) => s.error?.code === status.RESOURCE_EXHAUSTED).length;
+  const deadline = Date.now() + 20_000;
+  while (refused() < 2 * EACH - CAP && Date.now() < deadline) await sleep(100);
+  await sleep(500);
+  clearInterval(sampler);
+  rssPeak = Math.max(rssPeak, await metric('process_resident_memory_bytes'));
+  const cpu = (await metric('process_cpu_seconds_total')) - cpuBefore;
+  await sends.stop();
+  const rssGrowthMb = (rssPeak - rssBefore) / 2 ** 20;
+  const open = streams.filter((s) => !s.error && !s.ended).length;
+  console.log(
+    `stream flood: ${2 * EACH} streams, refused ${refused()}, open ${open}; node RSS +${rssGrowthMb.toFixed(1)} MB, CPU ${cpu.toFixed(2)} s;` +
+      ` other user's send: baseline median ${median(baseline)} ms / max ${Math.max(...baseline)} ms,` +
+      ` during the flood median ${median(sends.latencies)} ms / max ${Math.max(...sends.latencies)} ms (${sends.latencies.length} sends)`,
+  );
+  assert.equal(refused(), 2 * EACH - CAP, `every stream past the cap of ${CAP} is refused with RESOURCE_EXHAUSTED`);
+  assert.equal(open, CAP);
+  assert.match(streams.find((s) => s.error)!.error!.details, /too many open streams/);
+  assert.equal(await metric('chat_connected_streams'), CAP, 'the node holds only the admitted streams');
+  assert.ok(rssGrowthMb < 60, `RSS grew by ${rssGrowthMb.toFixed(1)} MB`);
+  assert.ok(sends.latencies.length > 0 && Math.max(...sends.latencies) < 1000, `another user's sends took at most ${Math.max(...sends.latencies)} ms`);
+
+  for (const s of streams) s.close();
+  const released = Date.now() + 5000;
+  while ((await metric('chat_connected_streams')) !== 0 && Date.now() < released) await sleep(50);
+  assert.equal(await metric('chat_connected_streams'), 0, 'every stream released once ended');
+  const again = a.connect();
+  await again.caughtUp();
+  again.close();
+  for (const api of apis) api.close();
+});
+
+test('a Connect that sends no resume is ended with DEADLINE_EXCEEDED after CHAT_RESUME_TIMEOUT_MS and gives its slot back', async () => {
+  const t = randomUUID().slice(0, 6);
+  const [a] = (await registerAndLogin(quick.api, `r_${t}`)) as [Device];
+  const opened = Date.now();
+  const silent = new DeviceStream(quick.api.chat.connect(a.md()));
+  await silent.until(() => !!silent.error, 'the silent stream to be ended (error)', 3000);
+  const ms = Date.now() - opened;
+  assert.equal(silent.error!.code, status.DEADLINE_EXCEEDED);
+  assert.match(silent.error!.details, /no resume frame within 300 ms/);
+  assert.ok(ms >= 250, `ended after ${ms} ms`);
+  await sleep(50);
+  assert.equal(quick.node.core.hub.streamsOf(a.userId), 0, 'its slot is released');
+
+  const resumed = a.connect();
+  await resumed.caughtUp();
+  await sleep(600); // twice the timeout: a stream that resumed in time stays open
+  assert.equal(resumed.error, undefined);
+  assert.equal(quick.node.core.hub.streamsOf(a.userId), 1);
+  resumed.close();
+  console.log(`resume timeout: silent Connect ended after ${ms} ms (timeout 300 ms)`);
+});

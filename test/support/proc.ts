@@ -32,6 +32,11 @@ export class NodeProcess {
     throw new Error(`node did not start in ${ms} ms:\n${this.log}`);
   }
 
+  /** The OS process id (for /proc readings). */
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
   /** The process's exit code, or null while it runs. */
   get exitCode(): number | null {
     return this.proc.exitCode ?? (this.proc.signalCode ? -1 : null);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { SignJWT } from 'jose';
 import { DomainError, unauthenticated } from '../domain/errors.js';
 import { checkDeviceId, checkUserName, newDeviceId, newUserId } from '../domain/ids.js';
 import type { Principal } from '../domain/model.js';
@@ -13,6 +13,7 @@ import { HashGate } from './HashGate.js';
 import { KnownAccounts } from './KnownAccounts.js';
 import { LoginThrottle, type ThrottleSettings } from './LoginThrottle.js';
 import { ServiceKeys } from './serviceTokens.js';
+import { Hs256Verifier } from './hs256.js';
 
 /** Defaults of the settings a caller may leave out (the config's defaults). */
 const DEFAULTS = { authPerAddressPerMinute: 30, loginNameCeilingPerMinute: 100, hashConcurrency: 2, hashQueue: 16, accountCacheMs: 60_000 };
@@ -50,6 +51,7 @@ export class Auth {
   readonly known: KnownAccounts;
   private readonly throttle: LoginThrottle;
   private readonly services: ServiceKeys;
+  private readonly verifier: Hs256Verifier;
 
   constructor(
     private readonly accounts: AccountStore,
@@ -65,6 +67,7 @@ export class Auth {
     this.known = new KnownAccounts(accounts, s.accountCacheMs, now);
     this.throttle = new LoginThrottle(rateLimiter, s);
     this.services = new ServiceKeys(settings.serviceKeys);
+    this.verifier = new Hs256Verifier(settings.jwtSecret, settings.issuer, settings.audience);
   }
 
   /** `peer`: the caller's address (transport/peer.ts), for the per-address limits. */
@@ -112,24 +115,16 @@ export class Auth {
     if (!m) throw unauthenticated('authorization metadata must be "Bearer <token>"');
     const token = m[1]!.trim();
     if (token.startsWith('svc:')) return this.service(token);
-    try {
-      const { payload } = await jwtVerify(token, this.settings.jwtSecret, {
-        issuer: this.settings.issuer,
-        audience: this.settings.audience,
-        algorithms: ['HS256'],
-        requiredClaims: ['exp'],
-      });
-      if (typeof payload.sub !== 'string' || typeof payload['did'] !== 'string') {
-        throw unauthenticated('access token lacks a user or device');
-      }
-      if (!(await this.known.exists(payload.sub))) throw unauthenticated('the account of this access token no longer exists');
-      return { kind: 'user', userId: payload.sub, deviceId: payload['did'] };
-    } catch (e) {
-      if (e instanceof DomainError) throw e;
-      if (e instanceof joseErrors.JWTExpired) throw unauthenticated('access token expired; log in again');
-      if (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'exp') throw unauthenticated('access token has no expiry (exp); log in again');
+    const r = this.verifier.verify(token, this.now());
+    if (!r.ok) {
+      if (r.reason === 'expired') throw unauthenticated('access token expired; log in again');
+      if (r.reason === 'no-exp') throw unauthenticated('access token has no expiry (exp); log in again');
       throw unauthenticated('access token is invalid');
     }
+    const { sub, did } = r.claims;
+    if (typeof sub !== 'string' || typeof did !== 'string') throw unauthenticated('access token lacks a user or device');
+    if (!(await this.known.exists(sub))) throw unauthenticated('the account of this access token no longer exists');
+    return { kind: 'user', userId: sub, deviceId: did };
   }
 
   private service(token: string): Principal {

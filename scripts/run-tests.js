@@ -32,6 +32,7 @@ let status = run(files);
 const core = files.filter((f) => f.startsWith('dist/test/e2e/'));
 if (core.length && !process.env.CHAT_TEST_STORE) {
   console.log(`\n# the end-to-end suites again, unchanged, on Cassandra + Redis: ${core.length} files`);
-  status ||= run(core, { CHAT_TEST_STORE: 'scylla' });
+  // Run even after a failure above: a red build shows every failure at once.
+  status = run(core, { CHAT_TEST_STORE: 'scylla' }) || status;
 }
 process.exit(status);

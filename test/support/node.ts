@@ -28,7 +28,7 @@ export const TEST_DEFAULTS: Record<string, string> = {
   CHAT_LOGIN_NAME_CEILING_PER_MIN: '100000',
   // Every test client calls from 127.0.0.1: per-address limits and the hash queue are tested in authFlood.test.ts.
   CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN: '1000000',
-  CHAT_PASSWORD_HASH_CONCURRENCY: '64',
+  CHAT_PASSWORD_HASH_CONCURRENCY: '1000',
   CHAT_PASSWORD_HASH_QUEUE: '100000',
   // Typing and marks are limited per user too (tested in ephemeral.test.ts).
   CHAT_TYPING_RATE_PER_SEC: '100000',

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { status } from '@grpc/grpc-js';
-import { DeviceStream, registerAndLogin, type Device } from '../support/client.js';
+import { registerAndLogin, type Device } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
 
 /**

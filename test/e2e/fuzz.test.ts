@@ -8,6 +8,7 @@ import { AccountServiceService } from '../../src/gen/chat/v1/account.js';
 import { PresenceServiceService } from '../../src/gen/chat/v1/presence.js';
 import { registerAndLogin, type Device } from '../support/client.js';
 import { testNode } from '../support/node.js';
+import { rng } from '../support/rng.js';
 
 let env: Awaited<ReturnType<typeof testNode>>;
 before(async () => {
@@ -16,16 +17,6 @@ before(async () => {
 after(async () => {
   await env.stop();
 });
-
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
 const FRAMES = 10_000;

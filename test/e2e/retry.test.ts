@@ -59,13 +59,7 @@ test('a client that drops its connection before and after the ack and retries wi
   }
   assert.ok(drops.beforeAck > 10 && drops.afterAck > 10 && drops.streamCut > 10, `every kind of drop happened: ${JSON.stringify(drops)}`);
   // History: exactly N messages, one per client_msg_id, in send order.
-  const all = [];
-  for (let before = 0; ; ) {
-    const page = await a.history(ch, before, 100);
-    all.push(...page.messages);
-    if (!page.nextBeforeId) break;
-    before = page.nextBeforeId;
-  }
+  const all = (await a.allHistory(ch)).reverse();
   assert.equal(all.length, N, 'exactly one stored copy per message');
   assert.deepEqual(
     all.map((m) => m.body).reverse(),

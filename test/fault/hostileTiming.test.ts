@@ -13,6 +13,7 @@ import { Api, registerAndLogin, type Device } from '../support/client.js';
 import { healthStatus } from '../support/health.js';
 import { TEST_DEFAULTS } from '../support/node.js';
 import { NodeProcess } from '../support/proc.js';
+import { once, rng } from '../support/rng.js';
 
 /**
  * Hostile timing (issue 10, item 1): at least 10,000 call sequences against
@@ -29,14 +30,6 @@ const SEQUENCES = 10_000;
 const BATCH = 250; // sequences in flight on one connection; some batches end with a connection reset
 const SECRET = 'hostile-timing-secret-0123456789abcdef';
 
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const r = rng(SEED);
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]!;
 const randBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256)));
@@ -166,20 +159,14 @@ function nativeSequence(client: Client, ending: Ending): Promise<Outcome> {
   const frames = method === 'connect' ? Math.floor(r() * 5) : 0;
   const stopAfter = Math.floor(r() * (frames + 1));
   return new Promise<Outcome>((resolve) => {
-    let done = false;
-    const end = (o: Outcome) => {
-      if (!done) {
-        done = true;
-        resolve(o);
-      }
-    };
+    const end = once(resolve);
     call.on('data', () => {});
     call.on('error', (e: ServiceError) => end({ code: e.code }));
     call.on('status', (s: { code: number }) => end({ code: s.code }));
     const duplex = call as ClientDuplexStream<Buffer, Buffer>;
     let i = 0;
     const step = () => {
-      if (done) return;
+      if (end.done) return;
       if (i === stopAfter) {
         if (ending === 'halfclose' && method === 'connect') duplex.end();
         if (ending === 'cancel') {
@@ -215,13 +202,7 @@ function webSequence(agent: Agent): Promise<Outcome> {
   const ending = pick(['complete', 'abort', 'destroy'] as const);
   const svc = method === 'WatchPresence' ? 'chat.v1.PresenceService' : 'chat.v1.ChatService';
   return new Promise<Outcome>((resolve) => {
-    let done = false;
-    const end = (o: Outcome) => {
-      if (!done) {
-        done = true;
-        resolve(o);
-      }
-    };
+    const end = once(resolve);
     const headers: Record<string, string> = { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1' };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     const req = request({ host: '127.0.0.1', port: webPort, method: 'POST', path: `/${svc}/${method}`, headers, agent, timeout: 5_000 }, (res) => {

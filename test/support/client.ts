@@ -93,6 +93,18 @@ export class Device {
     return this.chat(C.listHistory, { channelId, beforeId, limit });
   }
 
+  /** The whole history of a channel, oldest first, read page by page. */
+  async allHistory(channelId: string) {
+    const all = [];
+    for (let before = 0; ; ) {
+      const page = await this.history(channelId, before, 200);
+      all.push(...page.messages);
+      if (!page.nextBeforeId) break;
+      before = page.nextBeforeId;
+    }
+    return all.reverse();
+  }
+
   connect(cursors: ChannelCursor[] = []): DeviceStream {
     const s = this.api.chat.connect(this.md());
     s.write({ frame: { $case: 'resume', resume: { cursors } } });

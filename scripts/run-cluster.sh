@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Starts 3 chat nodes on 127.0.0.1:50051-50053 against local Redis and Cassandra
-# (started by `make infra`). Ctrl-C stops them all.
+# (started by `make infra`). Ctrl-C stops them all. With CHAT_DISCOVERY=zookeeper
+# they find each other through the ZooKeeper ensemble of test/infra/zookeeper.sh
+# (CHAT_ZK_CONNECT defaults to its three servers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CHAT_STORE=scylla
 export CHAT_JWT_SECRET="${CHAT_JWT_SECRET:-local-cluster-secret-change-me-0123456789}"
+if [[ "${CHAT_DISCOVERY:-}" == zookeeper ]]; then
+  export CHAT_ZK_CONNECT="${CHAT_ZK_CONNECT:-127.0.0.1:2181,127.0.0.1:2182,127.0.0.1:2183}"
+fi
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
 for i in 1 2 3; do

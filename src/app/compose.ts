@@ -10,6 +10,7 @@ import { RedisRegistry } from '../adapters/redis/RedisRegistry.js';
 import { RedisSequencer } from '../adapters/redis/RedisSequencer.js';
 import { RedisRateLimiter } from '../adapters/redis/RedisRateLimiter.js';
 import { ConsulRegistry } from '../adapters/consul/ConsulRegistry.js';
+import { ZooKeeperRegistry } from '../adapters/zookeeper/ZooKeeperRegistry.js';
 import { CachedChannelStore, invalidateOn } from '../adapters/CachedChannelStore.js';
 import type { Redis } from 'ioredis';
 import type { Ports } from '../core/deps.js';
@@ -23,8 +24,8 @@ export interface Composition {
   close(): Promise<void>;
 }
 
-/** Discovery: static on the embedded default, Redis or Consul in a cluster. */
-function discovery(cfg: Config, redis?: Redis): Membership {
+/** Discovery: static on the embedded default, Redis, Consul or ZooKeeper in a cluster. */
+function discovery(cfg: Config, log: Logger, redis?: Redis): Membership {
   const kind = cfg.CHAT_DISCOVERY ?? (cfg.CHAT_STORE === 'memory' ? 'static' : 'redis');
   switch (kind) {
     case 'static':
@@ -40,6 +41,14 @@ function discovery(cfg: Config, redis?: Redis): Membership {
         ttlSeconds: cfg.CHAT_CONSUL_TTL_MS / 1000,
         zone: cfg.CHAT_ZONE,
       });
+    case 'zookeeper':
+      return new ZooKeeperRegistry({
+        connect: cfg.CHAT_ZK_CONNECT,
+        root: cfg.CHAT_ZK_ROOT,
+        sessionTimeoutMs: cfg.CHAT_ZK_SESSION_TIMEOUT_MS,
+        loadIntervalMs: cfg.CHAT_ZK_LOAD_INTERVAL_MS,
+        onError: (err, what) => log.warn({ err }, `zookeeper discovery: ${what} failed; retrying`),
+      });
   }
 }
 
@@ -48,7 +57,7 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
   const push = cfg.CHAT_PUSH === 'webhook' ? new WebhookPushNotifier(cfg.CHAT_PUSH_WEBHOOK_URL!) : new LogPushNotifier(log);
   switch (cfg.CHAT_STORE) {
     case 'memory': {
-      const registry = discovery(cfg);
+      const registry = discovery(cfg, log);
       return {
         ports: { ...memoryPorts(), push, registry },
         close: () => registry.close(),
@@ -69,7 +78,7 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
           requestTimeoutMs: cfg.CHAT_CQL_REQUEST_TIMEOUT_MS,
         }),
       ]);
-      const registry = discovery(cfg, redis);
+      const registry = discovery(cfg, log, redis);
       const fanout = new RedisFanout(redis, sub, prefix);
       const cache = cfg.CHAT_CHANNEL_CACHE_MS > 0 ? new CachedChannelStore(cql.channels, cfg.CHAT_CHANNEL_CACHE_MS) : undefined;
       const uncache = cache ? invalidateOn(cache, fanout) : () => {};

@@ -64,8 +64,22 @@ export const ConfigSchema = z.object({
    * another node can still post through this one.
    */
   CHAT_CHANNEL_CACHE_MS: int(2000, 0),
-  /** Where nodes find each other: static (this node only), redis, or consul. Default: static on memory, redis on scylla. */
-  CHAT_DISCOVERY: z.enum(['static', 'redis', 'consul']).optional(),
+  /** Where nodes find each other: static (this node only), redis, consul or zookeeper. Default: static on memory, redis on scylla. */
+  CHAT_DISCOVERY: z.enum(['static', 'redis', 'consul', 'zookeeper']).optional(),
+  /** The ZooKeeper ensemble, host:port comma-separated. */
+  CHAT_ZK_CONNECT: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*(\/[^\s]*)?$/, 'expected host:port,host:port')
+    .default('127.0.0.1:2181'),
+  /** Parent znode of this cluster (several clusters can share one ensemble). */
+  CHAT_ZK_ROOT: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'expected an absolute znode path such as /chat')
+    .default('/chat'),
+  /** ZooKeeper session timeout: a node that stops answering leaves discovery after this (the ensemble clamps it to its own bounds). */
+  CHAT_ZK_SESSION_TIMEOUT_MS: int(10_000, 500),
+  /** Least time between two writes of this node's load to ZooKeeper. */
+  CHAT_ZK_LOAD_INTERVAL_MS: int(1000, 50),
   CHAT_CONSUL_HOST: z.string().default('127.0.0.1'),
   CHAT_CONSUL_PORT: int(8500, 1),
   CHAT_CONSUL_SERVICE: z

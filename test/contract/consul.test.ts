@@ -89,7 +89,9 @@ test('consul: join registers address, port, Meta and a passing TTL check; Meta f
   }
 });
 
-test('consul: pick prefers the hinted region, then the lowest connections/capacity ratio, as loads change', { timeout: 10_000 }, async () => {
+test('consul: pick prefers the hinted region, then the lower connections/capacity ratio (power of two choices), as loads change', {
+  timeout: 10_000,
+}, async () => {
   const c = cluster({ ttlSeconds: 0.9 });
   try {
     const [ra, rb, rc] = [c.make(), c.make(), c.make()];
@@ -102,8 +104,18 @@ test('consul: pick prefers the hinted region, then the lowest connections/capaci
       await eventually('all three nodes in view', async () => (await r.pick('eu'))?.nodeId === b.nodeId && (await r.pick('us'))?.nodeId === cc.nodeId);
       assert.deepEqual(await r.pick('eu'), info(b), 'same region, lower ratio');
       assert.deepEqual(await r.pick('us'), info(cc));
-      assert.deepEqual(await r.pick('ap'), info(cc), 'no node in the region: lowest ratio anywhere');
-      assert.deepEqual(await r.pick(''), info(cc));
+      // No node in the region: every node is a candidate, by power of two choices on the ratio
+      // (placement.ts): the busiest never, the idlest most often.
+      for (const hint of ['ap', '']) {
+        const picks = await Promise.all(Array.from({ length: 60 }, () => r.pick(hint)));
+        const count = (n: SelfInfo) => picks.filter((p) => p?.nodeId === n.nodeId).length;
+        assert.equal(count(a), 0, `the most loaded node is never picked (hint "${hint}")`);
+        assert.ok(count(cc) > count(b), `the lowest ratio anywhere wins most often: ${count(cc)} vs ${count(b)}`);
+        assert.deepEqual(
+          picks.find((p) => p?.nodeId === cc.nodeId),
+          info(cc),
+        );
+      }
     }
     assert.deepEqual(await ra.alternative(b.nodeId), info(a), "alternative prefers the asking node's region");
     assert.deepEqual(await rc.alternative(cc.nodeId), info(b), 'then the lowest ratio');

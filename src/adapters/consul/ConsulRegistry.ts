@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
-import { bestNode } from '../../domain/placement.js';
+import { pickNode } from '../../domain/placement.js';
 import type { Membership, NodeInfo, SelfInfo } from '../../ports/Registry.js';
 
 export interface ConsulRegistryOptions {
@@ -93,11 +93,11 @@ export class ConsulRegistry implements Membership {
   }
 
   async pick(regionHint: string) {
-    return bestNode(this.visible(), regionHint);
+    return pickNode(this.visible(), regionHint);
   }
 
   async alternative(nodeId: string) {
-    return bestNode(
+    return pickNode(
       this.visible().filter((n) => n.nodeId !== nodeId),
       this.self?.region ?? '',
     );

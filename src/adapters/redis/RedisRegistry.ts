@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Membership, SelfInfo } from '../../ports/Registry.js';
-import { bestNode, type NodeLoad } from '../../domain/placement.js';
+import { pickNode, type NodeLoad } from '../../domain/placement.js';
 
 type NodeRecord = NodeLoad;
 
@@ -9,7 +9,7 @@ type NodeRecord = NodeLoad;
  * refreshes its record every `intervalMs` with an expiry of three intervals,
  * and keeps a local view of live nodes that `pick` answers from (never a Redis
  * round trip per request; the last good view survives a Redis outage).
- * Choice: same region first, then the lowest connections/capacity ratio.
+ * Choice: `pickNode` (hinted region first, power of two choices on load).
  */
 export class RedisRegistry implements Membership {
   private view: NodeRecord[] = [];
@@ -35,11 +35,11 @@ export class RedisRegistry implements Membership {
   }
 
   async pick(regionHint: string) {
-    return bestNode(this.view, regionHint);
+    return pickNode(this.view, regionHint);
   }
 
   async alternative(nodeId: string) {
-    return bestNode(
+    return pickNode(
       this.view.filter((n) => n.nodeId !== nodeId),
       this.self?.region ?? '',
     );

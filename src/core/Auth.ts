@@ -17,7 +17,14 @@ import { ServiceKeys } from './serviceTokens.js';
 import { Hs256Verifier } from './hs256.js';
 
 /** Defaults of the settings a caller may leave out (the config's defaults). */
-const DEFAULTS = { refreshTtlMs: 30 * 24 * 3600 * 1000, authPerAddressPerMinute: 30, loginNameCeilingPerMinute: 100, hashConcurrency: 2, hashQueue: 16, accountCacheMs: 60_000 };
+const DEFAULTS = {
+  refreshTtlMs: 30 * 24 * 3600 * 1000,
+  authPerAddressPerMinute: 30,
+  loginNameCeilingPerMinute: 100,
+  hashConcurrency: 2,
+  hashQueue: 16,
+  accountCacheMs: 60_000,
+};
 
 export interface AuthSettings extends Partial<Omit<ThrottleSettings, 'loginAttemptsPerMinute'>> {
   jwtSecret: Uint8Array;

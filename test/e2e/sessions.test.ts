@@ -45,7 +45,10 @@ test('refresh rotates both tokens; reusing a spent refresh token signs the devic
   assert.equal(await outcome(rpc(env.api.chat, C.listChannels, {}, bearer(second.accessToken))), 'OK');
   const third = await rpc(env.api.accounts, A.refreshSession, { refreshToken: second.refreshToken });
   // A thief replays the first token: the device is revoked, whoever holds the newest tokens.
-  assert.match(await outcome(rpc(env.api.accounts, A.refreshSession, { refreshToken: first.refreshToken })), /^UNAUTHENTICATED: this refresh token was already used, so it may have been stolen/);
+  assert.match(
+    await outcome(rpc(env.api.accounts, A.refreshSession, { refreshToken: first.refreshToken })),
+    /^UNAUTHENTICATED: this refresh token was already used, so it may have been stolen/,
+  );
   assert.equal(await outcome(rpc(env.api.chat, C.listChannels, {}, bearer(third.accessToken))), 'UNAUTHENTICATED: this device was signed out; log in again');
   assert.match(await outcome(rpc(env.api.accounts, A.refreshSession, { refreshToken: third.refreshToken })), /^UNAUTHENTICATED: /);
   assert.equal(await outcome(rpc(env.api.accounts, A.refreshSession, { refreshToken: 'garbage' })), 'UNAUTHENTICATED: refresh token is invalid; log in again');
@@ -106,7 +109,10 @@ test('logout signs this device out; a password change signs out every other devi
   assert.match(await outcome(c.chat(C.listChannels, {})), /^UNAUTHENTICATED/);
   const bStream = b.subscribe();
   await bStream.caughtUp();
-  assert.equal(await outcome(rpc(env.api.accounts, A.changePassword, { oldPassword: 'wrong password', newPassword: 'n3w password!' }, a.md())), 'UNAUTHENTICATED: password is wrong');
+  assert.equal(
+    await outcome(rpc(env.api.accounts, A.changePassword, { oldPassword: 'wrong password', newPassword: 'n3w password!' }, a.md())),
+    'UNAUTHENTICATED: password is wrong',
+  );
   const r = await rpc(env.api.accounts, A.changePassword, { oldPassword: PW, newPassword: 'n3w password!' }, a.md());
   assert.equal(r.revokedDevices, 1);
   assert.equal((await endOf(bStream, () => 0)).code, status.UNAUTHENTICATED);

@@ -97,10 +97,7 @@ export class ScyllaAccountStore implements AccountStore {
     const id = [account.userId];
     // The name first: once it is free the account is unreachable by name; the rows by id go after.
     await this.cql.execute(this.q.freeName, [account.userName.toLowerCase(), account.userId], { idempotent: false });
-    await Promise.all([
-      this.cql.execute(this.q.deleteSessions, id, { idempotent: true }),
-      this.cql.execute(this.q.deleteDevices, id, { idempotent: true }),
-    ]);
+    await Promise.all([this.cql.execute(this.q.deleteSessions, id, { idempotent: true }), this.cql.execute(this.q.deleteDevices, id, { idempotent: true })]);
     await this.cql.execute(this.q.deleteAccount, id, { idempotent: true });
   }
 }

@@ -96,7 +96,10 @@ export const ConfigSchema = z.object({
 
   /** HS256 secret for access tokens, at least 32 characters. Required with CHAT_STORE=scylla; random per process if unset on memory. */
   CHAT_JWT_SECRET: z.string().min(32).optional(),
-  CHAT_TOKEN_TTL_MS: int(24 * 3600 * 1000, 1000),
+  /** Access token lifetime; clients renew it with RefreshSession. */
+  CHAT_TOKEN_TTL_MS: int(15 * 60 * 1000, 1000),
+  /** Refresh token lifetime, renewed by each RefreshSession (a device unused this long must log in again). */
+  CHAT_REFRESH_TTL_MS: int(30 * 24 * 3600 * 1000, 1000),
   /** log2 of scrypt's N for new password hashes (tests lower it to save time). */
   CHAT_PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
   /** Password hashes computed at once; more wait in a queue of CHAT_PASSWORD_HASH_QUEUE, then RESOURCE_EXHAUSTED. */

@@ -71,6 +71,7 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
       issuer: 'grpc-chat',
       audience: 'grpc-chat',
       tokenTtlMs: cfg.CHAT_TOKEN_TTL_MS,
+      refreshTtlMs: cfg.CHAT_REFRESH_TTL_MS,
       passwordHashCost: cfg.CHAT_PASSWORD_HASH_COST,
       hashConcurrency: cfg.CHAT_PASSWORD_HASH_CONCURRENCY,
       hashQueue: cfg.CHAT_PASSWORD_HASH_QUEUE,

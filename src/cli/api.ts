@@ -37,6 +37,8 @@ export class Api {
   presence!: PresenceServiceClient;
   discovery!: DiscoveryServiceClient;
   address = '';
+  /** Called before each unary call for a token good for a while (renewing it when needed); see session.ts. */
+  freshen?: () => Promise<string>;
 
   constructor(
     address: string,
@@ -65,7 +67,8 @@ export class Api {
   }
 
   /** Calls a unary method as a promise, with the token and a deadline. */
-  call<Req, Res>(client: object, fn: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+  async call<Req, Res>(client: object, fn: UnaryMethod<Req, Res>, req: Req): Promise<Res> {
+    if (this.freshen) this.token = await this.freshen();
     const opts = { deadline: Date.now() + UNARY_DEADLINE_MS };
     return new Promise((resolve, reject) => {
       fn.call(client, req, this.md(), opts, (e, r) => (e ? reject(e) : resolve(r)));

@@ -7,12 +7,14 @@ import { Directory } from './directory.js';
 import { ago, messageLine, when } from './format.js';
 import { profilePath, readProfile, requireProfile, writeProfile, type Profile } from './profile.js';
 import { askPassword } from './prompt.js';
+import { freshProfile } from './session.js';
 
 /** What every command gets: where to connect, which profile, and the parsed options. */
 export interface Ctx {
   server: string;
   profileName: string;
   password?: string;
+  newPassword?: string;
   device?: string;
   limit?: number;
 }
@@ -23,6 +25,7 @@ const say = (s: string) => process.stdout.write(s + '\n');
 function open(ctx: Ctx) {
   const profile = requireProfile(ctx.profileName);
   const api = new Api(ctx.server, profile.token);
+  api.freshen = async () => (await freshProfile(ctx.profileName, ctx.server)).token;
   return { profile, api, dir: new Directory(api, profile) };
 }
 
@@ -84,6 +87,8 @@ export async function login(ctx: Ctx, args: string[]) {
       deviceId: r.deviceId,
       token: r.accessToken,
       expiresAtMs: r.expiresAtMs,
+      refreshToken: r.refreshToken,
+      refreshExpiresAtMs: r.refreshExpiresAtMs,
       cursors: old?.userId === r.userId ? old.cursors : {},
     };
     writeProfile(ctx.profileName, profile);
@@ -233,5 +238,33 @@ export async function presence(ctx: Ctx, args: string[]) {
       const state = p?.state === PresenceState.PRESENCE_STATE_ONLINE ? 'online' : 'offline';
       say(`${args[i]!.padEnd(16)} ${state.padEnd(7)}  last active ${ago(p?.lastActiveAtMs ?? 0)}`);
     });
+  });
+}
+
+/** `chat revoke <device>`: signs another device of the account out (its streams end, its tokens die). */
+export async function revoke(ctx: Ctx, args: string[]) {
+  need(args, 1, 'revoke <device>');
+  await withSession(ctx, async ({ api }) => {
+    await api.call(api.accounts, api.accounts.revokeDevice, { deviceId: args[0]! });
+    say(`device ${args[0]} signed out`);
+  });
+}
+
+/** `chat logout`: signs this device out on the server and forgets the profile's tokens. */
+export async function logout(ctx: Ctx) {
+  await withSession(ctx, async ({ api, profile }) => {
+    await api.call(api.accounts, api.accounts.logout, {});
+    writeProfile(ctx.profileName, { ...(readProfile(ctx.profileName) ?? profile), token: '', refreshToken: '', expiresAtMs: 0 });
+    say(`device ${profile.deviceId} signed out`);
+  });
+}
+
+/** `chat passwd`: changes the password; every other device of the account is signed out. */
+export async function passwd(ctx: Ctx) {
+  const oldPassword = ctx.password ?? (await askPassword('current password: '));
+  const newPassword = ctx.newPassword ?? (await askPassword('new password (8+ characters): '));
+  await withSession(ctx, async ({ api }) => {
+    const r = await api.call(api.accounts, api.accounts.changePassword, { oldPassword, newPassword });
+    say(`password changed; ${r.revokedDevices} other device(s) signed out`);
   });
 }

@@ -14,6 +14,10 @@ accounts
   login [user] [--password p] [--device id] log in this profile (default device: cli-<hostname>)
   whoami                                    show the profile's user, device and token expiry
   devices                                   list the account's devices and whether they are online
+  revoke <device>                           sign another device of the account out
+  logout                                    sign this device out
+  passwd [--password old] [--new-password new]  change the password (signs every other device out)
+                                            (access tokens renew themselves with the saved refresh token)
 
 chatting  (<target>: a user name, #group-title, or a channel id g_... / d_...)
   talk <target>                             live chat: shows all channels, sends each stdin line to <target>
@@ -45,6 +49,7 @@ const OPTIONS = {
   server: { type: 'string' },
   as: { type: 'string' },
   password: { type: 'string' },
+  'new-password': { type: 'string' },
   device: { type: 'string' },
   limit: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -73,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     server: values.server || process.env['CHAT_SERVER'] || '127.0.0.1:50051',
     profileName: values.as || process.env['CHAT_PROFILE'] || 'default',
     password: values.password,
+    newPassword: values['new-password'],
     device: values.device,
     limit,
   };
@@ -88,6 +94,15 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     case 'devices':
       await cmd.devices(ctx);
+      return 0;
+    case 'revoke':
+      await cmd.revoke(ctx, args);
+      return 0;
+    case 'logout':
+      await cmd.logout(ctx);
+      return 0;
+    case 'passwd':
+      await cmd.passwd(ctx);
       return 0;
     case 'dm':
       await cmd.dm(ctx, args);

@@ -11,6 +11,9 @@ export interface Profile {
   token: string;
   /** When the access token expires, ms since the epoch (0 if unknown). */
   expiresAtMs?: number;
+  /** Exchanged for new tokens when the access token expires (see session.ts). */
+  refreshToken?: string;
+  refreshExpiresAtMs?: number;
   /** Per channel: the highest message id this device has received. */
   cursors: Record<string, number>;
 }

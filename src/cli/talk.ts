@@ -6,7 +6,8 @@ import { CursorBook } from './cursors.js';
 import { Directory } from './directory.js';
 import { Printer } from './format.js';
 import { LineInput } from './input.js';
-import { requireProfile, saveCursors, type Profile } from './profile.js';
+import { saveCursors, type Profile } from './profile.js';
+import { freshProfile } from './session.js';
 import { Renderer } from './render.js';
 
 const HEARTBEAT_MS = 5_000;
@@ -57,6 +58,7 @@ class Talk {
     private readonly profile: Profile,
   ) {
     this.api = new Api(opts.server, profile.token);
+    this.api.freshen = async () => (await freshProfile(opts.profileName, opts.server)).token;
     this.dir = new Directory(this.api, profile);
     this.cursors = new CursorBook(profile.cursors);
   }
@@ -201,6 +203,7 @@ class Talk {
         this.hint = '';
         await this.dir.load();
         this.out.warn(`* reconnecting to ${this.api.address} (attempt ${this.attempts})`);
+        this.api.token = await this.api.freshen!();
         this.connect();
         return;
       } catch (e) {
@@ -309,7 +312,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `chat talk` / `chat tail`: resolves with the process exit code. */
 export async function runTalk(opts: TalkOptions): Promise<number> {
-  const talk = new Talk(opts, requireProfile(opts.profileName));
+  const talk = new Talk(opts, await freshProfile(opts.profileName, opts.server));
   await talk.start();
   return talk.done;
 }

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
-import { DomainError, unauthenticated } from '../domain/errors.js';
+import { DomainError, invalid, notFound, unauthenticated } from '../domain/errors.js';
 import { checkDeviceId, checkUserName, newDeviceId, newUserId } from '../domain/ids.js';
 import type { Principal } from '../domain/model.js';
 import type { AccountStore } from '../ports/AccountStore.js';
@@ -8,6 +7,8 @@ import type { CursorStore } from '../ports/CursorStore.js';
 import type { ChannelStore } from '../ports/ChannelStore.js';
 import type { Sequencer } from '../ports/Sequencer.js';
 import type { RateLimiter } from '../ports/RateLimiter.js';
+import type { Fanout } from '../ports/Fanout.js';
+import { DeviceSessions } from './DeviceSessions.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { HashGate } from './HashGate.js';
 import { KnownAccounts } from './KnownAccounts.js';
@@ -16,13 +17,22 @@ import { ServiceKeys } from './serviceTokens.js';
 import { Hs256Verifier } from './hs256.js';
 
 /** Defaults of the settings a caller may leave out (the config's defaults). */
-const DEFAULTS = { authPerAddressPerMinute: 30, loginNameCeilingPerMinute: 100, hashConcurrency: 2, hashQueue: 16, accountCacheMs: 60_000 };
+const DEFAULTS = {
+  refreshTtlMs: 30 * 24 * 3600 * 1000,
+  authPerAddressPerMinute: 30,
+  loginNameCeilingPerMinute: 100,
+  hashConcurrency: 2,
+  hashQueue: 16,
+  accountCacheMs: 60_000,
+};
 
 export interface AuthSettings extends Partial<Omit<ThrottleSettings, 'loginAttemptsPerMinute'>> {
   jwtSecret: Uint8Array;
   issuer: string;
   audience: string;
   tokenTtlMs: number;
+  /** Refresh token lifetime, renewed by each rotation (default 30 days). */
+  refreshTtlMs?: number;
   /** log2 of scrypt's N for new password hashes. */
   passwordHashCost: number;
   /** Login attempts per (user name, client address) per minute (see LoginThrottle). */
@@ -52,6 +62,7 @@ export class Auth {
   private readonly throttle: LoginThrottle;
   private readonly services: ServiceKeys;
   private readonly verifier: Hs256Verifier;
+  readonly sessions: DeviceSessions;
 
   constructor(
     private readonly accounts: AccountStore,
@@ -59,10 +70,12 @@ export class Auth {
     private readonly cursors: CursorStore,
     private readonly sequencer: Sequencer,
     rateLimiter: RateLimiter,
+    fanout: Fanout,
     private readonly settings: AuthSettings,
     private readonly now: () => number,
   ) {
     const s = { ...DEFAULTS, ...settings };
+    this.sessions = new DeviceSessions(accounts, fanout, { ...s, cacheMs: s.accountCacheMs }, now);
     this.gate = new HashGate({ concurrency: s.hashConcurrency, queue: s.hashQueue });
     this.known = new KnownAccounts(accounts, s.accountCacheMs, now);
     this.throttle = new LoginThrottle(rateLimiter, s);
@@ -96,16 +109,45 @@ export class Auth {
     this.known.remember(account.userId);
     const { created } = await this.accounts.addDevice({ userId: account.userId, deviceId: device, createdAtMs: this.now() });
     if (created) await this.startAtHeads(account.userId, device);
-    const expiresAtMs = this.now() + this.settings.tokenTtlMs;
-    const accessToken = await new SignJWT({ did: device })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(account.userId)
-      .setIssuer(this.settings.issuer)
-      .setAudience(this.settings.audience)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(expiresAtMs / 1000))
-      .sign(this.settings.jwtSecret);
-    return { accessToken, userId: account.userId, deviceId: device, expiresAtMs };
+    return this.sessions.start(account.userId, device);
+  }
+
+  /** RefreshSession: rotation, throttled per client address like Login (see DeviceSessions.refresh). */
+  async refresh(refreshToken: string, peer = 'unknown') {
+    await this.throttle.address(peer);
+    const r = await this.sessions.refresh(refreshToken);
+    if (!(await this.known.exists(r.userId))) throw unauthenticated('the account of this refresh token no longer exists');
+    return r;
+  }
+
+  /** RevokeDevice: another device of mine (or this one: Logout). NOT_FOUND for a device the account does not have. */
+  async revokeDevice(userId: string, deviceId: string) {
+    checkDeviceId(deviceId);
+    const devices = await this.accounts.listDevices(userId);
+    if (!devices.some((d) => d.deviceId === deviceId)) throw notFound(`you have no device "${deviceId}"`);
+    await this.sessions.revoke(userId, deviceId);
+  }
+
+  /** Checks a signed-in user's password (for ChangePassword and DeleteAccount); UNAUTHENTICATED when wrong. */
+  async checkPassword(userId: string, password: string, peer = 'unknown') {
+    const account = await this.accounts.byId(userId);
+    if (!account) throw unauthenticated('the account of this access token no longer exists');
+    await this.throttle.login(account.userName, peer);
+    const ok = await this.gate.run(peer, () => verifyPassword(password, account.passwordHash));
+    if (!ok) throw unauthenticated('password is wrong');
+    return account;
+  }
+
+  /** ChangePassword: every other device of the account is signed out. */
+  async changePassword(userId: string, deviceId: string, oldPassword: string, newPassword: string, peer = 'unknown') {
+    checkPassword(newPassword);
+    if (oldPassword === newPassword) throw invalid('the new password must differ from the old one');
+    await this.checkPassword(userId, oldPassword, peer);
+    const hash = await this.gate.run(peer, () => hashPassword(newPassword, this.settings.passwordHashCost));
+    await this.accounts.setPassword(userId, hash);
+    const others = (await this.accounts.listDevices(userId)).filter((d) => d.deviceId !== deviceId);
+    await Promise.all(others.map((d) => this.sessions.revoke(userId, d.deviceId)));
+    return { revokedDevices: others.length };
   }
 
   /** Resolves an `authorization` header value to a principal, or throws unauthenticated. */
@@ -124,7 +166,10 @@ export class Auth {
     const { sub, did } = r.claims;
     if (typeof sub !== 'string' || typeof did !== 'string') throw unauthenticated('access token lacks a user or device');
     if (!(await this.known.exists(sub))) throw unauthenticated('the account of this access token no longer exists');
-    return { kind: 'user', userId: sub, deviceId: did };
+    const gen = typeof r.claims.gen === 'number' ? r.claims.gen : 0;
+    const current = this.sessions.gens.current(sub, did);
+    if (gen < (typeof current === 'number' ? current : await current)) throw unauthenticated('this device was signed out; log in again');
+    return { kind: 'user', userId: sub, deviceId: did, gen };
   }
 
   private service(token: string): Principal {

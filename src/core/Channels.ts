@@ -17,7 +17,24 @@ export interface ChannelView {
 
 /** Use cases for channels and membership. */
 export class Channels {
-  constructor(private readonly d: CoreDeps) {}
+  constructor(
+    private readonly d: CoreDeps,
+    /** Whether a user id still has an account (cached: see KnownAccounts). */
+    private readonly exists: (userId: string) => Promise<boolean> = async () => true,
+  ) {}
+
+  /**
+   * Loads a channel the principal may send into: `readable`, and for a direct
+   * channel the other side still has an account (a deleted account's direct
+   * channel stays as history only).
+   */
+  async writable(p: Principal, channelId: string): Promise<Channel> {
+    const ch = await this.readable(p, channelId);
+    if (ch.kind !== 'direct' || p.kind !== 'user') return ch;
+    const peer = ch.members.find((m) => m.userId !== p.userId);
+    if (peer && !(await this.exists(peer.userId))) throw precondition('the other account of this direct channel was deleted');
+    return ch;
+  }
 
   /** Loads a channel the principal may read: members only, or any backend service. */
   async readable(p: Principal, channelId: string): Promise<Channel> {

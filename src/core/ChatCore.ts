@@ -9,7 +9,9 @@ import { SessionHub } from './SessionHub.js';
 import type { PresenceInfo, Principal } from '../domain/model.js';
 import { PresenceWatch } from './PresenceWatch.js';
 import { isUserId } from '../domain/ids.js';
-import { denied, invalid } from '../domain/errors.js';
+import { denied, invalid, unauthenticated } from '../domain/errors.js';
+import { requireUser } from './Channels.js';
+import { SESSIONS_TOPIC } from '../domain/events.js';
 
 const MAX_PRESENCE_QUERY = 500;
 
@@ -20,24 +22,55 @@ export class ChatCore {
   readonly messaging: Messaging;
   readonly presence: PresenceTracker;
   readonly hub = new SessionHub();
+  private unlisten: Array<() => void> = [];
 
   constructor(
     readonly deps: CoreDeps,
     authSettings: Omit<AuthSettings, 'loginAttemptsPerMinute'>,
   ) {
     const auth = { ...authSettings, loginAttemptsPerMinute: deps.settings.loginAttemptsPerMinute };
-    this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, deps.rateLimiter, auth, deps.now);
-    this.channels = new Channels(deps);
+    this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, deps.rateLimiter, deps.fanout, auth, deps.now);
+    this.channels = new Channels(deps, (userId) => this.auth.known.exists(userId));
     this.messaging = new Messaging(deps, this.channels, (userId) => this.hub.countFor(userId) > 0);
     this.presence = new PresenceTracker(deps);
   }
 
   start() {
     this.presence.start();
+    const { fanout } = this.deps;
+    const gens = this.auth.sessions.gens;
+    this.unlisten.push(
+      fanout.subscribe(SESSIONS_TOPIC, (ev) => {
+        if (ev.type === 'deviceRevoked') {
+          gens.raise(ev.userId, ev.deviceId, ev.gen);
+          this.hub.endDevice(ev.userId, ev.deviceId, ev.gen);
+        } else if (ev.type === 'accountDeleted') {
+          this.auth.known.forget(ev.userId);
+          this.hub.endDevice(ev.userId, undefined);
+        }
+      }),
+      // Revocations may have been lost with the broker connection: read generations again.
+      fanout.onReset(() => gens.clear()),
+    );
   }
 
   stop() {
     this.presence.stop();
+    for (const f of this.unlisten.splice(0)) f();
+  }
+
+  /**
+   * Ties a stream of an authenticated device to its session: a revocation
+   * (from any node) ends it with UNAUTHENTICATED. Also catches a revocation
+   * that landed between the token check and this call. Returns the release.
+   */
+  bindStream(p: Principal, end: (e: Error) => void): () => void {
+    if (p.kind !== 'user') return () => {};
+    const gen = p.gen ?? 0;
+    const stop = () => end(unauthenticated('this device was signed out; log in again'));
+    const release = this.hub.bindDevice(p.userId, p.deviceId, gen, stop);
+    if ((this.auth.sessions.gens.peek(p.userId, p.deviceId) ?? 0) > gen) queueMicrotask(stop);
+    return release;
   }
 
   /** Takes one of the user's stream slots (see SessionHub.admit); the transport does so for every server stream. */
@@ -96,6 +129,24 @@ export class ChatCore {
       if (id !== p.userId && !contacts.has(id)) throw denied(`you share no channel with ${id}, so its presence is not visible`);
     }
     return ids;
+  }
+
+  /**
+   * DeleteAccount (see account.proto for what happens to messages, groups and
+   * direct channels): leaves every group, removes the account, frees its name,
+   * and ends every stream of it on every node.
+   */
+  async deleteAccount(p: Principal, password: string, peer: string) {
+    const me = requireUser(p);
+    const account = await this.auth.checkPassword(me.userId, password, peer);
+    for (const id of await this.deps.channels.channelsOf(me.userId)) {
+      const ch = await this.deps.channels.get(id);
+      if (ch?.kind === 'group') await this.channels.leave(p, id);
+    }
+    await this.deps.accounts.delete(account);
+    this.auth.known.forget(me.userId);
+    await this.deps.fanout.publish(SESSIONS_TOPIC, { type: 'accountDeleted', userId: me.userId });
+    this.hub.endDevice(me.userId, undefined);
   }
 
   async listDevices(userId: string) {

@@ -69,7 +69,7 @@ export class Messaging {
     // run together (on Redis, one pipelined round trip instead of three). A send
     // refused by the first two gives its claim back.
     const [member, wait, claimed] = await Promise.allSettled([
-      this.channels.readable(p, channelId),
+      this.channels.writable(p, channelId),
       p.kind === 'user' ? this.d.rateLimiter.take(`send:${p.userId}`, sendsPerSecond, sendBurst) : 0,
       this.d.idempotency.claim(key, ttl),
     ]);

@@ -14,6 +14,27 @@ export class SessionHub {
   private readonly perUser = new Map<string, number>();
   private readonly streamsPerUser = new Map<string, number>();
   private streamCount = 0;
+  /** Per user: the open streams of each device with the token generation they were opened with. */
+  private readonly bound = new Map<string, Set<{ deviceId: string; gen: number; end: () => void }>>();
+
+  /**
+   * Registers a stream of a device so that a revocation can end it (`endDevice`).
+   * Returns the release, safe to call more than once.
+   */
+  bindDevice(userId: string, deviceId: string, gen: number, end: () => void): () => void {
+    let set = this.bound.get(userId);
+    if (!set) this.bound.set(userId, (set = new Set()));
+    const entry = { deviceId, gen, end };
+    set.add(entry);
+    return () => {
+      if (set.delete(entry) && set.size === 0 && this.bound.get(userId) === set) this.bound.delete(userId);
+    };
+  }
+
+  /** Ends the streams of one device opened with a generation below `gen` (every device when deviceId is undefined). */
+  endDevice(userId: string, deviceId: string | undefined, gen = Number.POSITIVE_INFINITY) {
+    for (const e of [...(this.bound.get(userId) ?? [])]) if ((deviceId === undefined || e.deviceId === deviceId) && e.gen < gen) e.end();
+  }
 
   /**
    * Takes a stream slot of `userId`, or throws RESOURCE_EXHAUSTED when the

@@ -15,9 +15,13 @@ export type ChatEvent =
   | { type: 'membership'; channelId: string; userId: string; change: MembershipChange; byUserId: string }
   | { type: 'presence'; presence: PresenceInfo }
   /** Between nodes only (topic `channels`): a channel's membership changed; drop any cached copy. */
-  | { type: 'channelChanged'; channelId: string };
+  | { type: 'channelChanged'; channelId: string }
+  /** Between nodes only (topic `sessions`): tokens of the device below `gen` are revoked; end its streams. */
+  | { type: 'deviceRevoked'; userId: string; deviceId: string; gen: number }
+  /** Between nodes only (topic `sessions`): the account is gone; end all its streams. */
+  | { type: 'accountDeleted'; userId: string };
 
-type DeviceEvent = Exclude<ChatEvent, { type: 'channelChanged' }>;
+type DeviceEvent = Exclude<ChatEvent, { type: 'channelChanged' | 'deviceRevoked' | 'accountDeleted' }>;
 
 /** Frames that exist only between a session and its device. */
 export type SessionEvent =
@@ -33,3 +37,5 @@ export const userTopic = (userId: string) => `u:${userId}`;
 export const presenceTopic = (userId: string) => `p:${userId}`;
 /** Every node listens here for channelChanged events (cache invalidation). */
 export const CHANNELS_TOPIC = 'channels';
+/** Every node listens here for deviceRevoked and accountDeleted events. */
+export const SESSIONS_TOPIC = 'sessions';

@@ -50,6 +50,23 @@ export interface DeviceRecord {
   createdAtMs: number;
 }
 
+/**
+ * The sign-in state of one device. `gen` is the token generation: access
+ * tokens carry the generation they were issued under and are refused once it
+ * is lower than the device's (revocation raises it). Only the SHA-256 of the
+ * current refresh token is stored; `usedHashes` keeps the last few rotated-out
+ * hashes so that a replayed refresh token is recognised (theft detection).
+ */
+export interface DeviceSession {
+  userId: string;
+  deviceId: string;
+  gen: number;
+  /** Absent: the device has no valid refresh token (signed out, revoked). */
+  refreshHash?: string;
+  refreshExpiresAtMs: number;
+  usedHashes: string[];
+}
+
 export interface PresenceInfo {
   userId: string;
   online: boolean;
@@ -60,6 +77,6 @@ export interface PresenceInfo {
 }
 
 /** Who is calling: a user on one device, or a trusted backend service. */
-export type Principal = { kind: 'user'; userId: string; deviceId: string } | { kind: 'service'; name: string };
+export type Principal = { kind: 'user'; userId: string; deviceId: string; gen?: number } | { kind: 'service'; name: string };
 
 export const isUser = (p: Principal): p is Extract<Principal, { kind: 'user' }> => p.kind === 'user';

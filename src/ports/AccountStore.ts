@@ -1,4 +1,4 @@
-import type { Account, DeviceRecord } from '../domain/model.js';
+import type { Account, DeviceRecord, DeviceSession } from '../domain/model.js';
 
 /**
  * Accounts and the devices that logged in to them.
@@ -13,4 +13,19 @@ export interface AccountStore {
   /** Records a device; `created` is true only the first time. */
   addDevice(device: DeviceRecord): Promise<{ created: boolean }>;
   listDevices(userId: string): Promise<DeviceRecord[]>;
+  /** Drops a device from the list (revoked, signed out); its session row stays (it holds the generation). */
+  removeDevice(userId: string, deviceId: string): Promise<void>;
+  /** The device's sign-in state; undefined when it never had one (signed in before sessions existed). */
+  session(userId: string, deviceId: string): Promise<DeviceSession | undefined>;
+  /** Writes a session unconditionally (login, revocation). */
+  saveSession(session: DeviceSession): Promise<void>;
+  /**
+   * Replaces the refresh hash only if it is still `oldHash` (compare-and-set,
+   * linearizable: of two racing rotations with one token exactly one wins);
+   * `oldHash` joins `usedHashes` (the newest `keepUsed` are kept).
+   */
+  rotateRefresh(userId: string, deviceId: string, oldHash: string, newHash: string, expiresAtMs: number, keepUsed: number): Promise<boolean>;
+  setPassword(userId: string, passwordHash: string): Promise<void>;
+  /** Removes the account, frees its name (if still held by it) and drops its devices and sessions. Idempotent. */
+  delete(account: Account): Promise<void>;
 }

@@ -12,6 +12,8 @@ import { PeerResolver } from './peer.js';
 /** What every handler gets besides its request. */
 export interface Ctx {
   principal: Principal;
+  /** The client's address (transport/peer.ts), for per-address limits. */
+  peer: string;
 }
 
 export interface TransportDeps {
@@ -84,7 +86,7 @@ export function unary<Req extends object, Res>(
 ): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
   return instrumented(deps, async (req, call) => {
     const principal = await authenticate(deps.core, call as AnyCall);
-    return fn(req, { principal });
+    return fn(req, { principal, peer: (deps.peers ?? directPeers).ofCall(call) });
   });
 }
 

@@ -26,7 +26,7 @@ export function presenceService(deps: TransportDeps): PresenceServiceServer {
       const s = openServerStream(deps, call as ServerWritableStream<unknown, unknown>, 'server_stream', encode);
       (async () => {
         const p = await authenticate(core, call as ServerWritableStream<unknown, unknown>);
-        if (isUser(p)) s.admit(p.userId);
+        if (isUser(p)) s.admit(p);
         // Subscribes before the snapshot; withdrawn (one hidden presence) when the last shared channel goes.
         const w = await core.watchPresence(p, call.request.userIds, (presence) => s.out.push({ type: 'presence', presence }));
         if (s.finished) w.close();

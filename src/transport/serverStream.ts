@@ -1,5 +1,6 @@
 import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import { DomainError } from '../domain/errors.js';
+import type { Principal } from '../domain/model.js';
 import type { SessionEvent } from '../domain/events.js';
 import { codeOf } from './errors.js';
 import type { TransportDeps } from './handler.js';
@@ -12,8 +13,11 @@ export interface ServerStream {
   readonly out: StreamOutbox;
   /** Ends the stream with the failure's status (unknown errors: UNAVAILABLE, logged) and cleans up. */
   fail(e: unknown): void;
-  /** Counts the stream against its user's cap until it ends; throws RESOURCE_EXHAUSTED past the cap. */
-  admit(userId: string): void;
+  /**
+   * Counts the stream against its user's cap until it ends (RESOURCE_EXHAUSTED
+   * past the cap), and ends it with UNAUTHENTICATED if its device is revoked.
+   */
+  admit(p: Extract<Principal, { kind: 'user' }>): void;
   /** Runs `fn` once when the stream ends, however it ends (now, if it has already ended). */
   onEnd(fn: () => void): void;
   readonly finished: boolean;
@@ -49,17 +53,20 @@ export function openServerStream(
   };
   for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.once(ev, finish);
   const onEnd = (fn: () => void) => (finished ? fn() : void cleanups.push(fn));
+  const fail = (e: unknown) => {
+    code = status[codeOf(e)] ?? 'UNKNOWN';
+    if (!(e instanceof DomainError)) deps.log.error({ err: String(e) }, 'stream failed');
+    out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'the stream failed; reconnect with your cursors'));
+    finish();
+  };
   return {
     out,
     onEnd,
-    fail(e: unknown) {
-      code = status[codeOf(e)] ?? 'UNKNOWN';
-      if (!(e instanceof DomainError)) deps.log.error({ err: String(e) }, 'stream failed');
-      out.fail(e instanceof DomainError ? e : new DomainError('unavailable', 'the stream failed; reconnect with your cursors'));
-      finish();
-    },
-    admit(userId: string) {
-      if (!finished) onEnd(deps.core.admitStream(userId));
+    fail,
+    admit(p) {
+      if (finished) return;
+      onEnd(deps.core.admitStream(p.userId));
+      onEnd(deps.core.bindStream(p, fail));
     },
     get finished() {
       return finished;

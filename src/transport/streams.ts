@@ -57,7 +57,7 @@ export function subscribeHandler(deps: TransportDeps) {
       assertWellFormed(call.request);
       const p = await authenticate(deps.core, call as ServerWritableStream<unknown, unknown>);
       if (!isUser(p)) throw invalid('Subscribe needs a user token');
-      s.admit(p.userId);
+      s.admit(p);
       await s.open(p.userId, p.deviceId, call.request.cursors);
     })().catch(s.fail);
   };
@@ -94,7 +94,7 @@ export function connectHandler(deps: TransportDeps) {
     s.onEnd(() => clearTimeout(timer));
     const auth = authenticate(core, call as unknown as ServerWritableStream<unknown, unknown>).then((p) => {
       if (!isUser(p)) throw invalid('Connect needs a user token');
-      s.admit(p.userId);
+      s.admit(p);
       return p;
     });
     auth.catch(s.fail);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import { contractSuites } from './suites.js';
+import { SCHEMA } from '../../src/adapters/scylla/migrate.js';
 import { createScyllaStores, toDomainError, type ScyllaStoreOptions, type ScyllaStores } from '../../src/adapters/scylla/index.js';
 
 /**
@@ -72,6 +73,41 @@ test('scylla: the migration is idempotent and refuses a different bucket size fo
   const again = await createScyllaStores({ ...base, messageBucketSize: 1000 });
   await again.close();
   await assert.rejects(() => createScyllaStores({ ...base, messageBucketSize: 500 }), /buckets of 1000 ids/);
+});
+
+test('scylla: a keyspace of the previous version (before device_sessions) upgrades in place, keeping its accounts', async () => {
+  const keyspace = `${base.keyspace}_bup`; // dropped by after() with the other test keyspaces
+  const previous = SCHEMA.slice(
+    0,
+    SCHEMA.findIndex((t) => t.includes('device_sessions')),
+  );
+  const client = new cassandra.Client({ contactPoints, localDataCenter: base.localDataCenter });
+  try {
+    await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = ${base.replication}`);
+    for (const t of previous) await client.execute(t.replace(/^CREATE TABLE IF NOT EXISTS (\w+)/, `CREATE TABLE ${keyspace}.$1`));
+    await client.execute(`INSERT INTO ${keyspace}.accounts (user_id, user_name, password_hash, created_at_ms) VALUES ('u_old', 'Old', 'h', 1)`);
+    await client.execute(`INSERT INTO ${keyspace}.account_names (name_lc, user_id) VALUES ('old', 'u_old')`);
+    await client.execute(`INSERT INTO ${keyspace}.devices (user_id, device_id, created_at_ms) VALUES ('u_old', 'p', 1)`);
+  } finally {
+    await client.shutdown();
+  }
+  for (let i = 0; i < 2; i++) {
+    const s = await createScyllaStores({ ...base, keyspace, messageBucketSize: 1000 });
+    try {
+      assert.equal((await s.accounts.byName('old'))?.userId, 'u_old');
+      assert.deepEqual(
+        (await s.accounts.listDevices('u_old')).map((d) => d.deviceId),
+        ['p'],
+      );
+      if (i === 0) {
+        assert.equal(await s.accounts.session('u_old', 'p'), undefined, 'a device from before sessions: generation 0, no refresh token');
+        await s.accounts.saveSession({ userId: 'u_old', deviceId: 'p', gen: 0, refreshHash: 'h1', refreshExpiresAtMs: 9, usedHashes: [] });
+      }
+      assert.equal(await s.accounts.rotateRefresh('u_old', 'p', `h${i + 1}`, `h${i + 2}`, 10, 4), true);
+    } finally {
+      await s.close();
+    }
+  }
 });
 
 test('scylla: no reachable node means unavailable, not a crash or a hang', async () => {

@@ -472,6 +472,48 @@ export function contractSuites(f: Factories) {
       assert.deepEqual((await s.listDevices(stored.userId)).map((d) => d.deviceId).sort(), ['a', 'b']);
       assert.deepEqual(await s.listDevices(user()), []);
     });
+    test(`${f.name} AccountStore: sessions rotate by compare-and-set (one winner), password change, delete frees the name`, async () => {
+      const s = await make();
+      const a = { userId: user(), userName: 's' + randomUUID().slice(0, 8), passwordHash: 'h', createdAtMs: 1 };
+      await s.create(a);
+      await s.addDevice({ userId: a.userId, deviceId: 'p', createdAtMs: 1 });
+      assert.equal(await s.session(a.userId, 'p'), undefined);
+      await s.saveSession({ userId: a.userId, deviceId: 'p', gen: 7, refreshHash: 'h0', refreshExpiresAtMs: 100, usedHashes: [] });
+      const racing = await Promise.all(['h1', 'h2', 'h3'].map((h) => s.rotateRefresh(a.userId, 'p', 'h0', h, 200, 2)));
+      assert.equal(racing.filter(Boolean).length, 1);
+      const won = ['h1', 'h2', 'h3'][racing.indexOf(true)]!;
+      assert.equal(await s.rotateRefresh(a.userId, 'p', won, 'h4', 300, 2), true);
+      assert.equal(await s.rotateRefresh(a.userId, 'p', 'h9', 'h5', 300, 2), false);
+      assert.equal(await s.rotateRefresh(a.userId, 'p', 'h4', 'h5', 400, 2), true);
+      assert.deepEqual(await s.session(a.userId, 'p'), {
+        userId: a.userId,
+        deviceId: 'p',
+        gen: 7,
+        refreshHash: 'h5',
+        refreshExpiresAtMs: 400,
+        usedHashes: ['h4', won],
+      });
+      await s.saveSession({ userId: a.userId, deviceId: 'p', gen: 8, refreshHash: undefined, refreshExpiresAtMs: 0, usedHashes: ['h4'] });
+      assert.deepEqual(await s.session(a.userId, 'p'), {
+        userId: a.userId,
+        deviceId: 'p',
+        gen: 8,
+        refreshHash: undefined,
+        refreshExpiresAtMs: 0,
+        usedHashes: ['h4'],
+      });
+      assert.equal(await s.rotateRefresh(a.userId, 'p', 'h5', 'h6', 500, 2), false);
+      await s.removeDevice(a.userId, 'p');
+      assert.deepEqual(await s.listDevices(a.userId), []);
+      await s.setPassword(a.userId, 'h2');
+      assert.equal((await s.byName(a.userName))!.passwordHash, 'h2');
+      await s.delete({ ...a, passwordHash: 'h2' });
+      await s.delete({ ...a, passwordHash: 'h2' });
+      assert.equal(await s.byId(a.userId), undefined);
+      assert.equal(await s.byName(a.userName), undefined);
+      assert.equal(await s.session(a.userId, 'p'), undefined);
+      await s.create({ ...a, userId: user() });
+    });
   }
   if (f.presence) {
     const make = f.presence;

@@ -30,6 +30,11 @@ import { toDomainError, type CqlSession } from './CqlSession.js';
  * - meta: layout parameters fixed when the keyspace was created.
  * - skipped_ids: per channel, id ranges the sequencer passed over when it
  *   re-seeded a lost counter (see ScyllaSkippedIds), clustered by the last id.
+ * - device_sessions (added with refresh tokens; a new table rather than new
+ *   columns on `devices`, so the upgrade of an existing keyspace is one more
+ *   CREATE TABLE IF NOT EXISTS): per device the token generation, the hash of
+ *   the current refresh token and the last rotated-out hashes. A device
+ *   without a row signed in before sessions existed: generation 0, no refresh token.
  */
 export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS messages (
@@ -82,6 +87,11 @@ export const SCHEMA: readonly string[] = [
      channel_id text, to_id bigint, from_id bigint,
      PRIMARY KEY (channel_id, to_id)
    ) WITH CLUSTERING ORDER BY (to_id ASC)`,
+  `CREATE TABLE IF NOT EXISTS device_sessions (
+     user_id text, device_id text, gen bigint,
+     refresh_hash text, refresh_expires_at_ms bigint, used_hashes list<text>,
+     PRIMARY KEY (user_id, device_id)
+   )`,
 ];
 
 /** Settings of the physical layout that must never change for a keyspace. */

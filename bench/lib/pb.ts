@@ -198,7 +198,7 @@ export function readRelayFrame(buf: Buffer): boolean {
 export function readAckId(buf: Buffer): number {
   if (buf.length < 2 || buf[0] !== 0x12) return -1;
   readVarint(buf, 1);
-  let pos = pbPos;
+  const pos = pbPos;
   if (buf[pos] !== 0x0a) return -1;
   const len = readVarint(buf, pos + 1);
   return len === 36 ? pbPos : -1;

@@ -98,7 +98,10 @@ class Reply {
   }
 
   /** Writes one data frame; false means the socket is full (wait for 'drain'). */
-  message = (msg: Buffer): boolean => (this.headers(), this.write(0x00, msg));
+  message = (msg: Buffer): boolean => {
+    this.headers();
+    return this.write(0x00, msg);
+  };
 
   /** Ends the response with the status and trailing metadata in a 0x80 frame. Idempotent. */
   finish(code: status, details: string, trailers?: Metadata) {
@@ -256,7 +259,10 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
         });
         calls.add(call);
         call.on('metadata', (m: Metadata) => reply.headers(m));
-        call.on('status', (st: StatusObject) => (calls.delete(call), onStatus(st)));
+        call.on('status', (st: StatusObject) => {
+          calls.delete(call);
+          onStatus(st);
+        });
         res.on('close', () => reply.done || call.cancel());
         return;
       }
@@ -265,7 +271,11 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
       let final: StatusObject | undefined;
       let ended = false;
       // The trailer goes out after every data frame: wait for both the status and the end of the readable side.
-      const settle = () => final && (ended || call.readableLength === 0) && (calls.delete(call), onStatus(final));
+      const settle = () => {
+        if (!final || !(ended || call.readableLength === 0)) return;
+        calls.delete(call);
+        onStatus(final);
+      };
       call.on('metadata', (m: Metadata) => reply.headers(m));
       call.on('data', (m: Buffer) => {
         if (reply.message(m) || res.destroyed) return;
@@ -273,9 +283,19 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
         res.once('drain', () => call.resume());
       });
       call.on('error', () => {}); // reported through 'status'
-      call.on('end', () => ((ended = true), settle()));
-      call.on('status', (st: StatusObject) => ((final = st), settle()));
-      res.on('close', () => reply.done || (calls.delete(call), call.cancel()));
+      call.on('end', () => {
+        ended = true;
+        settle();
+      });
+      call.on('status', (st: StatusObject) => {
+        final = st;
+        settle();
+      });
+      res.on('close', () => {
+        if (reply.done) return;
+        calls.delete(call);
+        call.cancel();
+      });
     } catch (e) {
       if (e instanceof CallError) reply.finish(e.code, e.message);
       else reply.finish(status.INTERNAL, 'grpc-web bridge failure');

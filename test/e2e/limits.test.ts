@@ -58,7 +58,12 @@ test('login attempts per user name are limited, for existing and unknown names a
 test('channels per user and streams per user are capped', async () => {
   const t = randomUUID().slice(0, 6);
   const [a] = (await registerAndLogin(env.api, `c_${t}`)) as [Device];
-  const others = await Promise.all([1, 2, 3].map(async (i) => (await registerAndLogin(env.api, `o${i}_${t}`, []), `o${i}_${t}`)));
+  const others = await Promise.all(
+    [1, 2, 3].map(async (i) => {
+      await registerAndLogin(env.api, `o${i}_${t}`, []);
+      return `o${i}_${t}`;
+    }),
+  );
   await a.openDirect(others[0]!);
   await a.createGroup('g', [others[1]!]);
   await assert.rejects(

@@ -90,7 +90,11 @@ export class ConsulStandIn {
 
   constructor(private readonly opts: { minDeregisterMs?: number; reapIntervalMs?: number } = {}) {
     this.server.on('connection', (s: Socket) => {
-      if (this.down === 'reset') return void (this.resets++, s.destroy());
+      if (this.down === 'reset') {
+        this.resets++;
+        s.destroy();
+        return;
+      }
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
@@ -286,7 +290,15 @@ export class ConsulStandIn {
       const wait = Math.min(600_000, q.has('wait') ? goDuration(q.get('wait')!) : 300_000);
       if (Number.isNaN(wait)) throw new HttpError(400, 'Invalid wait time');
       await new Promise<void>((resolve) => {
-        const w: Waiter = { name, index: min, wake: () => (clearTimeout(t), this.waiters.delete(w), resolve()) };
+        const w: Waiter = {
+          name,
+          index: min,
+          wake: () => {
+            clearTimeout(t);
+            this.waiters.delete(w);
+            resolve();
+          },
+        };
         const t = setTimeout(w.wake, wait + Math.random() * (wait / 16));
         this.waiters.add(w);
         res.once('close', w.wake); // the client gave up (or its socket was destroyed)

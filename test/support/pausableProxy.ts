@@ -11,7 +11,7 @@ export class PausableProxy {
   private paused = false;
   port = 0;
 
-  constructor(private readonly target: { host: string; port: number }) {
+  constructor(readonly target: { host: string; port: number }) {
     this.server = net.createServer((client) => {
       const up = net.connect(target.port, target.host);
       this.upstreams.add(up);

@@ -51,7 +51,7 @@ export class MemoryChannelStore implements ChannelStore {
 
   async setRole(channelId: string, userId: string, role: Role) {
     const ch = this.channels.get(channelId);
-    if (!ch || !ch.members.some((x) => x.userId === userId)) return;
+    if (!ch?.members.some((x) => x.userId === userId)) return;
     this.channels.set(channelId, freeze({ ...ch, members: ch.members.map((x) => (x.userId === userId ? { ...x, role } : x)) }));
   }
 

@@ -16,7 +16,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
   private sweeper = this.entries.entries();
 
-  async claim(key: string, ttlMs: number): Promise<ClaimResult> {
+  async claim(key: string, _ttlMs: number): Promise<ClaimResult> {
     this.sweep();
     for (;;) {
       const e = this.entries.get(key);

@@ -4,6 +4,7 @@
 // Usage: node scripts/run-tests.js [filter-substring]
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 
 const filter = process.argv[2] ?? '';
@@ -21,12 +22,18 @@ if (files.length === 0) {
   console.error(`no test files match "${filter}"`);
   process.exit(1);
 }
-const run = (list, env = {}) =>
+// Keyspaces and Redis prefixes the tests create are listed here and dropped after each pass.
+const ledger = join(tmpdir(), `grpc-chat-test-ledger-${process.pid}`);
+const run = (list, env = {}) => {
   // --test-force-exit: a test file whose tests are done is not held open by a library's stray timer.
-  spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-force-exit', '--test-reporter=spec', ...list], {
-    stdio: 'inherit',
-    env: { ...process.env, ...env },
-  }).status ?? 1;
+  const status =
+    spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-force-exit', '--test-reporter=spec', ...list], {
+      stdio: 'inherit',
+      env: { ...process.env, CHAT_TEST_LEDGER: ledger, ...env },
+    }).status ?? 1;
+  spawnSync(process.execPath, ['scripts/drop-test-data.js', ledger], { stdio: 'inherit' });
+  return status;
+};
 
 let status = run(files);
 const core = files.filter((f) => f.startsWith('dist/test/e2e/'));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { registerAndLogin, type Device } from '../support/client.js';
+import { noteTestData } from '../support/ledger.js';
 import { testNode, sleep } from '../support/node.js';
 import { CutProxy } from '../support/cutProxy.js';
 
@@ -10,6 +11,7 @@ import { CutProxy } from '../support/cutProxy.js';
 // (connections dropped, new ones refused) mid-traffic and comes back with its data.
 const proxy = new CutProxy({ host: '127.0.0.1', port: Number(process.env.CHAT_CASSANDRA_PORT ?? 9042) });
 const run = 't' + randomUUID().slice(0, 8);
+noteTestData({ keyspace: `chat_${run}`, prefix: `${run}:` });
 let env: Awaited<ReturnType<typeof testNode>>;
 
 before(async () => {

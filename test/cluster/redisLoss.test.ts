@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { C, registerAndLogin, type Device } from '../support/client.js';
+import { noteTestData } from '../support/ledger.js';
 import { testNode, sleep } from '../support/node.js';
 import { PrivateRedis } from '../support/redis.js';
 
@@ -15,6 +16,7 @@ import { PrivateRedis } from '../support/redis.js';
 const dir = mkdtempSync(join(tmpdir(), 'chat-redis-loss-'));
 const redis = new PrivateRedis(6391, { dir });
 const run = 't' + randomUUID().slice(0, 8);
+noteTestData({ keyspace: `chat_${run}`, prefix: `${run}:` });
 let env: Awaited<ReturnType<typeof testNode>>;
 
 before(async () => {

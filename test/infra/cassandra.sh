@@ -10,7 +10,7 @@
 #   CHAT_INFRA_CACHE        jar cache root          (~/.cache/grpc-chat)
 #   CHAT_CASSANDRA_DIR      node data, config, logs (/tmp/grpc-chat-cassandra)
 #   CHAT_CASSANDRA_PORT     CQL port                (9042)
-#   CHAT_CASSANDRA_HEAP     -Xms/-Xmx               (1G)
+#   CHAT_CASSANDRA_HEAP     -Xms/-Xmx               (2G)
 #   CHAT_CASSANDRA_JAVA     java binary             (JDK 17 if installed, else $JAVA_HOME/bin/java, else java)
 #   CHAT_CASSANDRA_TIMEOUT  seconds to wait for CQL (180)
 #   CHAT_CASSANDRA_JMX_PORT local JMX port for nodetool; unset = no JMX listener
@@ -28,7 +28,7 @@ PORT="${CHAT_CASSANDRA_PORT:-9042}"
 CACHE="${CHAT_INFRA_CACHE:-${HOME:-/tmp}/.cache/grpc-chat}"
 LIB="$CACHE/cassandra-lib"
 RUN="${CHAT_CASSANDRA_DIR:-/tmp/grpc-chat-cassandra}"
-HEAP="${CHAT_CASSANDRA_HEAP:-1G}"
+HEAP="${CHAT_CASSANDRA_HEAP:-2G}"
 TIMEOUT="${CHAT_CASSANDRA_TIMEOUT:-180}"
 PIDFILE="$RUN/cassandra.pid"
 READY=(node "$HERE/cql-ready.mjs" --host "$HOST" --port "$PORT")

@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../../src/core/logger.js';
 import { unhandledRejections } from '../../src/app/processGuard.js';
 import { Api } from './client.js';
 import { randomUUID } from 'node:crypto';
+import { noteTestData } from './ledger.js';
 
 /**
  * CHAT_TEST_STORE=scylla runs the same end-to-end suites on the production
@@ -12,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 export function storeEnv(): Record<string, string> {
   if (process.env.CHAT_TEST_STORE !== 'scylla') return {};
   const run = 't' + randomUUID().slice(0, 8);
+  noteTestData({ keyspace: `chat_${run}`, prefix: `${run}:` });
   return { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: `chat_${run}`, CHAT_REDIS_PREFIX: `${run}:`, CHAT_JWT_SECRET: `test-secret-${randomUUID()}` };
 }
 

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { TEST_DEFAULTS } from './node.js';
+import { noteTestData } from './ledger.js';
 
 /** A chat node in its own OS process (for SIGKILL and SIGTERM tests). */
 export class NodeProcess {
@@ -49,6 +50,7 @@ export class NodeProcess {
 
 /** Environment for nodes that form one cluster over the shared Redis and Cassandra, isolated per test run. */
 export function clusterEnv(run: string, extra: Record<string, string> = {}): Record<string, string> {
+  noteTestData({ keyspace: `chat_${run}`, prefix: `${run}:` });
   return {
     ...TEST_DEFAULTS,
     CHAT_STORE: 'scylla',

@@ -297,8 +297,10 @@ test('browser: the network drops and comes back: connection state shown, the str
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(await message(pb, 'away 1').count(), 0, 'nothing arrives while offline');
 
+  const back = Date.now();
   await pb.context().setOffline(false);
   await pb.locator('#conn[data-state=live]').waitFor();
+  const liveAfter = Date.now() - back;
   assert.ok(subscribes.length >= 2, `a new Subscribe after the drop (${subscribes.length})`);
   for (const body of whileAway) await waitMessage(pb, body);
   await waitMessage(pb, 'sent while offline');
@@ -309,6 +311,7 @@ test('browser: the network drops and comes back: connection state shown, the str
   assert.equal(await pb.locator('#messages .msg.pending').count(), 0);
   const history = (await a.history(ch)).messages.map((m) => m.body).reverse();
   assert.deepEqual(history, expected, 'the server stored the offline send once');
+  console.log(`network drop: live again ${liveAfter} ms after the network came back; ${whileAway.length + 1} messages from the gap, each once`);
   assert.deepEqual(errors, []);
   await pb.context().close();
 });

@@ -315,3 +315,26 @@ test('browser: the network drops and comes back: connection state shown, the str
   assert.deepEqual(errors, []);
   await pb.context().close();
 });
+
+test('browser: a connection that dies without the browser noticing is found by the failing heartbeat, and the stream resumes', {
+  timeout: 60_000,
+}, async () => {
+  const [a, b] = (await users('ray', 'zoe')) as [Device, Device];
+  const ch = (await a.openDirect(b.userName)).channel!.channelId;
+  const errors: string[] = [];
+  const pb = await openApp(errors);
+  const subscribes: number[] = [];
+  pb.on('request', (r) => r.url().endsWith('/chat.v1.ChatService/Subscribe') && subscribes.push(Date.now()));
+  await loginAs(pb, b.userName);
+  await channelItem(pb, a.userName).click();
+  // Heartbeats fail on the network (as through a dead NAT mapping); the open stream itself shows nothing wrong.
+  await pb.route('**/chat.v1.PresenceService/Heartbeat', (r) => r.abort('connectionreset'));
+  await until(() => subscribes.length >= 2, 'a new Subscribe after a failed heartbeat');
+  await pb.unroute('**/chat.v1.PresenceService/Heartbeat');
+  await pb.locator('#conn[data-state=live]').waitFor();
+  await a.send(ch, 'still here');
+  await waitMessage(pb, 'still here');
+  assert.deepEqual(await messageBodies(pb), ['still here']);
+  assert.deepEqual(errors, []);
+  await pb.context().close();
+});

@@ -15,6 +15,9 @@ const TYPING_SHOW_MS = 6000;
 /** Calls that fail this way may succeed later (network, node draining): retried, never shown as final. */
 export const TRANSIENT = new Set([Code.Unavailable, Code.Unknown, Code.DeadlineExceeded, Code.Aborted, Code.Canceled, Code.Internal]);
 
+/** A heartbeat failing this way means the path to the node is broken (fetch failed, timed out, node gone). */
+const NETWORK = new Set([Code.Unavailable, Code.Unknown, Code.DeadlineExceeded]);
+
 /** Hooks for main.ts: the session expired; the stream went live (resend what failed meanwhile). */
 export const hooks = { expired: () => {}, live: (_s: State) => {} };
 
@@ -75,7 +78,7 @@ export async function heartbeatLoop(s: State) {
       interval = Math.max(100, Number(r.intervalMs) || interval);
     } catch (e) {
       if (codeOf(e) === Code.Unauthenticated) return;
-      if (s.caughtUp && TRANSIENT.has(codeOf(e))) s.abort?.abort();
+      if (s.caughtUp && NETWORK.has(codeOf(e))) s.abort?.abort();
     }
     await wait(s, interval);
   }

@@ -7,7 +7,10 @@ COPY buf.yaml buf.gen.yaml tsconfig.json ./
 COPY proto ./proto
 COPY src ./src
 COPY test ./test
-RUN npx buf generate && npx tsc -p tsconfig.json
+COPY web ./web
+RUN npx buf generate && npx tsc -p tsconfig.json \
+  && npx tsc -p web/tsconfig.json \
+  && npx esbuild web/src/main.ts --bundle --format=esm --target=es2022 --minify --sourcemap --log-level=warning --outfile=web/dist/app.js
 
 # Runtime: production dependencies only, non-root, an init process for signals.
 FROM node:20-bookworm-slim
@@ -18,7 +21,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=build /app/dist ./dist
 COPY proto ./proto
-COPY web ./web
+COPY --from=build /app/web ./web
 COPY bin ./bin
 USER node
 EXPOSE 50051 9464

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: run run-cluster test build gen lint format install clean infra
+.PHONY: run run-cluster test build gen web lint format install clean infra
 
 run: build ## one node on the embedded default (in-memory adapters) at 127.0.0.1:50051
 	node dist/src/app/main.js
@@ -24,14 +24,18 @@ infra: install ## test backends: a Cassandra 5.0 node on 127.0.0.1:9042 and a 3-
 	bash test/infra/zookeeper.sh
 	bash test/infra/cassandra.sh
 
+# A worktree whose node_modules links to another checkout's must not reinstall it (npm ci would empty the shared folder).
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
-	@touch $@
+	@if [ -L node_modules ]; then echo "node_modules is a link to a shared install: not reinstalling"; else npm ci --no-audit --no-fund && touch $@; fi
 
 gen: install
 	npx buf generate
 
-build: gen
+web: gen ## the browser client: web/src and the client generated from proto/, type-checked, bundled by esbuild into web/dist/app.js
+	npx tsc -p web/tsconfig.json
+	npx esbuild web/src/main.ts --bundle --format=esm --target=es2022 --minify --sourcemap --log-level=warning --outfile=web/dist/app.js
+
+build: gen web
 	npx tsc -p tsconfig.json
 
 lint: install ## proto lint, then format and lint of every TypeScript/JavaScript source (Biome)
@@ -42,7 +46,7 @@ format: install ## rewrites sources in the project's format (Biome)
 	npx biome format --write .
 
 clean:
-	rm -rf dist src/gen
+	rm -rf dist src/gen src/gen-es web/dist
 
 .PHONY: bench bench-quick
 bench: build infra ## full benchmark (< 10 min): bench/results/full-<time>.json, full-latest.md, full-latest.svg

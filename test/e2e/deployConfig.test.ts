@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { headerContentType, headerGrpcMessage, headerGrpcStatus, headerTimeout, headerXGrpcWeb, headerXUserAgent } from '@connectrpc/connect/protocol-grpc-web';
 import { ConfigSchema } from '../../src/app/config.js';
 
 /** Deploy files cannot run here (no Docker, no cluster); at least their settings must exist. */
@@ -23,4 +24,18 @@ test('no secret is fixed in deploy/: compose reads it from an env file, Kubernet
   assert.doesNotMatch(k8s, /^kind:\s*Secret/m, 'no Secret object with a value in the repository');
   assert.match(k8s, /name: CHAT_JWT_SECRET\s*\n\s*valueFrom: \{ secretKeyRef:/, 'the key comes from a Secret');
   assert.doesNotMatch(k8s, /^\s*CHAT_JWT_SECRET:/m, 'not from the ConfigMap');
+});
+
+test('Envoy: the grpc_web filter runs before the router, and CORS admits the headers the generated web client sends', () => {
+  const envoy = readFileSync('deploy/envoy/envoy.yaml', 'utf8');
+  const filters = [...envoy.matchAll(/- name: (envoy\.filters\.http\.\w+)/g)].map((m) => m[1]);
+  assert.ok(filters.includes('envoy.filters.http.grpc_web'), 'the grpc_web filter is configured');
+  assert.ok(filters.indexOf('envoy.filters.http.grpc_web') < filters.indexOf('envoy.filters.http.router'), 'before the router');
+  const list = (key: string) => (new RegExp(`${key}: "([^"]+)"`).exec(envoy)?.[1] ?? '').toLowerCase().split(/,\s*/);
+  // What connect-web's gRPC-web transport sets on a request, plus our bearer token (web/src/api.ts).
+  for (const h of [headerContentType, headerXGrpcWeb, headerXUserAgent, headerTimeout, 'authorization'])
+    assert.ok(list('allow_headers').includes(h.toLowerCase()), `allow_headers lists ${h}`);
+  // Statuses of unary errors come as headers (trailers-only): the browser must be allowed to read them.
+  for (const h of [headerGrpcStatus, headerGrpcMessage]) assert.ok(list('expose_headers').includes(h.toLowerCase()), `expose_headers lists ${h}`);
+  assert.match(list('allow_methods').join(','), /post/);
 });

@@ -4,7 +4,7 @@ import type { RampParams } from './load/ramp.js';
  * The two modes. Quick (`make bench-quick`, < 2 min): every workload with
  * short steps and smaller populations; the production stack on 1:1 only.
  * Full (`make bench`, < 10 min): longer steps with refinement, groups on the
- * production stack too, socket.io with its Redis adapter, 10,000 idle
+ * production stack too, socket.io with its Redis adapter, 100,000 idle
  * streams and a 1,000-device storm on both backends.
  */
 
@@ -30,16 +30,16 @@ const full: RampParams = {
   factor: 2,
   maxRate: 512_000,
   maxSteps: 8,
-  stepMs: 4000,
-  warmMs: 750,
-  halfMs: 6000,
+  stepMs: 3000,
+  warmMs: 600,
+  halfMs: 5000,
   drainMs: 3000,
   settleMs: 20_000,
   finalWaitMs: 10_000,
   sustainRatio: 0.95,
   p99LimitMs: 200,
   refine: [1.25, 1.5, 1.75],
-  budgetMs: 55_000,
+  budgetMs: 40_000,
 };
 
 const quick: RampParams = {
@@ -113,7 +113,8 @@ export const MODES: Record<Mode, ModeConfig> = {
       start: { 'bare fan-out': 160, 'project-memory': 80, 'project-production': 10 },
       production: true,
     },
-    density: { streams: 10_000, connections: 20, idleMs: 5500 },
+    // 100,000 streams over K/500 connections (the Makefile raises the descriptor limit).
+    density: { streams: 100_000, connections: 200, idleMs: 5500 },
     storm: { devices: 1000, usersPerChannel: 10, behind: 100, connections: 10, timeoutMs: 90_000, production: true },
     socketioRedis: true,
     budgetMs: 540_000,

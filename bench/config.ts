@@ -4,7 +4,7 @@ import type { RampParams } from './load/ramp.js';
  * The two modes. Quick (`make bench-quick`, < 2 min): every workload with
  * short steps and smaller populations; the production stack on 1:1 only.
  * Full (`make bench`, < 10 min): longer steps with refinement, groups on the
- * production stack too, socket.io with its Redis adapter, 10,000 idle
+ * production stack too, socket.io with its Redis adapter, 100,000 idle
  * streams and a 1,000-device storm on both backends.
  */
 
@@ -30,16 +30,16 @@ const full: RampParams = {
   factor: 2,
   maxRate: 512_000,
   maxSteps: 8,
-  stepMs: 4000,
-  warmMs: 750,
-  halfMs: 6000,
+  stepMs: 3000,
+  warmMs: 600,
+  halfMs: 5000,
   drainMs: 3000,
   settleMs: 20_000,
   finalWaitMs: 10_000,
   sustainRatio: 0.95,
   p99LimitMs: 200,
   refine: [1.25, 1.5, 1.75],
-  budgetMs: 55_000,
+  budgetMs: 40_000,
 };
 
 const quick: RampParams = {
@@ -62,7 +62,16 @@ export const MODES: Record<Mode, ModeConfig> = {
       devices: 200,
       connections: 8,
       ramp: quick,
-      start: { ceiling: 8000, 'socket.io': 8000, 'project-memory': 2000, 'project-production': 100, 'socket.io+redis': 8000 },
+      start: {
+        ceiling: 8000,
+        'ack relay': 8000,
+        'socket.io': 8000,
+        'socket.io+acks': 8000,
+        'project-memory': 2000,
+        'durable relay': 500,
+        'project-production': 100,
+        'socket.io+redis': 8000,
+      },
       production: { budgetMs: 12_000 },
     },
     group: {
@@ -84,7 +93,16 @@ export const MODES: Record<Mode, ModeConfig> = {
       devices: 400,
       connections: 16,
       ramp: full,
-      start: { ceiling: 4000, 'socket.io': 4000, 'project-memory': 2000, 'project-production': 100, 'socket.io+redis': 4000 },
+      start: {
+        ceiling: 4000,
+        'ack relay': 4000,
+        'socket.io': 4000,
+        'socket.io+acks': 4000,
+        'project-memory': 2000,
+        'durable relay': 250,
+        'project-production': 100,
+        'socket.io+redis': 4000,
+      },
       production: { budgetMs: 60_000 },
     },
     group: {
@@ -95,7 +113,8 @@ export const MODES: Record<Mode, ModeConfig> = {
       start: { 'bare fan-out': 160, 'project-memory': 80, 'project-production': 10 },
       production: true,
     },
-    density: { streams: 10_000, connections: 20, idleMs: 5500 },
+    // 100,000 streams over K/500 connections (the Makefile raises the descriptor limit).
+    density: { streams: 100_000, connections: 200, idleMs: 5500 },
     storm: { devices: 1000, usersPerChannel: 10, behind: 100, connections: 10, timeoutMs: 90_000, production: true },
     socketioRedis: true,
     budgetMs: 540_000,

@@ -15,7 +15,7 @@ import type { StormResult } from './load/storm.js';
 import { profileMarkdown, summarize } from './report/cpuprofile.js';
 import { markdown } from './report/markdown.js';
 import { chart, type Series } from './report/svg.js';
-import { ok, ratiosOf, targetsOf, type Outcome, type Results } from './report/targets.js';
+import { type DIRECT, ok, ratiosOf, targetsOf, type Outcome, type Results } from './report/targets.js';
 
 /**
  * `node dist/bench/main.js quick|full` runs every workload against every
@@ -34,7 +34,14 @@ const elapsed = () => ((Date.now() - t0) / 1000).toFixed(0).padStart(3);
 const log = (s: string) => process.stderr.write(`[bench ${elapsed()}s] ${s}\n`);
 
 const runId = randomBytes(3).toString('hex');
-const serverOpts: ServerOptions = { runId, keyspace: `bench_${runId}`, redisPrefix: `bench${runId}:`, redisUrl: REDIS_URL };
+const serverOpts: ServerOptions = {
+  runId,
+  keyspace: `bench_${runId}`,
+  durableKeyspace: `bench_${runId}_durable`,
+  cqlContactPoint: CQL,
+  redisPrefix: `bench${runId}:`,
+  redisUrl: REDIS_URL,
+};
 let specSeq = 0;
 
 /** Bytes of the project's delivered frame for a body of `bodyBytes` (ids shaped like the real ones). */
@@ -95,13 +102,20 @@ async function withServer<T>(kind: ServerKind, fn: (s: ServerHandle) => Promise<
   }
 }
 
-const rampTargets: { name: 'project-memory' | 'project-production' | 'ceiling' | 'socket.io' | 'socket.io+redis'; server: ServerKind; kind: Spec['kind'] }[] = [
+const rampTargets: { name: (typeof DIRECT)[number]; server: ServerKind; kind: Spec['kind']; acks?: boolean }[] = [
   { name: 'ceiling', server: 'relay', kind: 'relay' },
+  { name: 'ack relay', server: 'relay-ack', kind: 'relay' },
   { name: 'project-memory', server: 'project-memory', kind: 'project' },
   { name: 'socket.io', server: 'sio', kind: 'sio' },
+  { name: 'socket.io+acks', server: 'sio', kind: 'sio', acks: true },
+  { name: 'durable relay', server: 'relay-durable', kind: 'relay' },
   { name: 'project-production', server: 'project-production', kind: 'project' },
   { name: 'socket.io+redis', server: 'sio-redis', kind: 'sio' },
 ];
+
+/** Targets that use Redis and Cassandra (their CPU counts as theirs, their requests per message are reported). */
+const usesRedis = (s: ServerKind) => s === 'project-production' || s === 'sio-redis' || s === 'relay-durable';
+const usesCql = (s: ServerKind) => s === 'project-production' || s === 'relay-durable';
 
 async function bench(mode: Mode) {
   const cfg: ModeConfig = MODES[mode];
@@ -139,7 +153,7 @@ async function bench(mode: Mode) {
 
   // 1. 1:1 ramps
   for (const t of rampTargets) {
-    const production = t.server === 'project-production' || t.server === 'sio-redis';
+    const production = usesRedis(t.server);
     if (t.server === 'sio-redis' && !cfg.socketioRedis) continue;
     const ramp: RampParams = {
       ...cfg.direct.ramp,
@@ -162,6 +176,9 @@ async function bench(mode: Mode) {
             bodyBytes: cfg.bodyBytes,
             frameBytes: fb,
             ramp,
+            acks: t.acks,
+            cql: usesCql(t.server),
+            redisUrl: usesRedis(t.server) ? REDIS_URL : undefined,
           },
           s,
           ramp.budgetMs + 180_000,
@@ -198,6 +215,8 @@ async function bench(mode: Mode) {
               frameBytes: fb,
               ramp: { ...cfg.group.ramp, startRate: cfg.group.start[t.name] ?? cfg.group.ramp.startRate },
               countEncodes: t.kind === 'project',
+              cql: usesCql(t.server),
+              redisUrl: usesRedis(t.server) ? REDIS_URL : undefined,
             },
             s,
             cfg.group.ramp.budgetMs + 180_000,
@@ -213,7 +232,9 @@ async function bench(mode: Mode) {
     { name: 'bare grpc-js' as const, server: 'relay' as ServerKind, kind: 'relay' as const },
     { name: 'project-memory' as const, server: 'project-memory' as ServerKind, kind: 'project' as const },
   ]) {
-    const r = await phase(`density: ${cfg.density.streams} idle streams on ${t.name}`, 10_000, () =>
+    // The project registers K/2 users and logs K devices in (one scrypt hash each): about 2 ms per stream on this box.
+    const est = 5000 + cfg.density.streams * (t.kind === 'project' ? 2 : 0.2);
+    const r = await phase(`density: ${cfg.density.streams} idle streams on ${t.name}`, est, () =>
       withServer(
         t.server,
         async (s) => {
@@ -228,7 +249,7 @@ async function bench(mode: Mode) {
               ...cfg.density,
             },
             s,
-            240_000,
+            120_000 + cfg.density.streams * 6,
           );
           log(
             `density ${t.name}: ${d.aliveAtEnd}/${d.streams} streams, RSS ${(d.before.rss / 1048576).toFixed(1)} -> ${(d.mid.rss / 1048576).toFixed(1)} -> ${(d.after.rss / 1048576).toFixed(1)} MiB = ` +
@@ -308,7 +329,7 @@ async function bench(mode: Mode) {
         );
       }
       // Work on the machine that is not this target's: other processes, and Redis/Cassandra when the target does not use them.
-      const usesStore = name.includes('production') || name.includes('redis');
+      const usesStore = name.includes('production') || name.includes('redis') || name.includes('durable');
       const noise = (s: StepResult) => Math.round(((s.cpu.other ?? 0) + (usesStore ? 0 : (s.cpu.cassandra ?? 0) + (s.cpu.redis ?? 0))) * 100) / 100;
       const noisy = r?.steps.filter((s) => noise(s) > 0.25) ?? [];
       if (noisy.length)
@@ -336,33 +357,42 @@ async function bench(mode: Mode) {
   notes.push(
     'socket.io uses one WebSocket per device (its normal client model); socket.io+redis is one node with @socket.io/redis-adapter, so every emit is also published on Redis while local receivers get it directly.',
   );
-  const series: Series[] = [
+  const lines = [
     { name: 'project (memory)', color: '#1f77b4', key: 'project-memory' },
     { name: 'project (Redis+Cassandra)', color: '#9467bd', key: 'project-production' },
     { name: 'bare grpc-js relay', color: '#2ca02c', key: 'ceiling' },
+    { name: 'ack relay', color: '#17becf', key: 'ack relay' },
+    { name: 'durable relay', color: '#8c564b', key: 'durable relay' },
     { name: 'socket.io', color: '#d62728', key: 'socket.io' },
+    { name: 'socket.io with acks', color: '#e377c2', key: 'socket.io+acks' },
     { name: 'socket.io + Redis adapter', color: '#ff7f0e', key: 'socket.io+redis' },
-  ]
-    .filter((s) => ok(results.direct[s.key as keyof Results['direct']]))
-    .map((s) => ({
-      name: s.name,
-      color: s.color,
-      points: ok(results.direct[s.key as keyof Results['direct']])!
-        .steps.slice()
-        .sort((a: StepResult, b: StepResult) => a.offered - b.offered)
-        .map((x: StepResult) => ({ x: x.delivered, y: x.latency.p99, sustained: x.sustained })),
-    }));
+  ] as const;
+  const seriesOf = (y: (x: StepResult, key: string) => number): Series[] =>
+    lines
+      .filter((s) => ok(results.direct[s.key]))
+      .map((s) => ({
+        name: s.name,
+        color: s.color,
+        points: ok(results.direct[s.key])!
+          .steps.slice()
+          .sort((a: StepResult, b: StepResult) => a.offered - b.offered)
+          .map((x: StepResult) => ({ x: x.delivered, y: y(x, s.key), sustained: x.sustained })),
+      }));
+  const series = seriesOf((x) => x.latency.p99);
+  // CPU of the target's own processes (the server, plus Cassandra and Redis where it uses them) per 1,000 deliveries.
+  const cpuSeries = seriesOf((x, key) =>
+    /production|redis|durable/.test(key) ? Object.values(x.cpuPer1k ?? {}).reduce((a, b) => a + b, 0) : (x.cpuPer1k?.server ?? NaN),
+  );
   mkdirSync(OUT, { recursive: true });
   // A run filtered with BENCH_ONLY must not replace the report of a whole run.
   const base = only ? `${mode}-partial` : mode;
   const svgFile = `${base}-latest.svg`;
+  const cpuSvgFile = `${base}-cpu-latest.svg`;
+  const subtitle = `${mode} run ${runId}, ${startedAt.toISOString().slice(0, 16)}Z, ${cpus().length} cores, ${cfg.bodyBytes}-byte bodies`;
+  writeFileSync(resolve(OUT, svgFile), chart('1:1 chat: p99 delivery latency vs delivered messages/s', subtitle, series));
   writeFileSync(
-    resolve(OUT, svgFile),
-    chart(
-      '1:1 chat: p99 delivery latency vs delivered messages/s',
-      `${mode} run ${runId}, ${startedAt.toISOString().slice(0, 16)}Z, ${cpus().length} cores, ${cfg.bodyBytes}-byte bodies`,
-      series,
-    ),
+    resolve(OUT, cpuSvgFile),
+    chart('1:1 chat: CPU seconds per 1,000 delivered messages (server + its Cassandra and Redis)', subtitle, cpuSeries, 'CPU seconds per 1,000 messages (log)'),
   );
   const durationS = Math.round((Date.now() - t0) / 1000);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}. ${hasTaskset ? 'Each server pinned to core 0 and the load generator (one process hosting every device) to core 1 with taskset; Redis and Cassandra (production stack) unpinned on the same two cores.' : 'Processes unpinned (no taskset).'}`;
@@ -385,9 +415,14 @@ async function bench(mode: Mode) {
   };
   const jsonFile = resolve(OUT, `${base}-${stamp}.json`);
   writeFileSync(jsonFile, JSON.stringify(json, null, 2));
-  const md = markdown({ mode, runId, startedAt: startedAt.toISOString(), durationS, code, machine, message, notes, chartFile: svgFile }, results, q, targets);
+  const md = markdown(
+    { mode, runId, startedAt: startedAt.toISOString(), durationS, code, machine, message, notes, chartFile: svgFile, cpuChartFile: cpuSvgFile },
+    results,
+    q,
+    targets,
+  );
   writeFileSync(resolve(OUT, `${base}-latest.md`), md);
-  log(`wrote ${jsonFile.replace(ROOT + '/', '')}, bench/results/${base}-latest.md and bench/results/${svgFile} (${durationS} s)`);
+  log(`wrote ${jsonFile.replace(ROOT + '/', '')}, bench/results/${base}-latest.md bench/results/${svgFile} and ${cpuSvgFile} (${durationS} s)`);
   process.stdout.write('\n' + md.split('\n## 1:1')[0] + '\n');
 }
 
@@ -408,8 +443,9 @@ async function cleanupProduction() {
     redis.disconnect();
     const client = new cassandra.default.Client({ contactPoints: [CQL], localDataCenter: 'datacenter1' });
     await client.execute(`DROP KEYSPACE IF EXISTS ${serverOpts.keyspace}`);
+    await client.execute(`DROP KEYSPACE IF EXISTS ${serverOpts.durableKeyspace}`);
     await client.shutdown();
-    log(`cleaned up keyspace ${serverOpts.keyspace} and ${deleted} Redis keys`);
+    log(`cleaned up keyspaces ${serverOpts.keyspace}, ${serverOpts.durableKeyspace} and ${deleted} Redis keys`);
   } catch (e) {
     log(`cleanup failed (harmless): ${(e as Error).message}`);
   }

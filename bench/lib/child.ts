@@ -27,7 +27,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-export type ServerKind = 'project-memory' | 'project-production' | 'relay' | 'sio' | 'sio-redis';
+export type ServerKind = 'project-memory' | 'project-production' | 'relay' | 'relay-ack' | 'relay-durable' | 'sio' | 'sio-redis';
 
 export interface ServerOptions {
   runId: string;
@@ -37,10 +37,17 @@ export interface ServerOptions {
   pin?: boolean;
   /** Count ServerFrame.encode calls in the project's node (the probe preload wraps it). */
   countEncodes?: boolean;
-  /** The production stack's keyspace and Redis prefix (one per run). */
+  /** The production stack's keyspace and Redis prefix (one per run); the durable relay's keyspace. */
   keyspace: string;
+  durableKeyspace: string;
+  cqlContactPoint: string;
   redisPrefix: string;
   redisUrl: string;
+}
+
+export interface ServerCounts {
+  encodes: number;
+  cql: number;
 }
 
 export interface ServerHandle {
@@ -48,8 +55,8 @@ export interface ServerHandle {
   pid: number;
   address: string;
   mem(): Promise<MemProbe>;
-  /** ServerFrame.encode calls so far (0 unless started with countEncodes). */
-  encodes(): Promise<number>;
+  /** ServerFrame.encode calls (0 unless started with countEncodes) and CQL driver requests (0 unless the server uses Cassandra) so far. */
+  counts(): Promise<ServerCounts>;
   stop(): Promise<void>;
   output(): string;
 }
@@ -103,17 +110,37 @@ export function projectEnv(kind: ServerKind, o: ServerOptions): Record<string, s
   return env;
 }
 
+function baselineEnv(kind: ServerKind, o: ServerOptions): Record<string, string> {
+  switch (kind) {
+    case 'sio-redis':
+      return { BENCH_SIO_REDIS: o.redisUrl, BENCH_SIO_KEY: `${o.redisPrefix}sio` };
+    case 'relay-ack':
+      return { BENCH_RELAY_ACK: '1' };
+    case 'relay-durable':
+      return {
+        BENCH_RELAY_DURABLE: '1',
+        BENCH_REDIS_URL: o.redisUrl,
+        BENCH_CQL_CONTACT_POINT: o.cqlContactPoint,
+        BENCH_DURABLE_KEYSPACE: o.durableKeyspace,
+        BENCH_DURABLE_PREFIX: `${o.redisPrefix}durable:`,
+      };
+    default:
+      return {};
+  }
+}
+
 export async function startServer(kind: ServerKind, o: ServerOptions): Promise<ServerHandle> {
   const script =
     kind === 'project-memory' || kind === 'project-production'
       ? resolve(DIST, 'src/app/main.js')
-      : resolve(DIST, kind === 'relay' ? 'bench/servers/relay.js' : 'bench/servers/sio.js');
-  const env: Record<string, string> =
-    kind === 'sio-redis' ? { BENCH_SIO_REDIS: o.redisUrl, BENCH_SIO_KEY: `${o.redisPrefix}sio` } : kind.startsWith('project') ? projectEnv(kind, o) : {};
+      : resolve(DIST, kind.startsWith('relay') ? 'bench/servers/relay.js' : 'bench/servers/sio.js');
+  const env: Record<string, string> = kind.startsWith('project') ? projectEnv(kind, o) : baselineEnv(kind, o);
   if (kind.startsWith('project')) {
     const k = await knownSettings();
     for (const name of Object.keys(env)) if (name.startsWith('CHAT_') && !k.has(name)) delete env[name];
   }
+  // The CQL driver's requests are counted (probe preload) where a server uses Cassandra.
+  if (kind === 'project-production' || kind === 'relay-durable') env.BENCH_COUNT_CQL = '1';
   if (o.countEncodes && kind.startsWith('project')) env.BENCH_COUNT_ENCODES = pathToFileURL(resolve(DIST, 'src/transport/mapping.js')).href;
   const probe = pathToFileURL(resolve(DIST, 'bench/servers/probe.js')).href;
   // BENCH_PROJECT_NODE_ARGS: extra node flags for the project's node only (experiments, e.g. --trace-gc).
@@ -147,14 +174,14 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
     } else await new Promise((r) => setTimeout(r, 50));
   }
   let probeId = 0;
-  const waiting = new Map<number, (m: MemProbe & { encodes: number }) => void>();
-  proc.on('message', (m: { probeReply?: number } & MemProbe & { encodes: number }) => {
+  const waiting = new Map<number, (m: MemProbe & ServerCounts) => void>();
+  proc.on('message', (m: { probeReply?: number } & MemProbe & ServerCounts) => {
     if (m.probeReply === undefined) return;
     waiting.get(m.probeReply)?.(m);
     waiting.delete(m.probeReply);
   });
   const ask = (probe: string) =>
-    new Promise<MemProbe & { encodes: number }>((resolve, reject) => {
+    new Promise<MemProbe & ServerCounts>((resolve, reject) => {
       const id = ++probeId;
       const t = setTimeout(() => reject(new Error(`${kind}: no ${probe} probe answer`)), 30_000);
       waiting.set(id, (m) => {
@@ -169,7 +196,7 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
     address,
     output: () => out,
     mem: () => ask('mem').then((m) => ({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })),
-    encodes: () => ask('count').then((m) => m.encodes),
+    counts: () => ask('count').then((m) => ({ encodes: m.encodes ?? 0, cql: m.cql ?? 0 })),
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');
@@ -207,8 +234,8 @@ export function runLoad<T>(spec: Spec, server: ServerHandle, timeoutMs: number):
           () => {},
         );
       } else if (m.probe === 'count') {
-        server.encodes().then(
-          (encodes) => child.connected && child.send({ probeReply: m.id, encodes }),
+        server.counts().then(
+          (c) => child.connected && child.send({ probeReply: m.id, ...c }),
           () => {},
         );
       } else if ('result' in m) finish(() => resolve(m.result as T));

@@ -152,8 +152,14 @@ export class SendFrameEncoder {
  *   hello:  1: device (varint)  2: group + 1 (varint, optional)
  *   direct: 3: target device (varint)  5: payload (bytes)
  *   group:  4: group (varint)          5: payload (bytes)
- * The relay forwards a data frame's bytes unchanged.
+ *   ack:    6: the first ACK_ECHO bytes of the payload (bytes)  7: id (varint)
+ * The relay forwards a data frame's bytes unchanged; the ack and durable
+ * relays answer each data frame with an ack to its sender (about the size of
+ * the product's send_ack: an echo of the client's id and the message id).
  */
+
+/** Payload bytes an ack echoes (the body's header, which names the message). */
+export const ACK_ECHO = 36;
 
 export function relayHello(device: number, group?: number): Buffer {
   const b = Buffer.alloc(2 + varintSize(device) + (group === undefined ? 0 : 1 + varintSize(group + 1)));
@@ -182,6 +188,29 @@ export function relayFrame(group: boolean, target: number, payload: string): Buf
   p = writeVarint(b, p, payload.length);
   b.write(payload, p, payload.length, 'latin1');
   return b;
+}
+
+/** The relay's ack for data frame `frame`, carrying `id`. */
+export function relayAck(frame: Buffer, id: number): Buffer {
+  readVarint(frame, 1);
+  const len = readVarint(frame, pbPos + 1);
+  const start = pbPos;
+  const echo = Math.min(ACK_ECHO, len);
+  const b = Buffer.allocUnsafe(2 + echo + 1 + varintSize(id));
+  b[0] = 0x32;
+  b[1] = echo;
+  frame.copy(b, 2, start, start + echo);
+  b[2 + echo] = 0x38;
+  writeVarint(b, 3 + echo, id);
+  return b;
+}
+
+/** Echo offsets of a relay ack (fills msg.bodyStart/bodyEnd), false for other frames. */
+export function readRelayAck(buf: Buffer): boolean {
+  if (buf.length < 2 || buf[0] !== 0x32) return false;
+  msg.bodyStart = 2;
+  msg.bodyEnd = 2 + buf[1]!;
+  return true;
 }
 
 /** Payload offsets of a relay data frame (fills msg.bodyStart/bodyEnd), false for other frames. */

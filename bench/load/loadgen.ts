@@ -39,6 +39,12 @@ export type Spec =
       fixed?: { rate: number; ms: number };
       /** The server counts ServerFrame encodes: report encodes per sent message for each step. */
       countEncodes?: boolean;
+      /** The server counts its CQL requests: report requests per sent message for each step. */
+      cql?: boolean;
+      /** Report Redis commands per sent message (INFO commandstats of this Redis, whole server). */
+      redisUrl?: string;
+      /** socket.io: emit with an acknowledgement callback. */
+      acks?: boolean;
     })
   | (Base & { workload: 'density'; streams: number; connections: number; idleMs: number })
   | (Base & { workload: 'storm'; devices: number; usersPerChannel: number; behind: number; connections: number; timeoutMs: number });
@@ -46,15 +52,40 @@ export type Spec =
 const log = (s: string) => process.stderr.write(s + '\n');
 
 let probeId = 0;
-const probes = new Map<number, (m: MemProbe & { encodes: number }) => void>();
+const probes = new Map<number, (m: MemProbe & { encodes: number; cql: number }) => void>();
 const ask = (kind: 'mem' | 'count') =>
-  new Promise<MemProbe & { encodes: number }>((resolve) => {
+  new Promise<MemProbe & { encodes: number; cql: number }>((resolve) => {
     const id = ++probeId;
     probes.set(id, resolve);
     process.send!({ probe: kind, id });
   });
 const probe = (): Promise<MemProbe> => ask('mem');
-const encodes = () => ask('count').then((m) => m.encodes);
+/** Server-side counters (ServerFrame encodes, CQL requests) and Redis commands (INFO commandstats, whole server) so far. */
+function counters(spec: { countEncodes?: boolean; cql?: boolean; redisUrl?: string }): (() => Promise<Record<string, number>>) | undefined {
+  const redis = spec.redisUrl ? redisCalls(spec.redisUrl) : undefined;
+  if (!spec.countEncodes && !spec.cql && !redis) return undefined;
+  return async () => {
+    const [c, r] = await Promise.all([spec.countEncodes || spec.cql ? ask('count') : undefined, redis?.()]);
+    const out: Record<string, number> = {};
+    if (spec.countEncodes) out.encodes = c!.encodes;
+    if (spec.cql) out.cql = c!.cql;
+    if (r !== undefined) out.redis = r;
+    return out;
+  };
+}
+
+/** Commands the Redis server has executed so far (sum of INFO commandstats calls, not counting INFO itself). */
+function redisCalls(url: string): () => Promise<number> {
+  const conn = import('ioredis').then(({ Redis }) => new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false }));
+  closers.push(() => conn.then((c) => c.disconnect()));
+  return async () => {
+    const text = await (await conn).info('commandstats');
+    let n = 0;
+    for (const m of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (m[1] !== 'info') n += Number(m[2]);
+    return n;
+  };
+}
+const closers: (() => Promise<void>)[] = [];
 
 async function run(spec: Spec): Promise<unknown> {
   switch (spec.workload) {
@@ -68,18 +99,18 @@ async function run(spec: Spec): Promise<unknown> {
         await f.open();
         fleet = f;
       } else {
-        const f = new SioFleet(o);
+        const f = new SioFleet(o, spec.acks);
         await f.open();
         fleet = f;
       }
-      const usesStore = spec.label.includes('production') || spec.label.includes('redis');
+      const usesStore = spec.redisUrl !== undefined || spec.label.includes('production');
       const ctx = {
         label: spec.label,
         fleet,
         rec,
         cpu: new CpuMeter({ ...spec.pids, loadgen: process.pid }),
         log,
-        encodes: spec.countEncodes ? encodes : undefined,
+        counters: counters(spec),
         noiseKeys: usesStore ? ['other'] : ['other', 'cassandra', 'redis'],
       };
       try {
@@ -87,6 +118,7 @@ async function run(spec: Spec): Promise<unknown> {
         return await runRamp(ctx, spec.ramp);
       } finally {
         await fleet.close();
+        for (const c of closers) await c().catch(() => {});
       }
     }
     case 'density':
@@ -98,7 +130,7 @@ async function run(spec: Spec): Promise<unknown> {
   }
 }
 
-process.on('message', (m: { spec?: Spec; probeReply?: number } & MemProbe & { encodes: number }) => {
+process.on('message', (m: { spec?: Spec; probeReply?: number } & MemProbe & { encodes: number; cql: number }) => {
   if (m.probeReply !== undefined) {
     probes.get(m.probeReply)?.(m);
     probes.delete(m.probeReply);

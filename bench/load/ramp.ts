@@ -52,6 +52,12 @@ export interface StepResult {
   generatorBehindMs: number;
   /** ServerFrame encodes in the server per message sent in the window (when counted). */
   encodesPerMessage?: number;
+  /** CQL requests the server sent per message sent in the window (servers that use Cassandra). */
+  cqlPerMessage?: number;
+  /** Redis commands (the whole Redis server's INFO commandstats) per message sent in the window (targets that use Redis). */
+  redisPerMessage?: number;
+  /** CPU seconds per 1,000 deliveries in the window, per process (server, cassandra, redis). */
+  cpuPer1k: Record<string, number>;
   notSent: number;
   sustained: boolean;
   why: string;
@@ -79,11 +85,21 @@ export interface RampContext {
   rec: Recorder;
   cpu: CpuMeter;
   log: (s: string) => void;
-  /** The server's count of ServerFrame encodes so far, when it counts them. */
-  encodes?: () => Promise<number>;
+  /** Counters so far (encodes, cql, redis), where they are counted. */
+  counters?: () => Promise<Record<string, number>>;
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? Math.round(n).toString() : n.toFixed(n >= 10 ? 1 : 2)) : '-');
+
+/** CPU seconds per 1,000 deliveries: cores used / deliveries per second x 1,000 (3 significant digits). */
+export function per1k(cpu: Record<string, number>, deliveredPerSec: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of ['server', 'cassandra', 'redis']) {
+    const v = cpu[k];
+    if (v !== undefined && deliveredPerSec > 0) out[k] = Number(((v / deliveredPerSec) * 1000).toPrecision(3));
+  }
+  return out;
+}
 
 /** One open-loop step: sends on schedule whatever the replies do, then waits for stragglers. */
 export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate: number, durMs: number, phase: StepResult['phase']): Promise<StepResult> {
@@ -101,14 +117,14 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
   let rr = idx % fleet.devices;
   let cpuStarted = false;
   let cpuUse: Record<string, number> = {};
-  let enc0: Promise<number> | undefined;
-  let enc1: Promise<number> | undefined;
+  let c0: Promise<Record<string, number>> | undefined;
+  let c1: Promise<Record<string, number>> | undefined;
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const now = nowMs();
       if (!cpuStarted && now >= warmEnd) {
         cpu.start();
-        enc0 = ctx.encodes?.();
+        c0 = ctx.counters?.();
         cpuStarted = true;
       }
       const due = Math.floor(((Math.min(now, end) - t0) / 1000) * rate);
@@ -129,7 +145,7 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
       if (now >= end) {
         clearInterval(timer);
         cpuUse = cpu.read();
-        enc1 = ctx.encodes?.();
+        c1 = ctx.counters?.();
         resolve();
       }
     }, 1);
@@ -144,7 +160,10 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
   // latency blip at the window's edge does not read as lost throughput; a queue that grows does).
   const shiftMs = Math.min(Number.isFinite(latency.p50) ? latency.p50 : 0, p.drainMs / 2);
   const delivered = rec.receivedBetween((warmEnd + shiftMs) * 1000, (end + shiftMs) * 1000) / windowS;
-  const encodesPerMessage = enc0 && enc1 ? Math.round((((await enc1) - (await enc0)) / Math.max(1, rec.sent[measTag] ?? 0)) * 100) / 100 : undefined;
+  const [k0, k1] = c0 && c1 ? await Promise.all([c0, c1]) : [{}, {}];
+  const perMessage = (k: string) =>
+    k0[k] !== undefined && k1[k] !== undefined ? Math.round(((k1[k]! - k0[k]!) / Math.max(1, rec.sent[measTag] ?? 0)) * 100) / 100 : undefined;
+  const encodesPerMessage = perMessage('encodes');
   const lost = Math.max(0, rec.outstanding(measTag));
   const lastDelivery = rec.fanout > 1 ? rec.last.summary() : undefined;
   const p99 = (lastDelivery ?? latency).p99;
@@ -171,6 +190,9 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
     cpu: cpuUse,
     generatorBehindMs: r1(behindMax),
     encodesPerMessage,
+    cqlPerMessage: perMessage('cql'),
+    redisPerMessage: perMessage('redis'),
+    cpuPer1k: per1k(cpuUse, delivered),
     notSent,
     sustained: why.length === 0,
     why: why.join('; ') || (drained ? 'ok' : 'ok (slow drain)'),
@@ -184,6 +206,11 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
   ctx.log(
     `${ctx.label} ${phase} step ${idx}: offered ${fmt(offeredDeliveries)}/s delivered ${fmt(delivered)}/s ${lat} ms | cpu ${cpuTxt}` +
       (encodesPerMessage !== undefined ? ` | ${encodesPerMessage} encodes/msg` : '') +
+      (r.cqlPerMessage !== undefined ? ` | ${r.cqlPerMessage} CQL/msg` : '') +
+      (r.redisPerMessage !== undefined ? ` | ${r.redisPerMessage} Redis/msg` : '') +
+      ` | CPU-s/1k ${Object.entries(r.cpuPer1k)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(' ')}` +
       ` | ${r.sustained ? 'ok' : 'SATURATED: ' + r.why}`,
   );
   return r;

@@ -1,6 +1,6 @@
 import type { Client, ClientDuplexStream } from '@grpc/grpc-js';
 import { makeBody, parseBodyBuf, parsed, nowMicros } from '../lib/body.js';
-import { msg, readRelayFrame, relayFrame, relayFrameSize, relayHello } from '../lib/pb.js';
+import { msg, readRelayAck, readRelayFrame, relayFrame, relayFrameSize, relayHello } from '../lib/pb.js';
 import { waitFor, type Fleet, type FleetOptions } from './fleet.js';
 import { connections } from './project.js';
 
@@ -22,6 +22,8 @@ export class RelayFleet implements Fleet {
   private readonly pinged: boolean[] = [];
   private readonly payload: number[] = [];
   private readonly stats = { streamsLost: 0 };
+  /** Acks received (ack and durable relays); each names its message, as the project's send_ack does. */
+  acks = 0;
   readonly clients: Client[];
 
   constructor(private readonly o: FleetOptions) {
@@ -66,6 +68,13 @@ export class RelayFleet implements Fleet {
   }
 
   private onFrame(d: number, buf: Buffer) {
+    if (readRelayAck(buf)) {
+      if (parseBodyBuf(buf, msg.bodyStart, msg.bodyEnd)) {
+        this.acks++;
+        this.o.recorder.onAck(parsed.seq);
+      }
+      return;
+    }
     if (!readRelayFrame(buf) || !parseBodyBuf(buf, msg.bodyStart, msg.bodyEnd)) return;
     if (parsed.tag === 0) {
       this.pinged[d] = true;
@@ -89,6 +98,7 @@ export class RelayFleet implements Fleet {
   }
 
   async close() {
+    if (this.acks) this.o.log(`  ${this.acks} acks received`);
     for (const s of this.streams) s.cancel();
     for (const c of this.clients) c.close();
   }

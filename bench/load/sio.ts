@@ -5,15 +5,24 @@ import { pool, waitFor, type Fleet, type FleetOptions } from './fleet.js';
 /**
  * Devices on the socket.io relay: one WebSocket per device (how socket.io
  * clients connect), each joining its device room (and group room). The
- * payload is a string as long as the project's delivered frame.
+ * payload is a string as long as the project's delivered frame. With
+ * `acks` every emit carries an acknowledgement callback (socket.io with acks).
  */
 export class SioFleet implements Fleet {
   readonly name = 'socket.io';
   private readonly sockets: Socket[] = [];
   private readonly pinged: boolean[] = [];
   private readonly stats = { disconnects: 0 };
+  /** Acknowledgements received (socket.io with acks). */
+  acks = 0;
+  private readonly onAck = () => {
+    this.acks++;
+  };
 
-  constructor(private readonly o: FleetOptions) {}
+  constructor(
+    private readonly o: FleetOptions,
+    private readonly withAcks = false,
+  ) {}
 
   get devices() {
     return this.o.devices;
@@ -52,8 +61,10 @@ export class SioFleet implements Fleet {
     const s = this.sockets[from]!;
     if (!s.connected) return false;
     const body = makeBody(this.o.frameBytes, tag, from, seq, micros);
-    if (this.o.blockSize === 2) s.emit('m', from ^ 1, body);
-    else s.emit('g', Math.floor(from / this.o.blockSize), body);
+    const to = this.o.blockSize === 2 ? from ^ 1 : Math.floor(from / this.o.blockSize);
+    const ev = this.o.blockSize === 2 ? 'm' : 'g';
+    if (this.withAcks) s.emit(ev, to, body, this.onAck);
+    else s.emit(ev, to, body);
     return true;
   }
 
@@ -66,6 +77,7 @@ export class SioFleet implements Fleet {
   }
 
   async close() {
+    if (this.withAcks) this.o.log(`  ${this.acks} acknowledgements received`);
     for (const s of this.sockets) s.disconnect();
   }
 }

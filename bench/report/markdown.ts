@@ -10,6 +10,8 @@ export interface ReportMeta {
   machine: string;
   message: string;
   notes: string[];
+  /** The CPU-per-1,000-messages chart. */
+  cpuChartFile?: string;
   chartFile: string;
 }
 
@@ -62,16 +64,46 @@ function rampSection<K extends string>(title: string, unit: string, names: reado
   return out;
 }
 
+/** Per target and step: CPU seconds per 1,000 deliveries for the server, Cassandra and Redis; CQL requests and Redis commands per message. */
+function cpuSection<K extends string>(title: string, names: readonly K[], data: Partial<Record<K, unknown>>, unit: string): string[] {
+  const out = [`## ${title}`, ''];
+  out.push(
+    'CPU seconds (user + system, from /proc) used by each process during the step window, divided by the deliveries in that window, times 1,000: ' +
+      'unlike throughput it does not depend on how busy the load generator was. Cassandra and Redis are shared background for targets that do not use them (shown in italics). ' +
+      "CQL requests are counted in the server process (its CQL driver calls); Redis commands are the whole Redis server's INFO commandstats delta (other clients of that Redis count too).",
+    '',
+  );
+  out.push(
+    `| target | phase | offered ${unit} | delivered ${unit} | server CPU-s / 1k | Cassandra CPU-s / 1k | Redis CPU-s / 1k | CQL requests / msg | Redis commands / msg | result |`,
+  );
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const k of names) {
+    const r = ok(data[k] as RampResult | undefined);
+    if (!r) continue;
+    const own = /production|redis|durable/.test(k);
+    const cell = (v: number | undefined, store: boolean) => (v === undefined ? '' : store && !own ? `_${v}_` : String(v));
+    for (const s of r.steps) {
+      const c = s.cpuPer1k ?? {};
+      out.push(
+        `| ${k} | ${s.phase} | ${n(s.offeredDeliveries)} | ${n(s.delivered)} | ${cell(c.server, false)} | ${cell(c.cassandra, true)} | ${cell(c.redis, true)} | ${s.cqlPerMessage ?? ''} | ${s.redisPerMessage ?? ''} | ${s.sustained ? 'ok' : 'saturated'} |`,
+      );
+    }
+  }
+  out.push('');
+  return out;
+}
+
 export function markdown(meta: ReportMeta, r: Results, q: Ratios, targets: Target[]): string {
   const out: string[] = [];
   out.push(`# Benchmark: ${meta.mode} run ${meta.runId}`, '');
   out.push(`${meta.startedAt}, ${n(meta.durationS)} s. Code: ${meta.code}. ${meta.machine}`, '');
   out.push(meta.message, '');
-  out.push('## Targets (issue 5)', '');
+  out.push('## Targets (issue 14)', '');
   out.push('| target | measured | |', '|---|---|---|');
   for (const t of targets) out.push(`| ${t.target} | ${t.measured} | ${met(t.met)} |`);
   out.push('');
   out.push(`![p99 latency vs delivered msgs/s](${meta.chartFile})`, '');
+  if (meta.cpuChartFile) out.push(`![CPU seconds per 1,000 messages vs delivered msgs/s](${meta.cpuChartFile})`, '');
   out.push(
     ...rampSection(
       '1:1 messages, stepped offered rate (open loop)',
@@ -81,7 +113,9 @@ export function markdown(meta: ReportMeta, r: Results, q: Ratios, targets: Targe
       'latency of every delivery, receive time minus send time at the receiving device',
     ),
   );
+  out.push(...cpuSection('1:1: CPU seconds per 1,000 delivered messages, and store requests per message', DIRECT, r.direct, 'msg/s'));
   out.push(...rampSection('100-member groups', 'deliveries/s', GROUP, r.group, 'latency of the last of the 99 deliveries of each message'));
+  out.push(...cpuSection('100-member groups: CPU seconds per 1,000 deliveries', GROUP, r.group, 'deliveries/s'));
   out.push('## Connection density: idle authenticated streams', '');
   out.push(
     '| server | streams | connections | open time (s) | RSS before / half / all (MiB) | RSS per stream (bytes) | marginal RSS per stream (bytes) | JS heap per stream (bytes) | open at end |',

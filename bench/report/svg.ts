@@ -1,7 +1,8 @@
 /**
- * A hand-written latency-versus-throughput chart: p99 delivery latency (ms,
- * log scale) against delivered messages/s (log scale), one line per target,
- * one point per step (ramp and refine steps, in order of offered rate).
+ * A hand-written chart against delivered messages/s (log scale), one line per
+ * target, one point per step (ramp and refine steps, in order of offered
+ * rate): p99 delivery latency (ms, log scale), or CPU seconds per 1,000
+ * messages (log scale).
  */
 
 export interface Series {
@@ -18,9 +19,9 @@ function decades(lo: number, hi: number): number[] {
   return out;
 }
 
-const label = (v: number) => (v >= 1000 ? `${v / 1000}k` : v >= 1 ? String(v) : String(v));
+const label = (v: number) => (v >= 1000 ? `${v / 1000}k` : String(Number(v.toPrecision(3))));
 
-export function chart(title: string, subtitle: string, series: Series[]): string {
+export function chart(title: string, subtitle: string, series: Series[], yLabel = 'p99 delivery latency, ms (log)'): string {
   const W = 900;
   const H = 560;
   const L = 80;
@@ -61,7 +62,7 @@ export function chart(title: string, subtitle: string, series: Series[]): string
   }
   o.push(`<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="none" stroke="#888"/>`);
   o.push(`<text x="${(L + W - R) / 2}" y="${H - 18}" text-anchor="middle">delivered messages/s (log)</text>`);
-  o.push(`<text transform="translate(20 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">p99 delivery latency, ms (log)</text>`);
+  o.push(`<text transform="translate(20 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
   series.forEach((s, i) => {
     const p = s.points.filter((q) => q.x > 0 && q.y > 0 && Number.isFinite(q.y));
     if (p.length) {

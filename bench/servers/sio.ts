@@ -6,6 +6,8 @@ import { Server } from 'socket.io';
  * joins the room of its device number (and of its group) on connect; an
  * `m` event (target, payload) is emitted to the target device's room, a `g`
  * event (group, payload) to the group's room. WebSocket transport only.
+ * A client that emits with an acknowledgement callback (socket.io with acks)
+ * gets it called once the message is handed to the room.
  * With BENCH_SIO_REDIS=redis://... it uses @socket.io/redis-adapter, as a
  * multi-node deployment would (every emit is also published on Redis).
  *
@@ -32,11 +34,13 @@ async function main() {
     const auth = socket.handshake.auth as { id?: number; group?: number };
     socket.join('d' + auth.id);
     if (auth.group !== undefined) socket.join('g' + auth.group);
-    socket.on('m', (to: number, payload: string) => {
+    socket.on('m', (to: number, payload: string, ack?: (ok: number) => void) => {
       io.to('d' + to).emit('m', payload);
+      if (typeof ack === 'function') ack(1);
     });
-    socket.on('g', (group: number, payload: string) => {
+    socket.on('g', (group: number, payload: string, ack?: (ok: number) => void) => {
       io.to('g' + group).emit('m', payload);
+      if (typeof ack === 'function') ack(1);
     });
   });
   http.listen(0, '127.0.0.1', () => {

@@ -76,6 +76,8 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
           replication: cfg.CHAT_CQL_REPLICATION,
           consistency: cfg.CHAT_CQL_CONSISTENCY,
           requestTimeoutMs: cfg.CHAT_CQL_REQUEST_TIMEOUT_MS,
+          cursorWriteBehindMs: cfg.CHAT_CURSOR_WRITE_BEHIND_MS,
+          onCursorWriteError: (e) => log.warn({ err: e }, 'cursor write-behind flush failed; retrying'),
         }),
       ]);
       const registry = discovery(cfg, log, redis);

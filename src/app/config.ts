@@ -56,6 +56,8 @@ export const ConfigSchema = z.object({
   CHAT_CQL_REPLICATION: z.string().default("{'class':'SimpleStrategy','replication_factor':1}"),
   CHAT_CQL_CONSISTENCY: z.enum(['ONE', 'LOCAL_ONE', 'LOCAL_QUORUM', 'QUORUM', 'ALL']).default('LOCAL_QUORUM'),
   CHAT_CQL_REQUEST_TIMEOUT_MS: int(5000, 100),
+  /** Read pointers and delivery cursors are written behind, coalesced per cell, at most this late (ms); 0 writes each one through. */
+  CHAT_CURSOR_WRITE_BEHIND_MS: int(20, 0),
   /** After Redis lost a channel's counter, ids restart this far above durable history. */
   CHAT_SEQ_RESEED_MARGIN: int(1000, 1),
   /**

@@ -69,6 +69,53 @@ contractSuites({
   cursors: async () => (await stores()).cursors,
 });
 
+/** The same keyspace with cursors written behind (CHAT_CURSOR_WRITE_BEHIND_MS), for the cursor contract and the test below. */
+let behind: Promise<ScyllaStores> | undefined;
+const writeBehind = () => (behind ??= stores().then(() => createScyllaStores({ ...base, cursorWriteBehindMs: 150 })));
+after(async () => {
+  if (behind) await (await behind).close();
+});
+
+contractSuites({
+  name: 'scylla (cursors written behind)',
+  messages: async (o) => (await stores(o?.bucketSize)).messages,
+  channels: async () => (await stores()).channels,
+  accounts: async () => (await stores()).accounts,
+  cursors: async () => (await writeBehind()).cursors,
+});
+
+test('scylla: written-behind cursors are visible on the node at once, in the store within the delay, and flushed at close', async () => {
+  const wb = await writeBehind();
+  const through = await stores();
+  const u = `u_wb_${randomBytes(4).toString('hex')}`;
+  await wb.cursors.ackDelivered(u, 'd', [{ channelId: 'd_a', lastMessageId: 5 }]);
+  await wb.cursors.ackDelivered(u, 'd', [
+    { channelId: 'd_a', lastMessageId: 3 },
+    { channelId: 'd_b', lastMessageId: 7 },
+  ]);
+  assert.equal(await wb.cursors.markRead(u, 'd_a', 9), 9);
+  assert.equal(await wb.cursors.markRead(u, 'd_a', 4), 9, 'answered from memory: the pointer never goes back');
+  assert.deepEqual([...(await wb.cursors.delivered(u, 'd'))].sort(), [
+    ['d_a', 5],
+    ['d_b', 7],
+  ]);
+  assert.equal((await wb.cursors.readPointers(u, ['d_a'])).get('d_a'), 9);
+  const deadline = Date.now() + 5000;
+  while ((await through.cursors.delivered(u, 'd')).size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual([...(await through.cursors.delivered(u, 'd'))].sort(), [
+    ['d_a', 5],
+    ['d_b', 7],
+  ]);
+  assert.equal((await through.cursors.readPointers(u, ['d_a'])).get('d_a'), 9);
+  // Queued at shutdown: written by close().
+  const last = await createScyllaStores({ ...base, cursorWriteBehindMs: 60_000 });
+  await last.cursors.ackDelivered(u, 'd', [{ channelId: 'd_a', lastMessageId: 8 }]);
+  await last.cursors.markRead(u, 'd_a', 11);
+  await last.close();
+  assert.equal((await through.cursors.delivered(u, 'd')).get('d_a'), 8);
+  assert.equal((await through.cursors.readPointers(u, ['d_a'])).get('d_a'), 11);
+});
+
 test('scylla: the migration is idempotent and refuses a different bucket size for the same keyspace', async () => {
   const again = await createScyllaStores({ ...base, messageBucketSize: 1000 });
   await again.close();

@@ -11,6 +11,12 @@
 #   CHAT_CASSANDRA_DIR      node data, config, logs (/tmp/grpc-chat-cassandra)
 #   CHAT_CASSANDRA_PORT     CQL port                (9042)
 #   CHAT_CASSANDRA_HEAP     -Xms/-Xmx               (2G)
+#   CHAT_CASSANDRA_MEMTABLE_HEAP     memtable_heap_space       (128MiB: small, for tests)
+#   CHAT_CASSANDRA_MEMTABLE_OFFHEAP  memtable_offheap_space    (128MiB)
+#   CHAT_CASSANDRA_MEMTABLE_ALLOCATION memtable_allocation_type (heap_buffers, Cassandra's default)
+#   CHAT_CASSANDRA_COMMITLOG_SEGMENT commitlog_segment_size    (8MiB)
+#                           `make bench` / `make bench-quick` size the node like a small
+#                           production one (see the Makefile and bench/README.md)
 #   CHAT_CASSANDRA_JAVA     java binary             (JDK 17 if installed, else $JAVA_HOME/bin/java, else java)
 #   CHAT_CASSANDRA_TIMEOUT  seconds to wait for CQL (180)
 #   CHAT_CASSANDRA_JMX_PORT local JMX port for nodetool; unset = no JMX listener
@@ -29,6 +35,10 @@ CACHE="${CHAT_INFRA_CACHE:-${HOME:-/tmp}/.cache/grpc-chat}"
 LIB="$CACHE/cassandra-lib"
 RUN="${CHAT_CASSANDRA_DIR:-/tmp/grpc-chat-cassandra}"
 HEAP="${CHAT_CASSANDRA_HEAP:-2G}"
+MEMTABLE_HEAP="${CHAT_CASSANDRA_MEMTABLE_HEAP:-128MiB}"
+MEMTABLE_OFFHEAP="${CHAT_CASSANDRA_MEMTABLE_OFFHEAP:-128MiB}"
+MEMTABLE_ALLOCATION="${CHAT_CASSANDRA_MEMTABLE_ALLOCATION:-heap_buffers}"
+COMMITLOG_SEGMENT="${CHAT_CASSANDRA_COMMITLOG_SEGMENT:-8MiB}"
 TIMEOUT="${CHAT_CASSANDRA_TIMEOUT:-180}"
 PIDFILE="$RUN/cassandra.pid"
 READY=(node "$HERE/cql-ready.mjs" --host "$HOST" --port "$PORT")
@@ -166,7 +176,7 @@ hints_directory: $RUN/hints
 cdc_raw_directory: $RUN/cdc_raw
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
-commitlog_segment_size: 8MiB
+commitlog_segment_size: $COMMITLOG_SEGMENT
 # Tests create and drop a keyspace per run: no snapshot on drop/truncate.
 auto_snapshot: false
 # Small machine (2 cores): modest pools and caches.
@@ -174,8 +184,9 @@ concurrent_reads: 8
 concurrent_writes: 8
 concurrent_counter_writes: 4
 concurrent_compactors: 1
-memtable_heap_space: 128MiB
-memtable_offheap_space: 128MiB
+memtable_heap_space: $MEMTABLE_HEAP
+memtable_offheap_space: $MEMTABLE_OFFHEAP
+memtable_allocation_type: $MEMTABLE_ALLOCATION
 key_cache_size: 16MiB
 prepared_statements_cache_size: 8MiB
 # Slightly more patient than the defaults: a loaded CI box must not turn a

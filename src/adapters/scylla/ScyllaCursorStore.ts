@@ -1,6 +1,15 @@
 import type { Cursor } from '../../domain/model.js';
 import type { CursorStore } from '../../ports/CursorStore.js';
 import { num, type CqlSession } from './CqlSession.js';
+import { CursorWriteBehind } from './CursorWriteBehind.js';
+
+/** Write-behind: 0 writes through (each call is one request); > 0 coalesces writes for at most this long. */
+export interface CursorStoreOptions {
+  writeBehindMs?: number;
+  onError?: (e: unknown) => void;
+  /** Read pointers this node remembers (so a send's pointer raise needs no read); oldest forgotten first. */
+  knownPointers?: number;
+}
 
 /**
  * Delivery cursors per device and read pointers per user in
@@ -20,17 +29,49 @@ import { num, type CqlSession } from './CqlSession.js';
  * timestamps (ids, far below the microsecond clock). A manual write with the
  * default clock timestamp would pin a cell forever; to reset a pointer, delete
  * with `USING TIMESTAMP` above every id ever written.
+ *
+ * With `writeBehindMs` > 0 (CHAT_CURSOR_WRITE_BEHIND_MS) the writes are
+ * queued, coalesced per cell and written at most that long later, one request
+ * per partition (CursorWriteBehind), and flushed by close(). Reads on this
+ * node merge what is queued, so they stay exact here; other nodes see a raise
+ * up to that delay later. markRead answers from memory (the highest pointer
+ * this node wrote or read for the cell) and reads the stored pointer only the
+ * first time it meets a cell, so the send path (which raises the sender's
+ * pointer to the new message) makes no request of its own. A pointer raised
+ * meanwhile by another node is not in that memory: the returned value (the
+ * receipt's) may then lag the stored one, never the unread counts, which are
+ * read from the store.
  */
 export class ScyllaCursorStore implements CursorStore {
   private readonly q: ReturnType<typeof queries>;
+  private readonly acks?: CursorWriteBehind;
+  private readonly reads?: CursorWriteBehind;
+  /** Per user and channel: the highest read pointer this node wrote or read (write-behind only). */
+  private readonly known = new Map<string, number>();
+  private readonly knownMax: number;
 
-  constructor(private readonly session: CqlSession) {
+  constructor(
+    private readonly session: CqlSession,
+    opts: CursorStoreOptions = {},
+  ) {
     this.q = queries(session);
+    this.knownMax = opts.knownPointers ?? 100_000;
+    const ms = opts.writeBehindMs ?? 0;
+    if (ms > 0) {
+      const onError = opts.onError ?? (() => {});
+      this.acks = new CursorWriteBehind(session, this.q.ack, ms, onError);
+      this.reads = new CursorWriteBehind(session, this.q.markRead, ms, onError);
+    }
   }
 
   /** One unlogged batch: all rows are in the device's partition, so it is a single request. */
   async ackDelivered(userId: string, deviceId: string, cursors: Cursor[]): Promise<void> {
     if (cursors.length === 0) return;
+    if (this.acks) {
+      const part = `${userId}\0${deviceId}`;
+      for (const c of cursors) this.acks.raise(part, c.channelId, c.lastMessageId, (v) => [v, v, userId, deviceId, c.channelId]);
+      return;
+    }
     const items = cursors.map((c) => ({ query: this.q.ack, params: [c.lastMessageId, c.lastMessageId, userId, deviceId, c.channelId] }));
     if (items.length === 1) await this.session.execute(items[0]!.query, items[0]!.params, { idempotent: true });
     else await this.session.batch(items, { idempotent: true, logged: false });
@@ -38,14 +79,25 @@ export class ScyllaCursorStore implements CursorStore {
 
   async delivered(userId: string, deviceId: string): Promise<Map<string, number>> {
     const rows = await this.session.all(this.q.delivered, [userId, deviceId], { idempotent: true });
-    return new Map(rows.map((r) => [r['channel_id'] as string, num(r['last_id'])]));
+    const out = new Map(rows.map((r) => [r['channel_id'] as string, num(r['last_id'])]));
+    mergeQueued(out, this.acks?.queued(`${userId}\0${deviceId}`));
+    return out;
   }
 
   /**
-   * Writes, then reads the pointer back: the result is the larger of the two,
-   * since the stored value can only have grown past what this call wrote.
+   * Write-through: writes, then reads the pointer back (the larger of the two,
+   * since the stored value can only have grown past what this call wrote).
+   * Write-behind: queues the raise and answers from memory (see the class).
    */
   async markRead(userId: string, channelId: string, messageId: number): Promise<number> {
+    if (this.reads) {
+      this.reads.raise(userId, channelId, messageId, (v) => [v, v, userId, channelId]);
+      const key = `${userId}\0${channelId}`;
+      const known = this.known.get(key);
+      if (known !== undefined) return this.remember(key, Math.max(known, messageId));
+      const row = (await this.session.execute(this.q.readOne, [userId, channelId], { idempotent: true })).first();
+      return this.remember(key, Math.max(messageId, row ? num(row['last_id']) : 0, this.known.get(key) ?? 0));
+    }
     await this.session.execute(this.q.markRead, [messageId, messageId, userId, channelId], { idempotent: true });
     const row = (await this.session.execute(this.q.readOne, [userId, channelId], { idempotent: true })).first();
     return Math.max(messageId, row ? num(row['last_id']) : 0);
@@ -56,8 +108,25 @@ export class ScyllaCursorStore implements CursorStore {
     if (channelIds.length === 0) return new Map();
     const rows = await this.session.all(this.q.readAll, [userId], { idempotent: true });
     const stored = new Map(rows.map((r) => [r['channel_id'] as string, num(r['last_id'])]));
+    mergeQueued(stored, this.reads?.queued(userId));
     return new Map(channelIds.map((c) => [c, stored.get(c) ?? 0]));
   }
+
+  /** Writes every queued raise (shutdown); a no-op when writing through. */
+  async flush(): Promise<void> {
+    await Promise.all([this.acks?.drain(), this.reads?.drain()]);
+  }
+
+  private remember(key: string, v: number): number {
+    this.known.delete(key);
+    this.known.set(key, v);
+    if (this.known.size > this.knownMax) this.known.delete(this.known.keys().next().value!);
+    return v;
+  }
+}
+
+function mergeQueued(into: Map<string, number>, queued: ReadonlyMap<string, { value: number }> | undefined) {
+  if (queued) for (const [c, { value }] of queued) if (value > (into.get(c) ?? 0)) into.set(c, value);
 }
 
 function queries(session: CqlSession) {

@@ -22,6 +22,10 @@ export { ScyllaSkippedIds } from './ScyllaSkippedIds.js';
 export interface ScyllaStoreOptions extends CqlOptions {
   /** Message ids per history partition; default 1000; fixed per keyspace. */
   messageBucketSize?: number;
+  /** Read pointers and delivery cursors: write-behind delay (ms), 0 = write through (see ScyllaCursorStore). */
+  cursorWriteBehindMs?: number;
+  /** Failed write-behind flushes (retried). */
+  onCursorWriteError?: (e: unknown) => void;
 }
 
 /** The CQL-backed ports of one node, sharing one driver client. */
@@ -49,13 +53,18 @@ export async function createScyllaStores(opts: ScyllaStoreOptions): Promise<Scyl
   try {
     const bucketSize = opts.messageBucketSize ?? 1000;
     await migrate(session, { messageBucketSize: bucketSize });
+    const cursors = new ScyllaCursorStore(session, { writeBehindMs: opts.cursorWriteBehindMs, onError: opts.onCursorWriteError });
     return {
       messages: new ScyllaMessageStore(session, { bucketSize }),
       channels: new ScyllaChannelStore(session),
       accounts: new ScyllaAccountStore(session),
-      cursors: new ScyllaCursorStore(session),
+      cursors,
       skipped: new ScyllaSkippedIds(session),
-      close: () => session.close(),
+      async close() {
+        // Queued pointer raises are written before the client goes (bounded: failures are retried a few rounds).
+        await cursors.flush().catch(() => {});
+        await session.close();
+      },
     };
   } catch (e) {
     await session.close().catch(() => {});

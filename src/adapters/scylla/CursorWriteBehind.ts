@@ -1,0 +1,85 @@
+import type { BatchItem, CqlSession } from './CqlSession.js';
+
+/**
+ * Write-behind for max-registers (read pointers, delivery cursors): writes
+ * are coalesced per cell (the highest value wins, as the store would decide
+ * anyway) and flushed after at most `delayMs`, one request per partition
+ * (an unlogged batch of at most `maxBatch` rows of that partition). A failed
+ * flush puts its values back (max-merged with newer ones) for the next round:
+ * the writes are idempotent and commutative, so a retry can never lower a
+ * cell. `drain()` flushes everything (shutdown).
+ *
+ * Readers merge `pending` into what they read, so on this node a value is
+ * visible as soon as it is queued; other nodes see it at most `delayMs` (plus
+ * one request) later.
+ */
+
+/** One cell: the parameters that raise it to `value`. */
+type Cell = { value: number; params: (v: number) => unknown[] };
+
+export class CursorWriteBehind {
+  /** Per partition, per cell (e.g. channel id): the highest value not yet written. */
+  private pending = new Map<string, Map<string, Cell>>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly session: CqlSession,
+    private readonly query: string,
+    private readonly delayMs: number,
+    private readonly onError: (e: unknown) => void,
+    private readonly maxBatch = 50,
+  ) {}
+
+  /** Queues a raise of cell `cell` of `partition` to `value`. */
+  raise(partition: string, cell: string, value: number, params: (v: number) => unknown[]): void {
+    let cells = this.pending.get(partition);
+    if (!cells) this.pending.set(partition, (cells = new Map()));
+    const cur = cells.get(cell);
+    if (cur) {
+      if (value > cur.value) cur.value = value;
+    } else cells.set(cell, { value, params });
+    this.timer ??= setTimeout(() => void this.flush(), this.delayMs);
+  }
+
+  /** The values queued in `partition` and not yet written, by cell. */
+  queued(partition: string): ReadonlyMap<string, { value: number }> | undefined {
+    return this.pending.get(partition);
+  }
+
+  /** Writes what is queued now; resolves when those writes are done (failures are re-queued). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size === 0) return this.flushing;
+    const parts = this.pending;
+    this.pending = new Map();
+    const writes: Promise<void>[] = [];
+    for (const [partition, cells] of parts) {
+      const list = [...cells];
+      for (let i = 0; i < list.length; i += this.maxBatch) writes.push(this.write(partition, list.slice(i, i + this.maxBatch)));
+    }
+    const done = Promise.all(writes).then(() => {});
+    this.flushing = Promise.all([this.flushing, done]).then(() => {});
+    return done;
+  }
+
+  /** Flushes until nothing is queued (a bounded number of rounds: failures are retried, not forever). */
+  async drain(rounds = 3): Promise<void> {
+    for (let i = 0; i < rounds && this.pending.size > 0; i++) await this.flush();
+    await this.flushing;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private async write(partition: string, list: [string, Cell][]): Promise<void> {
+    const items: BatchItem[] = list.map(([, c]) => ({ query: this.query, params: c.params(c.value) }));
+    try {
+      if (items.length === 1) await this.session.execute(items[0]!.query, items[0]!.params, { idempotent: true });
+      else await this.session.batch(items, { idempotent: true, logged: false });
+    } catch (e) {
+      this.onError(e);
+      for (const [cell, c] of list) this.raise(partition, cell, c.value, c.params);
+    }
+  }
+}

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Starts 3 chat nodes on 127.0.0.1:50051-50053 against local Redis and Cassandra
-# (started by `make infra`). Ctrl-C stops them all.
+# Starts 3 chat nodes on 127.0.0.1:50051-50053 against local Redis (or Redis
+# Cluster, CHAT_REDIS_MODE=cluster) and Cassandra (started by `make infra`). Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CHAT_STORE=scylla
+# CHAT_REDIS_MODE=cluster: the Redis Cluster of test/infra/redis-cluster.sh unless CHAT_REDIS_URL names another.
+if [ "${CHAT_REDIS_MODE:-single}" = cluster ]; then
+  export CHAT_REDIS_URL="${CHAT_REDIS_URL:-redis://127.0.0.1:7101,redis://127.0.0.1:7102,redis://127.0.0.1:7103}"
+fi
 export CHAT_JWT_SECRET="${CHAT_JWT_SECRET:-local-cluster-secret-change-me-0123456789}"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT

@@ -98,7 +98,7 @@ async function pair(i: number): Promise<Pair> {
   return { from, to, ch, live, acked: new Map(), refused: [] };
 }
 
-/** One send; records the outcome; fails the test on anything but OK or UNAVAILABLE, or a send slower than 6 s. */
+/** One send; records the outcome; fails the test on anything but OK or UNAVAILABLE. */
 async function sendOnce(p: Pair, clientMsgId: ReturnType<typeof randomUUID>, stats: { maxMs: number; unavailable: number }) {
   const t0 = Date.now();
   try {
@@ -145,8 +145,16 @@ test('Redis Cluster: kill -9 of a master mid-traffic; its replica takes over; no
   await sleep(500);
   sending = false;
   await loop;
-  // A real client resends what was refused, with the same client_msg_id.
-  for (const p of pairs) for (const id of p.refused.splice(0)) await sendOnce(p, id, stats);
+  // A real client resends what was refused, with the same client_msg_id, until it is accepted. A
+  // claim whose release was lost with the master is "in progress" until it is abandoned (10 s).
+  const retryFrom = Date.now();
+  let retries = 0;
+  while (pairs.some((p) => p.refused.length) && Date.now() - retryFrom < 20_000) {
+    for (const p of pairs) for (const id of p.refused.splice(0)) await sendOnce(p, id, stats);
+    retries++;
+    if (pairs.some((p) => p.refused.length)) await sleep(200);
+  }
+  const retriedMs = Date.now() - retryFrom;
   assert.deepEqual(
     pairs.map((p) => p.refused.length),
     [0, 0, 0, 0, 0, 0],
@@ -178,9 +186,11 @@ test('Redis Cluster: kill -9 of a master mid-traffic; its replica takes over; no
   const skippedBy = pairs[0]!.acked.size ? Math.max(...pairs[0]!.acked.values()) : 0;
   t.diagnostic(
     `killed master :${victim.port}; sends on its shard back after ${recoveredMs} ms; ${stats.unavailable} sends refused with UNAVAILABLE; slowest send ${stats.maxMs} ms; ` +
+      `refused sends all accepted after ${retries} retry round(s), ${retriedMs} ms; ` +
       `acknowledged ${pairs.reduce((n, p) => n + p.acked.size, 0)}, lost 0, duplicated 0; pair 0's last id ${skippedBy}; all live within ${Date.now() - sentAt} ms of the last sends`,
   );
   assert.ok(stats.unavailable > 0, 'some sends met the failover (the test hit the window it means to test)');
-  assert.ok(stats.maxMs < 6000, `no send hung: slowest ${stats.maxMs} ms`);
+  // The designed worst: a resend polls a claim that is in progress for 5 s, then answers UNAVAILABLE.
+  assert.ok(stats.maxMs < 9000, `no send hung: slowest ${stats.maxMs} ms`);
   for (const p of pairs) p.live.close();
 });

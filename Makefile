@@ -7,8 +7,8 @@ NPM_STAMP := node_modules/.install-stamp
 run: build ## one node on the embedded default (in-memory adapters) at 127.0.0.1:50051
 	node dist/src/app/main.js
 
-run-cluster: build ## 3 nodes on 127.0.0.1:50051-50053 over local Redis and Cassandra (CHAT_DISCOVERY=zookeeper: over the local ZooKeeper ensemble)
-	bash test/infra/redis.sh
+run-cluster: build ## 3 nodes on 127.0.0.1:50051-50053 over local Redis (CHAT_REDIS_MODE=cluster: the local Redis Cluster) and Cassandra (CHAT_DISCOVERY=zookeeper: over the local ZooKeeper ensemble)
+	if [ "$${CHAT_REDIS_MODE:-single}" = cluster ]; then bash test/infra/redis-cluster.sh; else bash test/infra/redis.sh; fi
 	bash test/infra/cassandra.sh
 	if [[ "$${CHAT_DISCOVERY:-}" == zookeeper && -z "$${CHAT_ZK_CONNECT:-}" ]]; then bash test/infra/zookeeper.sh; fi
 	bash scripts/run-cluster.sh
@@ -18,8 +18,9 @@ test: build lint infra ## everything: proto lint, unit, contract and end-to-end 
 
 install: $(NPM_STAMP)
 
-infra: install ## test backends: a Cassandra 5.0 node on 127.0.0.1:9042 and a 3-server ZooKeeper 3.9 ensemble on 2181-2183 (jars from Maven Central), Redis on 6379
+infra: install ## test backends: a Cassandra 5.0 node on 127.0.0.1:9042 and a 3-server ZooKeeper 3.9 ensemble on 2181-2183 (jars from Maven Central), Redis on 6379 and a Redis Cluster on 7101-7106
 	bash test/infra/redis.sh
+	bash test/infra/redis-cluster.sh
 	bash test/infra/chromium.sh
 	bash test/infra/zookeeper.sh
 	bash test/infra/cassandra.sh

@@ -1,6 +1,7 @@
 // Runs every compiled *.test.js under dist/ with node's test runner, then the
 // end-to-end suites a second time on the production stack
-// (CHAT_TEST_STORE=scylla: Cassandra + Redis), unchanged.
+// (CHAT_TEST_STORE=scylla: Cassandra + Redis) and a third time on Cassandra +
+// Redis Cluster (CHAT_TEST_STORE=scylla-cluster), unchanged.
 // Usage: node scripts/run-tests.js [filter-substring]
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,5 +42,7 @@ if (core.length && !process.env.CHAT_TEST_STORE) {
   console.log(`\n# the end-to-end suites again, unchanged, on Cassandra + Redis: ${core.length} files`);
   // Run even after a failure above: a red build shows every failure at once.
   status = run(core, { CHAT_TEST_STORE: 'scylla' }) || status;
+  console.log(`\n# the end-to-end suites again, unchanged, on Cassandra + Redis Cluster: ${core.length} files`);
+  status = run(core, { CHAT_TEST_STORE: 'scylla-cluster' }) || status;
 }
 process.exit(status);

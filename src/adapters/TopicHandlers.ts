@@ -57,6 +57,11 @@ export class TopicHandlers {
     return this.n;
   }
 
+  /** Topics with at least one handler. */
+  topicCount() {
+    return this.topics.size;
+  }
+
   clear() {
     this.topics.clear();
   }

@@ -2,7 +2,7 @@ import { memoryPorts } from '../adapters/memory/index.js';
 import { LogPushNotifier } from '../adapters/push/LogPushNotifier.js';
 import { WebhookPushNotifier } from '../adapters/push/WebhookPushNotifier.js';
 import { StaticRegistry } from '../adapters/static/StaticRegistry.js';
-import { connectRedis } from '../adapters/redis/connect.js';
+import { connectAny, type RedisClient } from '../adapters/redis/connect.js';
 import { RedisFanout } from '../adapters/redis/RedisFanout.js';
 import { RedisIdempotencyStore } from '../adapters/redis/RedisIdempotencyStore.js';
 import { RedisPresenceStore } from '../adapters/redis/RedisPresenceStore.js';
@@ -12,7 +12,6 @@ import { RedisRateLimiter } from '../adapters/redis/RedisRateLimiter.js';
 import { ConsulRegistry } from '../adapters/consul/ConsulRegistry.js';
 import { ZooKeeperRegistry } from '../adapters/zookeeper/ZooKeeperRegistry.js';
 import { CachedChannelStore, invalidateOn } from '../adapters/CachedChannelStore.js';
-import type { Redis } from 'ioredis';
 import type { Ports } from '../core/deps.js';
 import type { Logger } from '../core/logger.js';
 import type { Membership } from '../ports/Registry.js';
@@ -25,7 +24,7 @@ export interface Composition {
 }
 
 /** Discovery: static on the embedded default, Redis, Consul or ZooKeeper in a cluster. */
-function discovery(cfg: Config, log: Logger, redis?: Redis): Membership {
+function discovery(cfg: Config, log: Logger, redis?: RedisClient): Membership {
   const kind = cfg.CHAT_DISCOVERY ?? (cfg.CHAT_STORE === 'memory' ? 'static' : 'redis');
   switch (kind) {
     case 'static':
@@ -67,8 +66,8 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
       const { createScyllaStores } = await import('../adapters/scylla/index.js');
       const prefix = cfg.CHAT_REDIS_PREFIX;
       const [redis, sub, cql] = await Promise.all([
-        connectRedis(cfg.CHAT_REDIS_URL, `${cfg.CHAT_NODE_ID}-cmd`),
-        connectRedis(cfg.CHAT_REDIS_URL, `${cfg.CHAT_NODE_ID}-sub`),
+        connectAny(cfg.CHAT_REDIS_MODE, cfg.CHAT_REDIS_URL, `${cfg.CHAT_NODE_ID}-cmd`),
+        connectAny(cfg.CHAT_REDIS_MODE, cfg.CHAT_REDIS_URL, `${cfg.CHAT_NODE_ID}-sub`, true),
         createScyllaStores({
           contactPoints: cfg.CHAT_CQL_CONTACT_POINTS.split(',').map((s) => s.trim()),
           localDataCenter: cfg.CHAT_CQL_LOCAL_DC,
@@ -81,7 +80,8 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
         }),
       ]);
       const registry = discovery(cfg, log, redis);
-      const fanout = new RedisFanout(redis, sub, prefix);
+      const partitions = cfg.CHAT_REDIS_PUBSUB_PARTITIONS ?? (cfg.CHAT_REDIS_MODE === 'cluster' ? 64 : 0);
+      const fanout = new RedisFanout(redis, sub, prefix, partitions);
       const cache = cfg.CHAT_CHANNEL_CACHE_MS > 0 ? new CachedChannelStore(cql.channels, cfg.CHAT_CHANNEL_CACHE_MS) : undefined;
       const uncache = cache ? invalidateOn(cache, fanout) : () => {};
       return {

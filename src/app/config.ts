@@ -37,10 +37,19 @@ export const ConfigSchema = z.object({
 
   /** memory: everything in process (one node). scylla: CQL history + Redis for ids, fan-out, presence. */
   CHAT_STORE: z.enum(['memory', 'scylla']).default('memory'),
+  /** single: one Redis (or a primary behind a failover proxy). cluster: a Redis Cluster (7.0+). */
+  CHAT_REDIS_MODE: z.enum(['single', 'cluster']).default('single'),
+  /** redis://host:port; with CHAT_REDIS_MODE=cluster, comma-separated seed nodes (any few of the cluster). */
   CHAT_REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\//, 'expected redis://host:port')
+    .regex(/^rediss?:\/\/[^,\s]+(,\s*rediss?:\/\/[^,\s]+)*$/, 'expected redis://host:port (comma-separated in cluster mode)')
     .default('redis://127.0.0.1:6379'),
+  /**
+   * Fan-out over sharded pub/sub: topics are hashed onto this many sharded
+   * channels (SSUBSCRIBE), so a node holds at most this many subscriptions.
+   * Default: 64 in cluster mode; 0 in single mode (classic pub/sub, one channel per topic).
+   */
+  CHAT_REDIS_PUBSUB_PARTITIONS: z.coerce.number().int().min(0).max(16384).optional(),
   /** Prefix of every Redis key and channel (several clusters can share one Redis). */
   CHAT_REDIS_PREFIX: z
     .string()
@@ -175,6 +184,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (c.CHAT_HEARTBEAT_INTERVAL_MS >= c.CHAT_PRESENCE_TIMEOUT_MS) {
     throw new Error('invalid configuration:\n  CHAT_HEARTBEAT_INTERVAL_MS: must be shorter than CHAT_PRESENCE_TIMEOUT_MS');
+  }
+  if (c.CHAT_REDIS_MODE === 'single' && c.CHAT_REDIS_URL.includes(',')) {
+    throw new Error('invalid configuration:\n  CHAT_REDIS_URL: one URL in single mode (a list of seeds needs CHAT_REDIS_MODE=cluster)');
+  }
+  if (c.CHAT_REDIS_MODE === 'cluster' && c.CHAT_REDIS_PUBSUB_PARTITIONS === 0) {
+    throw new Error('invalid configuration:\n  CHAT_REDIS_PUBSUB_PARTITIONS: at least 1 in cluster mode (classic pub/sub is broadcast to every shard)');
   }
   if (c.CHAT_STORE === 'scylla' && !c.CHAT_JWT_SECRET) {
     throw new Error(

@@ -5,13 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { contractSuites } from './suites.js';
+import { redisContract } from './redisFactories.js';
 import { connectRedis } from '../../src/adapters/redis/connect.js';
 import { RedisSequencer } from '../../src/adapters/redis/RedisSequencer.js';
 import { RedisIdempotencyStore } from '../../src/adapters/redis/RedisIdempotencyStore.js';
-import { RedisPresenceStore } from '../../src/adapters/redis/RedisPresenceStore.js';
-import { RedisFanout } from '../../src/adapters/redis/RedisFanout.js';
-import { RedisRateLimiter } from '../../src/adapters/redis/RedisRateLimiter.js';
 import { PrivateRedis, REDIS_URL, sharedRedis, testPrefix } from '../support/redis.js';
 
 const prefix = testPrefix();
@@ -31,35 +28,9 @@ after(async () => {
   conns.forEach((c) => c.disconnect());
 });
 
-contractSuites({
-  name: 'redis',
-  sequencer: async () => new RedisSequencer(await conn(), async () => 0, prefix),
-  sequencerFaults: async (durableMax) => {
-    const r = await conn();
-    const margin = 100;
-    const key = (ch: string) => `${prefix}seq:{${ch}}`;
-    return {
-      sequencer: new RedisSequencer(r, durableMax, prefix, margin),
-      peer: async () => new RedisSequencer(await conn(), durableMax, prefix, margin),
-      margin,
-      lose: async (ch) => void (await r.del(key(ch))),
-      snapshot: async (ch) => {
-        const saved = await r.hgetall(key(ch));
-        // Loaded by another redis-server process (a restart, a promoted replica), so under another epoch.
-        return async () =>
-          void (await r
-            .multi()
-            .del(key(ch))
-            .hset(key(ch), { ...saved, e: `${'0'.repeat(40)}:${'1'.repeat(40)}` })
-            .exec());
-      },
-    };
-  },
-  idempotency: async () => new RedisIdempotencyStore(await conn(), prefix),
-  presence: async () => new RedisPresenceStore(await conn(), prefix),
-  fanout: async () => new RedisFanout(await conn(), await conn(), prefix),
-  rateLimiter: async () => new RedisRateLimiter(await conn(), prefix),
-});
+redisContract('redis', prefix, conn, 0);
+// The partitioned (sharded pub/sub) fan-out works on one Redis too: the same wiring as on a cluster.
+redisContract('redis+partitions', `${prefix}pp:`, conn, 8);
 
 test('redis Sequencer: a lost counter is re-seeded past durable history', async () => {
   const r = await conn();

@@ -6,7 +6,7 @@ import { appendFileSync } from 'node:fs';
  * otherwise fills its heap with the schemas of old runs). Without
  * CHAT_TEST_LEDGER (a test file run by hand) nothing is noted.
  */
-export function noteTestData(data: { keyspace?: string; prefix?: string }) {
+export function noteTestData(data: { keyspace?: string; prefix?: string; cluster?: boolean }) {
   const file = process.env.CHAT_TEST_LEDGER;
   if (file) appendFileSync(file, `${JSON.stringify(data)}\n`);
 }

@@ -5,16 +5,20 @@ import { unhandledRejections } from '../../src/app/processGuard.js';
 import { Api } from './client.js';
 import { randomUUID } from 'node:crypto';
 import { noteTestData } from './ledger.js';
+import { REDIS_CLUSTER_URL } from './redis.js';
 
 /**
  * CHAT_TEST_STORE=scylla runs the same end-to-end suites on the production
- * stack (Cassandra + Redis), each node in a keyspace and key prefix of its own.
+ * stack (Cassandra + Redis), each node in a keyspace and key prefix of its own;
+ * CHAT_TEST_STORE=scylla-cluster does the same on the test Redis Cluster.
  */
 export function storeEnv(): Record<string, string> {
-  if (process.env.CHAT_TEST_STORE !== 'scylla') return {};
+  const store = process.env.CHAT_TEST_STORE;
+  if (store !== 'scylla' && store !== 'scylla-cluster') return {};
   const run = 't' + randomUUID().slice(0, 8);
-  noteTestData({ keyspace: `chat_${run}`, prefix: `${run}:` });
-  return { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: `chat_${run}`, CHAT_REDIS_PREFIX: `${run}:`, CHAT_JWT_SECRET: `test-secret-${randomUUID()}` };
+  noteTestData({ keyspace: `chat_${run}`, prefix: `${run}:`, ...(store === 'scylla-cluster' ? { cluster: true } : {}) });
+  const cluster: Record<string, string> = store === 'scylla-cluster' ? { CHAT_REDIS_MODE: 'cluster', CHAT_REDIS_URL: REDIS_CLUSTER_URL } : {};
+  return { CHAT_STORE: 'scylla', CHAT_CQL_KEYSPACE: `chat_${run}`, CHAT_REDIS_PREFIX: `${run}:`, CHAT_JWT_SECRET: `test-secret-${randomUUID()}`, ...cluster };
 }
 
 /** Settings every test node shares, in process or not: free ports, cheap hashing, limits out of the way. */

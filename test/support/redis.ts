@@ -69,3 +69,6 @@ export class PrivateRedis {
     });
   }
 }
+
+/** Seeds of the test Redis Cluster (`test/infra/redis-cluster.sh`, 127.0.0.1:7101-7106). */
+export const REDIS_CLUSTER_URL = process.env.CHAT_TEST_REDIS_CLUSTER_URL ?? 'redis://127.0.0.1:7101,redis://127.0.0.1:7102,redis://127.0.0.1:7103';

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { unavailable } from '../../domain/errors.js';
 import type { ClaimResult, IdempotencyStore } from '../../ports/IdempotencyStore.js';
-import { guard, luaCommand, type LuaCommand } from './connect.js';
+import { guard, luaCommand, type LuaCommand, type RedisClient } from './connect.js';
+import { partitionOf } from './partition.js';
 import { EPOCH } from './epoch.js';
 
 /** A claim neither completed nor released within this time was abandoned (its node died mid-send). */
@@ -73,7 +73,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly releaseScript: LuaCommand;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix = 'chat:',
   ) {
     this.claimScript = luaCommand(redis, 'chatIdemClaim', 2, CLAIM);
@@ -82,7 +82,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   /** The record's key and its partition's continuity marker (same hash tag, same slot). */
   private keys(k: string): [string, string] {
-    const tag = `{i${partitionOf(k)}}`;
+    const tag = `{i${partitionOf(k, PARTITIONS)}}`;
     return [`${this.prefix}idem:${tag}:${k}`, `${this.prefix}idem-since:${tag}`];
   }
 
@@ -109,11 +109,4 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async release(key: string) {
     await guard('release', this.releaseScript(this.keys(key)[0], this.owner));
   }
-}
-
-/** FNV-1a over the key's UTF-16 code units: a stable, cheap spread over the partitions. */
-function partitionOf(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % PARTITIONS;
 }

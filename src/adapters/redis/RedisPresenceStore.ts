@@ -1,15 +1,20 @@
-import type { Redis } from 'ioredis';
 import type { PresenceInfo } from '../../domain/model.js';
 import type { PresenceStore } from '../../ports/PresenceStore.js';
-import { guard, luaCommand, type LuaCommand } from './connect.js';
+import { partitionOf } from './partition.js';
+import { guard, luaCommand, type LuaCommand, type RedisClient } from './connect.js';
+
+/** Presence partitions (hash tags): enough to spread over any practical number of shards; a sweep visits each once. */
+const PARTITIONS = 64;
 
 /*
- * Keys, all under one hash tag so the scripts stay single-slot on Redis Cluster:
- *   {P}:dev:<user>   hash  device -> expiresAt      (liveness per device)
- *   {P}:act:<user>   hash  device -> lastActiveAt
- *   {P}:on           set   users currently online
- *   {P}:deadlines    zset  user -> latest device expiry
- *   {P}:last         hash  user -> lastActiveAt
+ * Users are spread over PARTITIONS partitions by a hash of their id; the keys
+ * of partition <n> share the hash tag {p<n>}, so each script stays in one slot
+ * of a Redis Cluster while presence as a whole spreads over every shard:
+ *   {p<n>}:dev:<user>   hash  device -> expiresAt      (liveness per device)
+ *   {p<n>}:act:<user>   hash  device -> lastActiveAt
+ *   {p<n>}:on           set   users of the partition currently online
+ *   {p<n>}:deadlines    zset  user -> latest device expiry
+ *   {p<n>}:last         hash  user -> lastActiveAt
  */
 const TOUCH = `
 local dev, act, on, deadlines, last = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -50,59 +55,78 @@ return out`;
 /**
  * Device liveness in Redis. `touch` and `sweep` are Lua scripts, so with any
  * number of nodes each offline->online and online->offline transition is
- * reported to exactly one caller. All keys share the `{P}` hash tag: simple and
- * correct on Redis Cluster, at the cost of putting presence on one shard.
+ * reported to exactly one caller. A user's keys live in one partition (see
+ * above): on Redis Cluster each script touches one slot, and the partitions
+ * spread presence over all shards. A sweep runs the script once per partition
+ * (pipelined); a partition whose shard is failing over is swept next time.
+ *
+ * Upgrade from the single-tag layout (`{P}:*`, earlier releases): online
+ * state rebuilds itself from the next heartbeats; a user's last activity is
+ * read from the old `{P}:last` hash until they are seen again.
  */
 export class RedisPresenceStore implements PresenceStore {
-  private readonly p: string;
   private readonly touchScript: LuaCommand;
   private readonly sweepScript: LuaCommand;
 
   constructor(
-    private readonly redis: Redis,
-    prefix = 'chat:',
+    private readonly redis: RedisClient,
+    private readonly prefix = 'chat:',
   ) {
-    this.p = `${prefix}{P}:`;
     this.touchScript = luaCommand(redis, 'chatPresenceTouch', 5, TOUCH);
     this.sweepScript = luaCommand(redis, 'chatPresenceSweep', 3, SWEEP);
   }
 
+  /** The key prefix of partition `n`. */
+  private part(n: number) {
+    return `${this.prefix}{p${n}}:`;
+  }
+
+  private of(userId: string) {
+    return this.part(partitionOf(userId, PARTITIONS));
+  }
+
   async touch(userId: string, deviceId: string, activeAtMs: number, expiresAtMs: number) {
+    const p = this.of(userId);
     const added = await guard(
       'presence',
-      this.touchScript(
-        `${this.p}dev:${userId}`,
-        `${this.p}act:${userId}`,
-        `${this.p}on`,
-        `${this.p}deadlines`,
-        `${this.p}last`,
-        userId,
-        deviceId,
-        activeAtMs,
-        expiresAtMs,
-      ),
+      this.touchScript(`${p}dev:${userId}`, `${p}act:${userId}`, `${p}on`, `${p}deadlines`, `${p}last`, userId, deviceId, activeAtMs, expiresAtMs),
     );
     return { cameOnline: Number(added) === 1 };
   }
 
   async sweep(nowMs: number): Promise<PresenceInfo[]> {
-    const flat = (await guard('presence sweep', this.sweepScript(`${this.p}deadlines`, `${this.p}on`, `${this.p}last`, nowMs, this.p))) as string[];
+    const parts = Array.from({ length: PARTITIONS }, (_, n) => this.part(n));
+    const results = await Promise.allSettled(parts.map((p) => this.sweepScript(`${p}deadlines`, `${p}on`, `${p}last`, nowMs, p) as Promise<string[]>));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed && results.every((r) => r.status === 'rejected')) await guard('presence sweep', Promise.reject(failed.reason));
     const out: PresenceInfo[] = [];
-    for (let i = 0; i < flat.length; i += 2) out.push({ userId: flat[i]!, online: false, lastActiveAtMs: Number(flat[i + 1]) });
+    for (const r of results) {
+      if (r.status !== 'fulfilled') continue;
+      const flat = r.value;
+      for (let i = 0; i < flat.length; i += 2) out.push({ userId: flat[i]!, online: false, lastActiveAtMs: Number(flat[i + 1]) });
+    }
     return out;
   }
 
   async get(userIds: string[]): Promise<PresenceInfo[]> {
     if (userIds.length === 0) return [];
-    const [online, last] = await guard(
-      'presence',
-      Promise.all([this.redis.smismember(`${this.p}on`, ...userIds), this.redis.hmget(`${this.p}last`, ...userIds)]),
-    );
-    return userIds.map((userId, i) => ({ userId, online: online[i] === 1, lastActiveAtMs: Number(last[i] ?? 0) }));
+    const one = async (userId: string): Promise<PresenceInfo> => {
+      const p = this.of(userId);
+      const [online, last] = await Promise.all([this.redis.sismember(`${p}on`, userId), this.redis.hget(`${p}last`, userId)]);
+      return { userId, online: online === 1, lastActiveAtMs: Number(last ?? 0) };
+    };
+    const out = await guard('presence', Promise.all(userIds.map(one)));
+    const unseen = out.filter((p) => p.lastActiveAtMs === 0);
+    if (unseen.length) {
+      const legacy = await guard('presence', this.redis.hmget(`${this.prefix}{P}:last`, ...unseen.map((p) => p.userId)));
+      unseen.forEach((p, i) => void (p.lastActiveAtMs = Number(legacy[i] ?? 0)));
+    }
+    return out;
   }
 
   async devices(userId: string, nowMs: number) {
-    const [exp, act] = await guard('presence', Promise.all([this.redis.hgetall(`${this.p}dev:${userId}`), this.redis.hgetall(`${this.p}act:${userId}`)]));
+    const p = this.of(userId);
+    const [exp, act] = await guard('presence', Promise.all([this.redis.hgetall(`${p}dev:${userId}`), this.redis.hgetall(`${p}act:${userId}`)]));
     const out = new Map<string, { online: boolean; lastActiveAtMs: number }>();
     for (const [device, e] of Object.entries(exp)) out.set(device, { online: Number(e) > nowMs, lastActiveAtMs: Number(act[device] ?? 0) });
     return out;

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { RateLimiter } from '../../ports/RateLimiter.js';
-import { guard, luaCommand, type LuaCommand } from './connect.js';
+import { guard, luaCommand, type LuaCommand, type RedisClient } from './connect.js';
 
 /* One bucket per key: a hash {tokens, at}; time from the Redis server so nodes agree. */
 const TAKE = `
@@ -22,7 +21,7 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly takeScript: LuaCommand;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix = 'chat:',
   ) {
     this.takeScript = luaCommand(redis, 'chatRateTake', 1, TAKE);

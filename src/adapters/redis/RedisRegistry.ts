@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Membership, SelfInfo } from '../../ports/Registry.js';
 import { pickNode, type NodeLoad } from '../../domain/placement.js';
+import type { RedisClient } from './connect.js';
 
 type NodeRecord = NodeLoad;
 
@@ -10,6 +10,8 @@ type NodeRecord = NodeLoad;
  * and keeps a local view of live nodes that `pick` answers from (never a Redis
  * round trip per request; the last good view survives a Redis outage).
  * Choice: `pickNode` (hinted region first, power of two choices on load).
+ * Every command names one key (`nodes`, `nodes:alive`), so it runs unchanged
+ * on a Redis Cluster.
  */
 export class RedisRegistry implements Membership {
   private view: NodeRecord[] = [];
@@ -19,7 +21,7 @@ export class RedisRegistry implements Membership {
   private self?: SelfInfo;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix = 'chat:',
     private readonly intervalMs = 1000,
   ) {}

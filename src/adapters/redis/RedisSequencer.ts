@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import { unavailable } from '../../domain/errors.js';
 import type { Sequencer } from '../../ports/Sequencer.js';
 import type { IdRange } from '../../ports/SkippedIds.js';
-import { guard, luaCommand, type LuaCommand } from './connect.js';
+import { guard, luaCommand, type LuaCommand, type RedisClient } from './connect.js';
 import { EPOCH } from './epoch.js';
 
 /**
@@ -100,7 +99,7 @@ export class RedisSequencer implements Sequencer {
   private readonly validating = new Map<string, Promise<void>>();
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly durableMax: (channelId: string) => Promise<number>,
     private readonly prefix = 'chat:',
     private readonly margin = 1000,

@@ -1,10 +1,12 @@
 import type { Cursor } from '../../domain/model.js';
-import type { CursorStore } from '../../ports/CursorStore.js';
+import type { CursorStore, MemberPointers } from '../../ports/CursorStore.js';
 import { num, type CqlSession } from './CqlSession.js';
 
 /**
  * Delivery cursors per device and read pointers per user in
- * ScyllaDB/Cassandra (tables `delivered_cursors`, `read_pointers`).
+ * ScyllaDB/Cassandra (tables `delivered_cursors`, `read_pointers`), and per
+ * channel each member's delivered and read pointers (`member_pointers`, for
+ * receipts; each column its own max-register).
  *
  * Forward-only without a read-modify-write: every write carries
  * `USING TIMESTAMP <the pointer value>`. Cassandra and Scylla resolve
@@ -28,12 +30,24 @@ export class ScyllaCursorStore implements CursorStore {
     this.q = queries(session);
   }
 
-  /** One unlogged batch: all rows are in the device's partition, so it is a single request. */
+  /**
+   * One unlogged batch for the device's partition (a single request), and with it one
+   * max-register write per channel to the member's pointer in `member_pointers`.
+   */
   async ackDelivered(userId: string, deviceId: string, cursors: Cursor[]): Promise<void> {
     if (cursors.length === 0) return;
     const items = cursors.map((c) => ({ query: this.q.ack, params: [c.lastMessageId, c.lastMessageId, userId, deviceId, c.channelId] }));
-    if (items.length === 1) await this.session.execute(items[0]!.query, items[0]!.params, { idempotent: true });
-    else await this.session.batch(items, { idempotent: true, logged: false });
+    const members = cursors.map((c) =>
+      this.session.execute(this.q.memberDelivered, [c.lastMessageId, c.lastMessageId, c.channelId, userId], { idempotent: true }),
+    );
+    if (items.length === 1) await Promise.all([this.session.execute(items[0]!.query, items[0]!.params, { idempotent: true }), ...members]);
+    else await Promise.all([this.session.batch(items, { idempotent: true, logged: false }), ...members]);
+  }
+
+  /** One read of the channel's partition in `member_pointers`. */
+  async memberPointers(channelId: string): Promise<Map<string, MemberPointers>> {
+    const rows = await this.session.all(this.q.members, [channelId], { idempotent: true });
+    return new Map(rows.map((r) => [r['user_id'] as string, { delivered: num(r['delivered'] ?? 0), read: num(r['read'] ?? 0) }]));
   }
 
   async delivered(userId: string, deviceId: string): Promise<Map<string, number>> {
@@ -46,7 +60,10 @@ export class ScyllaCursorStore implements CursorStore {
    * since the stored value can only have grown past what this call wrote.
    */
   async markRead(userId: string, channelId: string, messageId: number): Promise<number> {
-    await this.session.execute(this.q.markRead, [messageId, messageId, userId, channelId], { idempotent: true });
+    await Promise.all([
+      this.session.execute(this.q.markRead, [messageId, messageId, userId, channelId], { idempotent: true }),
+      this.session.execute(this.q.memberRead, [messageId, messageId, channelId, userId], { idempotent: true }),
+    ]);
     const row = (await this.session.execute(this.q.readOne, [userId, channelId], { idempotent: true })).first();
     return Math.max(messageId, row ? num(row['last_id']) : 0);
   }
@@ -63,7 +80,11 @@ export class ScyllaCursorStore implements CursorStore {
 function queries(session: CqlSession) {
   const d = session.table('delivered_cursors');
   const r = session.table('read_pointers');
+  const mp = session.table('member_pointers');
   return {
+    memberDelivered: `UPDATE ${mp} USING TIMESTAMP ? SET delivered = ? WHERE channel_id = ? AND user_id = ?`,
+    memberRead: `UPDATE ${mp} USING TIMESTAMP ? SET read = ? WHERE channel_id = ? AND user_id = ?`,
+    members: `SELECT user_id, delivered, read FROM ${mp} WHERE channel_id = ?`,
     ack: `UPDATE ${d} USING TIMESTAMP ? SET last_id = ? WHERE user_id = ? AND device_id = ? AND channel_id = ?`,
     delivered: `SELECT channel_id, last_id FROM ${d} WHERE user_id = ? AND device_id = ?`,
     markRead: `UPDATE ${r} USING TIMESTAMP ? SET last_id = ? WHERE user_id = ? AND channel_id = ?`,

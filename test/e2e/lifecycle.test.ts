@@ -235,3 +235,42 @@ test("receipts: a 1:1 peer's delivery and read reach the sender's other devices;
   assert.deepEqual(gr.readBy, [g.c.userId]);
   [other, bs].forEach((s) => s.close());
 });
+
+test('a 100-member group where 100 devices ack and read a message: receipt traffic stays bounded (frames per message measured)', async () => {
+  const t = tag();
+  const members: Device[] = [];
+  for (let i = 0; i < 100; i++) members.push(...((await registerAndLogin(env.api, `m${i}_${t}`)) as Device[]));
+  const [owner, ...rest] = members as [Device, ...Device[]];
+  const { channel } = await owner.createGroup(
+    'hundred',
+    rest.map((d) => d.userName),
+  );
+  const ch = channel!.channelId;
+  const streams: DeviceStream[] = members.map((d) => d.connect());
+  await Promise.all(streams.map((s) => s.caughtUp(20_000)));
+  const m = (await owner.send(ch, 'to all')).message!;
+  await Promise.all(streams.slice(1).map((s) => s.until(() => s.messages(ch).length === 1, 'the message', 20_000)));
+  const receiptFrames = () => streams.reduce((n, s) => n + s.of('delivery').length + s.of('receipt').length, 0);
+  streams.forEach((s) => s.write({ $case: 'ack', ack: { cursors: [{ channelId: ch, lastMessageId: m.id }] } }));
+  await sleep(500);
+  const afterAcks = receiptFrames();
+  const r = await owner.chat(C.getReceipts, { channelId: ch, messageId: m.id });
+  assert.deepEqual([r.memberCount, r.receivedCount], [99, 99]);
+  streams.forEach((s) => s.write({ $case: 'read', read: { channelId: ch, lastReadMessageId: m.id } }));
+  // Until the receipt frames stop coming (no new one for 300 ms, at most 10 s).
+  for (let last = -1, at = Date.now(); Date.now() - at < 10_000; ) {
+    await sleep(300);
+    const now = receiptFrames();
+    if (now === last) break;
+    last = now;
+  }
+  const afterReads = receiptFrames() - afterAcks;
+  const rr = await owner.chat(C.getReceipts, { channelId: ch, messageId: m.id });
+  assert.equal(rr.readCount, 99);
+  console.log(
+    `# receipt frames for one message in a 100-member group: ${afterAcks} after 100 acks, ${afterReads} after 100 reads (${(afterReads / 100).toFixed(1)} per stream)`,
+  );
+  assert.equal(afterAcks, 0, 'acks in a group produce no frames: members ask GetReceipts');
+  assert.ok(afterReads <= 100 * 99, 'at most one read receipt per member and stream (coalesced per channel and user)');
+  streams.forEach((s) => s.close());
+});

@@ -17,8 +17,22 @@ try {
   process.exit(0);
 }
 const keyspaces = [...new Set(lines.map((l) => l.keyspace).filter(Boolean))];
-const prefixes = [...new Set(lines.filter((l) => !l.cluster).map((l) => l.prefix).filter(Boolean))];
-const clusterPrefixes = [...new Set(lines.filter((l) => l.cluster).map((l) => l.prefix).filter(Boolean))];
+const prefixes = [
+  ...new Set(
+    lines
+      .filter((l) => !l.cluster)
+      .map((l) => l.prefix)
+      .filter(Boolean),
+  ),
+];
+const clusterPrefixes = [
+  ...new Set(
+    lines
+      .filter((l) => l.cluster)
+      .map((l) => l.prefix)
+      .filter(Boolean),
+  ),
+];
 const t0 = Date.now();
 if (keyspaces.length) {
   const port = process.env.CHAT_CASSANDRA_PORT ?? '9042';

@@ -156,6 +156,8 @@ export const ConfigSchema = z.object({
   CHAT_GAP_WAIT_MS: int(500, 1),
   /** A missing id is skipped once the message after it is this old (must exceed the slowest send). */
   CHAT_HOLE_WINDOW_MS: int(15_000, 1),
+  /** How long after sending a message its sender may edit it (default 48 h). */
+  CHAT_EDIT_WINDOW_MS: int(172_800_000, 1),
 
   CHAT_MAX_CONCURRENT_STREAMS: int(1000, 1),
   CHAT_KEEPALIVE_TIME_MS: int(30_000, 1000),

@@ -53,6 +53,7 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
         idempotencyTtlMs: cfg.CHAT_IDEMPOTENCY_TTL_MS,
         gapWaitMs: cfg.CHAT_GAP_WAIT_MS,
         holeWindowMs: cfg.CHAT_HOLE_WINDOW_MS,
+        editWindowMs: cfg.CHAT_EDIT_WINDOW_MS,
         outboundQueueLimit: cfg.CHAT_OUTBOUND_QUEUE_LIMIT,
         sendsPerSecond: cfg.CHAT_SEND_RATE_PER_SEC,
         sendBurst: cfg.CHAT_SEND_BURST,

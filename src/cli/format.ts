@@ -25,10 +25,20 @@ export function ago(ms: number, now = Date.now()): string {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
-/** The message line: `[HH:MM:SS] #id alice: text`, with an optional channel prefix. */
-export function messageLine(m: { id: number; sentAtMs: number; body: string }, sender: string, prefix = ''): string {
+/** What a message line shows besides the text: a reply, edits, a delete, reactions. */
+export interface LineState {
+  replyToId?: number;
+  state?: { editCount: number; deleted: boolean; reactions: { emoji: string; count: number; me: boolean }[] };
+}
+
+/** The message line: `[HH:MM:SS] #id alice: text`, with an optional channel prefix; `↪#n` for a reply, `(edited)`, `(deleted)`, reactions. */
+export function messageLine(m: { id: number; sentAtMs: number; body: string } & LineState, sender: string, prefix = ''): string {
   const head = prefix ? `${prefix} ` : '';
-  return `${head}[${clock(m.sentAtMs)}] #${m.id} ${sender}: ${m.body}`;
+  const reply = m.replyToId ? `↪#${m.replyToId} ` : '';
+  const st = m.state;
+  const text = st?.deleted ? '(deleted)' : `${m.body}${st?.editCount ? ' (edited)' : ''}`;
+  const reactions = st?.reactions.length ? ` [${st.reactions.map((r) => `${r.emoji}${r.count}${r.me ? '*' : ''}`).join(' ')}]` : '';
+  return `${head}[${clock(m.sentAtMs)}] #${m.id} ${sender}: ${reply}${text}${reactions}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { MembershipChange, type MembershipEvent, type TypingEvent } from '../gen/chat/v1/chat.js';
-import { PresenceState, type Message, type Presence } from '../gen/chat/v1/common.js';
+import { MessageKind, PresenceState, type Message, type Presence } from '../gen/chat/v1/common.js';
 import type { Directory } from './directory.js';
 import { messageLine, type Printer } from './format.js';
 
@@ -40,6 +40,25 @@ export class Renderer {
   async message(m: Message) {
     this.typingShown.delete(`${m.channelId}/${m.senderUserId}`);
     this.out.line(messageLine(m, await this.sender(m.senderUserId, m.channelId), await this.prefix(m.channelId)));
+  }
+
+  /** Prints a lifecycle entry: an edit, a delete or a reaction of an earlier message. */
+  async change(m: Message) {
+    const who = await this.sender(m.senderUserId, m.channelId);
+    const target = m.change?.targetId ?? 0;
+    const prefix = await this.prefix(m.channelId);
+    const head = prefix ? `${prefix} ` : '';
+    if (m.kind === MessageKind.MESSAGE_KIND_EDIT) return this.out.line(`${head}* ${who} edited #${target}: ${m.body}`);
+    if (m.kind === MessageKind.MESSAGE_KIND_DELETE) return this.out.line(`${head}* ${who} deleted #${target}`);
+    const verb = m.change?.reactionRemoved ? 'took back' : 'reacted';
+    this.out.line(`${head}* ${who} ${verb} ${m.change?.emoji ?? ''} on #${target}`);
+  }
+
+  /** Ticks on our own messages: how far another member's devices received or read a channel. */
+  async tick(channelId: string, userId: string, upTo: number, read: boolean) {
+    if (userId === this.me.userId) return;
+    const name = await this.sender(userId, channelId);
+    this.out.line(`${read ? '✓✓ read' : '✓ delivered'} by ${name} up to #${upTo}`);
   }
 
   /** Prints our own message once the server accepted it. */

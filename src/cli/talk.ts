@@ -41,7 +41,7 @@ class Talk {
   private target?: string;
   private input?: LineInput;
   private chain: Promise<void> = Promise.resolve();
-  private readonly pending = new Map<string, { channelId: string; body: string }>();
+  private readonly pending = new Map<string, { channelId: string; body: string; replyToId?: number }>();
   private attempts = 0;
   private hint = '';
   private closing = false;
@@ -90,7 +90,9 @@ class Talk {
     this.stream = s;
     this.input?.resetTyping();
     s.write({ frame: { $case: 'resume', resume: { cursors: this.cursors.resume(this.dir.ids()) } } });
-    for (const [clientMsgId, p] of this.pending) s.write({ frame: { $case: 'send', send: { clientMsgId, channelId: p.channelId, body: p.body } } });
+    for (const [clientMsgId, p] of this.pending) {
+      s.write({ frame: { $case: 'send', send: { clientMsgId, channelId: p.channelId, body: p.body, replyToId: p.replyToId } } });
+    }
     s.on('data', (f: ServerFrame) => f.frame && this.onFrame(f.frame));
     s.on('error', () => {}); // reported once, through 'status'
     s.on('status', (st: StatusObject) => this.onStatus(s, st));
@@ -105,6 +107,7 @@ class Talk {
           this.markSeen(m.channelId);
           // Sends of this stream come back as acks; our own message here was sent by an earlier
           // stream (replayed after a reconnect): show it once, as confirmed.
+          if (m.change) return this.render.change(m);
           const mine = this.pending.get(m.clientMsgId);
           if (mine && m.senderUserId === this.profile.userId && m.senderDeviceId === this.profile.deviceId) {
             this.pending.delete(m.clientMsgId);
@@ -153,7 +156,11 @@ class Talk {
         case 'error':
           return this.out.warn(`error: ${f.error.frame} frame refused: ${f.error.message} (${codeName(f.error.code)})`);
         case 'receipt':
-          return;
+          if (f.receipt.channelId !== this.target) return;
+          return this.render.tick(f.receipt.channelId, f.receipt.userId, f.receipt.lastReadMessageId, true);
+        case 'delivery':
+          if (f.delivery.channelId !== this.target) return;
+          return this.render.tick(f.delivery.channelId, f.delivery.userId, f.delivery.lastDeliveredMessageId, false);
       }
     });
     this.scheduleSave();
@@ -273,11 +280,25 @@ class Talk {
     });
   }
 
-  private send(body: string) {
+  /** A line: a message, or `/edit <id> <text>`, `/delete <id>`, `/react <id> <emoji>` (`/unreact`), `/reply <id> <text>`. */
+  private send(line: string) {
     if (!this.target) return;
+    const channelId = this.target;
+    const cmd = /^\/(edit|delete|react|unreact|reply)\s+(\d+)\s*(.*)$/s.exec(line);
+    if (line.startsWith('/') && !cmd)
+      return this.out.warn('usage: /edit <id> <text>, /delete <id>, /react <id> <emoji>, /unreact <id> <emoji>, /reply <id> <text>');
+    const [, verb, idText, rest] = cmd ?? [];
+    const messageId = Number(idText ?? 0);
+    if (verb === 'edit') return void this.write({ $case: 'edit', edit: { channelId, messageId, clientMsgId: randomUUID(), body: rest ?? '' } });
+    if (verb === 'delete') return void this.write({ $case: 'delete', delete: { channelId, messageId } });
+    if (verb === 'react' || verb === 'unreact') {
+      return void this.write({ $case: 'react', react: { channelId, messageId, emoji: (rest ?? '').trim(), remove: verb === 'unreact' } });
+    }
+    const body = verb === 'reply' ? (rest ?? '') : line;
     const clientMsgId = randomUUID();
-    this.pending.set(clientMsgId, { channelId: this.target, body });
-    this.write({ $case: 'send', send: { clientMsgId, channelId: this.target, body } });
+    const replyToId = verb === 'reply' ? messageId : undefined;
+    this.pending.set(clientMsgId, { channelId, body, replyToId });
+    this.write({ $case: 'send', send: { clientMsgId, channelId, body, replyToId } });
   }
 
   /** Ends cleanly: waits (bounded) for outstanding sends, acks, saves and half-closes. */

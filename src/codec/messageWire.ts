@@ -9,8 +9,9 @@ import type { Message } from '../domain/model.js';
  * defaults omitted, fields in number order (checked in messageWire.test.ts).
  */
 
-const KIND_USER = 1;
-const KIND_SYSTEM = 2;
+/** chat.v1.MessageKind numbers. */
+const KIND_NUMBER: Record<Message['kind'], number> = { user: 1, system: 2, edit: 3, delete: 4, reaction: 5 };
+const KIND_NAME: Message['kind'][] = ['user', 'user', 'system', 'edit', 'delete', 'reaction'];
 
 export function varintSize(n: number): number {
   let size = 1;
@@ -50,6 +51,18 @@ export function writeNum(buf: Buffer, pos: number, tag: number, n: number): numb
 
 /** Integers the hand-written varint covers (no negative int64, nothing past 2^53). */
 export const okInt = (n: number) => Number.isSafeInteger(n) && n >= 0;
+
+/** True when `m` has none of Message's optional fields: the hand-written codec writes only the plain ones (fields 1-8). */
+export const isPlain = (m: Message) =>
+  m.replyToId === undefined &&
+  m.editedAtMs === undefined &&
+  m.editCount === undefined &&
+  m.deleted === undefined &&
+  m.reactions === undefined &&
+  m.lastChangeId === undefined &&
+  m.targetId === undefined &&
+  m.emoji === undefined &&
+  m.reactionRemoved === undefined;
 
 /**
  * `m` encoded as a `Message`, or, with `field`, as a message holding it in
@@ -101,7 +114,7 @@ export function encodeMessageInto(m: Message, field: number | undefined, place: 
   pos = writeStr(buf, pos, (6 << 3) | 2, m.body, lBody);
   pos = writeNum(buf, pos, 7 << 3, m.sentAtMs);
   buf[pos++] = 8 << 3;
-  buf[pos] = m.kind === 'system' ? KIND_SYSTEM : KIND_USER;
+  buf[pos] = KIND_NUMBER[m.kind] ?? 1;
   return true;
 }
 
@@ -126,7 +139,7 @@ export function decodeMessage(buf: Buffer): Message {
       const v = varint();
       if (tag >>> 3 === 2) m.id = v;
       else if (tag >>> 3 === 7) m.sentAtMs = v;
-      else if (tag >>> 3 === 8) m.kind = v === KIND_SYSTEM ? 'system' : 'user';
+      else if (tag >>> 3 === 8) m.kind = KIND_NAME[v] ?? 'user';
     } else if (wire === 2) {
       const len = varint();
       const s = buf.toString('utf8', pos, pos + len);

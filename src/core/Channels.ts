@@ -219,9 +219,21 @@ export class Channels {
       Promise.all(channel.members.map(async (m) => [m.userId, (await this.d.accounts.byId(m.userId))?.userName ?? ''] as const)),
     ]);
     const lastRead = Math.min(reads.get(channel.id) ?? 0, head);
-    // Ids the sequencer passed over (after Redis lost a counter) are not unread messages.
-    const skipped = head > lastRead ? skippedCount(await this.d.skipped.between(channel.id, lastRead, head + 1), lastRead, head) : 0;
-    return { channel, memberNames: new Map(names), lastMessageId: head, lastReadMessageId: lastRead, unreadCount: unreadCount(head, lastRead) - skipped };
+    // Ids the sequencer passed over (after Redis lost a counter) and lifecycle entries (edits, deletes, reactions) are not unread messages.
+    const [skipped, changes] =
+      head > lastRead
+        ? await Promise.all([
+            this.d.skipped.between(channel.id, lastRead, head + 1).then((r) => skippedCount(r, lastRead, head)),
+            this.d.messages.countChanges(channel.id, lastRead, head),
+          ])
+        : [0, 0];
+    return {
+      channel,
+      memberNames: new Map(names),
+      lastMessageId: head,
+      lastReadMessageId: lastRead,
+      unreadCount: Math.max(0, unreadCount(head, lastRead) - skipped - changes),
+    };
   }
 }
 

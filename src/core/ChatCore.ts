@@ -2,6 +2,7 @@ import type { Cursor } from '../domain/model.js';
 import { Auth, type AuthSettings } from './Auth.js';
 import { Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
+import { Lifecycle } from './Lifecycle.js';
 import { Messaging } from './Messaging.js';
 import { PresenceTracker } from './PresenceTracker.js';
 import { Session, type Outbox } from './Session.js';
@@ -20,6 +21,7 @@ export class ChatCore {
   readonly auth: Auth;
   readonly channels: Channels;
   readonly messaging: Messaging;
+  readonly lifecycle: Lifecycle;
   readonly presence: PresenceTracker;
   readonly hub = new SessionHub();
   private unlisten: Array<() => void> = [];
@@ -32,6 +34,7 @@ export class ChatCore {
     this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, deps.rateLimiter, deps.fanout, auth, deps.now);
     this.channels = new Channels(deps, (userId) => this.auth.known.exists(userId));
     this.messaging = new Messaging(deps, this.channels, (userId) => this.hub.countFor(userId) > 0);
+    this.lifecycle = new Lifecycle(deps, this.channels);
     this.presence = new PresenceTracker(deps);
   }
 

@@ -3,6 +3,7 @@ import { DomainError, denied, exhausted, invalid, unavailable } from '../domain/
 import { checkChannelId, checkClientMsgId, checkMessageId } from '../domain/ids.js';
 import type { Channel, Cursor, Message, Principal } from '../domain/model.js';
 import { checkBody } from '../domain/rules.js';
+import { checkTarget, isEntry } from '../domain/lifecycle.js';
 import { requireUser, type Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
 import { EphemeralLimits, ephemeralStats } from './EphemeralLimits.js';
@@ -47,19 +48,24 @@ export class Messaging {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  async send(p: Principal, channelId: string, clientMsgIdRaw: string, body: string): Promise<SendResult> {
+  /** `replyToId`: a message of the same channel this one answers (NOT_FOUND if there is none). */
+  async send(p: Principal, channelId: string, clientMsgIdRaw: string, body: string, replyToId?: number): Promise<SendResult> {
     this.inflight++;
     try {
-      return await this.sendOnce(p, channelId, clientMsgIdRaw, body);
+      return await this.sendOnce(p, channelId, clientMsgIdRaw, body, replyToId || undefined);
     } finally {
       if (--this.inflight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     }
   }
 
-  private async sendOnce(p: Principal, channelId: string, clientMsgIdRaw: string, body: string): Promise<SendResult> {
+  private async sendOnce(p: Principal, channelId: string, clientMsgIdRaw: string, body: string, replyToId?: number): Promise<SendResult> {
     checkChannelId(channelId);
     const clientMsgId = checkClientMsgId(clientMsgIdRaw);
     checkBody(body, this.d.settings);
+    if (replyToId !== undefined) {
+      checkMessageId(replyToId, 'reply_to_id');
+      checkTarget(await this.d.messages.get(channelId, replyToId), channelId, replyToId);
+    }
     const sender = p.kind === 'user' ? { userId: p.userId, deviceId: p.deviceId } : { userId: `svc:${p.name}`, deviceId: '' };
     const key = `${sender.userId}:${clientMsgId}`;
     const ttl = this.d.settings.idempotencyTtlMs;
@@ -114,6 +120,7 @@ export class Messaging {
         clientMsgId,
         body,
         kind: p.kind === 'user' ? 'user' : 'system',
+        replyToId,
       });
     } catch (e) {
       await this.d.idempotency.release(key).catch(() => {});
@@ -133,7 +140,10 @@ export class Messaging {
   }
 
   /** Takes the channel's next id and stores the message under it (ids are unique by the sequencer's guarantee). */
-  private async storeNew(channelId: string, m: Omit<Message, 'channelId' | 'id' | 'sentAtMs'>): Promise<Message> {
+  private async storeNew(
+    channelId: string,
+    m: Omit<Message, 'channelId' | 'id' | 'sentAtMs' | 'replyToId'> & { replyToId: number | undefined },
+  ): Promise<Message> {
     const id = await this.d.sequencer.next(channelId);
     // Fields in the order every store and codec builds them, so all messages share one shape (hidden class).
     const message: Message = {
@@ -146,19 +156,24 @@ export class Messaging {
       sentAtMs: this.d.now(),
       kind: m.kind,
     };
+    if (m.replyToId) message.replyToId = m.replyToId;
     await this.d.messages.append(message);
     return message;
   }
 
-  /** Newest first, messages with id < beforeId. */
+  /**
+   * Newest first, messages with id < beforeId, each in its current state. Lifecycle entries
+   * are left out (the messages already show them), so a page may hold fewer than `limit`
+   * messages while `nextBeforeId` still leads on: it costs the same reads as before.
+   */
   async history(p: Principal, channelId: string, beforeId: number, limit: number) {
     checkMessageId(beforeId, 'before_id');
     await this.channels.readable(p, channelId);
     const n = clampLimit(limit, HISTORY_DEFAULT, HISTORY_MAX);
-    const messages = await this.d.messages.before(channelId, beforeId, n);
-    const last = messages[messages.length - 1];
-    const nextBeforeId = messages.length === n && last && last.id > 1 ? last.id : 0;
-    return { messages, nextBeforeId };
+    const rows = await this.d.messages.before(channelId, beforeId, n);
+    const last = rows[rows.length - 1];
+    const nextBeforeId = rows.length === n && last && last.id > 1 ? last.id : 0;
+    return { messages: rows.filter((m) => !isEntry(m)), nextBeforeId };
   }
 
   /**
@@ -258,6 +273,24 @@ export class Messaging {
     const heads = await Promise.all(cursors.map((c) => this.d.sequencer.current(c.channelId)));
     const clamped = cursors.map((c, i) => ({ channelId: c.channelId, lastMessageId: Math.min(c.lastMessageId, heads[i]!) }));
     await this.d.cursors.ackDelivered(me.userId, me.deviceId, clamped);
+    await this.deliveryReceipts(me.userId, clamped);
+  }
+
+  /**
+   * Tells the other member of each 1:1 channel how far this user's devices have received it.
+   * Acks are already rate-limited per user (merged past the mark rate) and receivers coalesce
+   * the frames per channel and user; groups get none (GetReceipts answers for them).
+   */
+  private async deliveryReceipts(userId: string, cursors: Cursor[]) {
+    await Promise.all(
+      cursors.map(async (c) => {
+        if (c.lastMessageId === 0) return;
+        const ch = await this.d.channels.get(c.channelId).catch(() => undefined);
+        if (ch?.kind !== 'direct') return;
+        const ev = { type: 'delivery' as const, channelId: ch.id, userId, lastDeliveredMessageId: c.lastMessageId };
+        await this.d.fanout.publish(channelTopic(ch.id), ev).catch((e) => this.d.log.warn({ err: String(e) }, 'delivery receipt publish failed'));
+      }),
+    );
   }
 
   /** Typing is relayed to the channel's online devices and never stored. Past the typing rate: RESOURCE_EXHAUSTED. */

@@ -42,7 +42,7 @@ const HELD_EPHEMERAL_MAX = 256;
 
 /** Typing, receipts and presence: droppable state, coalesced and dropped before any message is. */
 export function isEphemeral(ev: SessionEvent): boolean {
-  return ev.type === 'typing' || ev.type === 'receipt' || ev.type === 'presence';
+  return ev.type === 'typing' || ev.type === 'receipt' || ev.type === 'delivery' || ev.type === 'presence';
 }
 
 /**
@@ -315,6 +315,9 @@ export class Session {
       case 'receipt':
         if (this.isMe(ev.userId, ev.deviceId)) return;
         return this.forward(ev);
+      case 'delivery':
+        if (ev.userId === this.userId) return;
+        return this.forward(ev);
       case 'membership':
         if (ev.userId === this.userId) return; // handled on the user topic
         if (ev.change === 'joined' && this.watchContact(ev.userId)) void this.presenceSnapshot([ev.userId]);
@@ -460,7 +463,8 @@ export class Session {
         return this.out.push(ackOf(m, p.duplicate));
       }
     }
-    return this.out.push({ type: 'message', message: m });
+    // Reactions (replayed state) carry this user's `me`.
+    return this.out.push(m.reactions?.length ? { type: 'message', message: m, viewer: this.userId } : { type: 'message', message: m });
   }
 
   private forward(ev: SessionEvent) {

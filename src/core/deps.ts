@@ -57,6 +57,8 @@ export interface CoreSettings extends Limits {
   maxStreamsPerUser: number;
   /** How long a Connect may wait before its first frame (resume). */
   resumeTimeoutMs: number;
+  /** How long after sending a message its sender may edit it (default 48 h). */
+  editWindowMs?: number;
 }
 
 export interface CoreDeps extends Ports {

@@ -9,8 +9,11 @@ import type { Cursor, Message, PresenceInfo } from './model.js';
 export type MembershipChange = 'joined' | 'left' | 'removed';
 
 export type ChatEvent =
-  | { type: 'message'; message: Message }
+  /** `viewer`: the user a message with reactions is written for (their `me`). */
+  | { type: 'message'; message: Message; viewer?: string }
   | { type: 'receipt'; channelId: string; userId: string; deviceId: string; lastReadMessageId: number }
+  /** A 1:1 member's devices have received the channel up to an id (the highest any of them acked). */
+  | { type: 'delivery'; channelId: string; userId: string; lastDeliveredMessageId: number }
   | { type: 'typing'; channelId: string; userId: string; deviceId: string; typing: boolean }
   | { type: 'membership'; channelId: string; userId: string; change: MembershipChange; byUserId: string }
   | { type: 'presence'; presence: PresenceInfo }

@@ -1,6 +1,13 @@
 /** Core data types shared by use cases, ports and adapters. */
 
-export type MessageKind = 'user' | 'system';
+/** `edit`, `delete` and `reaction` are lifecycle entries: changes to an earlier message, in the channel's id sequence (see domain/lifecycle.ts). */
+export type MessageKind = 'user' | 'system' | 'edit' | 'delete' | 'reaction';
+
+/** One emoji on one message and who reacted with it (each user at most once). */
+export interface Reaction {
+  emoji: string;
+  userIds: string[];
+}
 
 export interface Message {
   channelId: string;
@@ -12,6 +19,19 @@ export interface Message {
   body: string;
   sentAtMs: number;
   kind: MessageKind;
+  /** Optional fields, absent on a plain message (so most messages keep one shape). */
+  /** The message of the channel this one answers. */
+  replyToId?: number;
+  /** Current state: last edit time, number of edits, deleted (body erased), reactions, newest entry applied. */
+  editedAtMs?: number;
+  editCount?: number;
+  deleted?: boolean;
+  reactions?: Reaction[];
+  lastChangeId?: number;
+  /** Lifecycle entries: the message changed, and for a reaction the emoji and whether it was taken back. */
+  targetId?: number;
+  emoji?: string;
+  reactionRemoved?: boolean;
 }
 
 export type ChannelKind = 'direct' | 'group';

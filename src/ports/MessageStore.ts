@@ -27,4 +27,20 @@ export interface MessageStore {
   findByClientMsgId(senderUserId: string, clientMsgId: string): Promise<Message | undefined>;
   /** The highest stored id of a channel, 0 if none: the sequencer re-seeds from it. */
   maxId(channelId: string): Promise<number>;
+  /**
+   * Applies a lifecycle entry (kind edit, delete or reaction; appended first)
+   * to the current state of its target, which `get`/`after`/`before` return
+   * from then on: an edit replaces the body (editCount, editedAtMs), a delete
+   * marks the target deleted and erases its body and the bodies of its edit
+   * entries from storage, a reaction adds or removes the entry sender's emoji.
+   * `lastChangeId` becomes the entry's id. Applying the same entry again
+   * changes nothing more (an edit is counted once). Changes to different
+   * messages are independent; two changes to one message applied at the same
+   * moment are a read-modify-write on the adapters that say so.
+   * Failures: rejects with DomainError('unavailable'); the entry stays in the
+   * log and a retry applies it.
+   */
+  applyChange(entry: Message): Promise<void>;
+  /** How many lifecycle entries a channel holds with `afterId < id <= upTo` (unread counts leave them out). */
+  countChanges(channelId: string, afterId: number, upTo: number): Promise<number>;
 }

@@ -20,6 +20,8 @@ function ephemeralKey(ev: SessionEvent): string | undefined {
       return `t ${ev.channelId} ${ev.userId}`;
     case 'receipt':
       return `r ${ev.channelId} ${ev.userId}`;
+    case 'delivery':
+      return `d ${ev.channelId} ${ev.userId}`;
     case 'presence':
       return `p ${ev.presence.userId}`;
     default:

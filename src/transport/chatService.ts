@@ -1,7 +1,10 @@
 import type { ChatServiceServer } from '../gen/chat/v1/chat.js';
 import { requireUser } from '../core/Channels.js';
 import { unary, type TransportDeps } from './handler.js';
-import { fromProtoCursors, toProtoChannel, toProtoCursors, toProtoMessage } from './mapping.js';
+import { fromProtoCursors, toProtoChannel, toProtoCursors, toProtoMessage, toProtoReactions } from './mapping.js';
+import type { Principal } from '../domain/model.js';
+
+const viewerOf = (p: Principal) => (p.kind === 'user' ? p.userId : undefined);
 import { connectHandler, subscribeHandler } from './streams.js';
 
 /** chat.v1.ChatService: proto in, use case, proto out. */
@@ -12,7 +15,7 @@ export function chatService(deps: TransportDeps): ChatServiceServer {
     connect: connectHandler(deps),
     subscribe: subscribeHandler(deps),
     sendMessage: unary(deps, async (req, { principal }) => {
-      const r = await messaging.send(principal, req.channelId, req.clientMsgId, req.body);
+      const r = await messaging.send(principal, req.channelId, req.clientMsgId, req.body, req.replyToId);
       if (!r.duplicate) deps.metrics.accepted.inc();
       return { message: toProtoMessage(r.message), duplicate: r.duplicate };
     }),
@@ -30,11 +33,34 @@ export function chatService(deps: TransportDeps): ChatServiceServer {
     }),
     syncMessages: unary(deps, async (req, { principal }) => {
       const r = await messaging.sync(principal, fromProtoCursors(req.cursors), req.limit);
-      return { messages: r.messages.map(toProtoMessage), hasMore: r.hasMore, cursors: toProtoCursors(r.cursors) };
+      const viewer = viewerOf(principal);
+      return { messages: r.messages.map((m) => toProtoMessage(m, viewer)), hasMore: r.hasMore, cursors: toProtoCursors(r.cursors) };
     }),
     listHistory: unary(deps, async (req, { principal }) => {
       const r = await messaging.history(principal, req.channelId, req.beforeId, req.limit);
-      return { messages: r.messages.map(toProtoMessage), nextBeforeId: r.nextBeforeId };
+      const viewer = viewerOf(principal);
+      return { messages: r.messages.map((m) => toProtoMessage(m, viewer)), nextBeforeId: r.nextBeforeId };
+    }),
+    editMessage: unary(deps, async (req, { principal }) => {
+      const r = await core.lifecycle.edit(principal, req.channelId, req.messageId, req.clientMsgId, req.body);
+      return { entry: toProtoMessage(r.entry), duplicate: r.duplicate };
+    }),
+    deleteMessage: unary(deps, async (req, { principal }) => ({
+      entry: toProtoMessage(await core.lifecycle.remove(principal, req.channelId, req.messageId)),
+    })),
+    react: unary(deps, async (req, { principal }) => {
+      const r = await core.lifecycle.react(principal, req.channelId, req.messageId, req.emoji, req.remove);
+      return { entry: r.entry && toProtoMessage(r.entry), reactions: toProtoReactions(r.reactions, viewerOf(principal)) };
+    }),
+    getReceipts: unary(deps, async (req, { principal }) => {
+      const r = await core.lifecycle.receipts(principal, req.channelId, req.messageId);
+      return {
+        memberCount: r.memberCount,
+        receivedCount: r.receivedBy.length,
+        readCount: r.readBy.length,
+        receivedBy: r.receivedBy,
+        readBy: r.readBy,
+      };
     }),
     createGroup: unary(deps, async (req, { principal }) => ({
       channel: toProtoChannel(await channels.createGroup(principal, req.title, req.members)),

@@ -1,5 +1,5 @@
 import type { Message } from '../domain/model.js';
-import { encodeMessage, okInt, strField, varintSize, writeNum, writeStr, writeVarint } from '../codec/messageWire.js';
+import { encodeMessage, isPlain, okInt, strField, varintSize, writeNum, writeStr, writeVarint } from '../codec/messageWire.js';
 
 /**
  * Hand-written protobuf encoders for the two frames on the send hot path:
@@ -14,7 +14,7 @@ import { encodeMessage, okInt, strField, varintSize, writeNum, writeStr, writeVa
 
 /** `ServerFrame{message: m}`, or undefined when the generated codec must handle it. */
 export function encodeMessageFrame(m: Message): Buffer | undefined {
-  return encodeMessage(m, 1);
+  return isPlain(m) ? encodeMessage(m, 1) : undefined;
 }
 
 export interface SendAckFields {

@@ -1,22 +1,49 @@
 import type { SessionEvent } from '../domain/events.js';
 import { encodeMessageFrame, encodeSendAckFrame } from './frameCodec.js';
-import type { Cursor, Message, PresenceInfo } from '../domain/model.js';
+import type { Cursor, Message, PresenceInfo, Reaction } from '../domain/model.js';
 import type { ChannelView } from '../core/Channels.js';
 import { ChannelKind, MemberRole, MembershipChange, ServerFrame, type Channel as PChannel } from '../gen/chat/v1/chat.js';
-import { MessageKind, PresenceState, type ChannelCursor, type Message as PMessage, type Presence } from '../gen/chat/v1/common.js';
+import { MessageKind, PresenceState, type ChannelCursor, type Message as PMessage, type Presence, type ReactionCount } from '../gen/chat/v1/common.js';
 
 /** Domain <-> proto conversions. Nothing here decides anything. */
 
-export const toProtoMessage = (m: Message): PMessage => ({
-  channelId: m.channelId,
-  id: m.id,
-  senderUserId: m.senderUserId,
-  senderDeviceId: m.senderDeviceId,
-  clientMsgId: m.clientMsgId,
-  body: m.body,
-  sentAtMs: m.sentAtMs,
-  kind: m.kind === 'system' ? MessageKind.MESSAGE_KIND_SYSTEM : MessageKind.MESSAGE_KIND_USER,
-});
+const KIND = {
+  user: MessageKind.MESSAGE_KIND_USER,
+  system: MessageKind.MESSAGE_KIND_SYSTEM,
+  edit: MessageKind.MESSAGE_KIND_EDIT,
+  delete: MessageKind.MESSAGE_KIND_DELETE,
+  reaction: MessageKind.MESSAGE_KIND_REACTION,
+};
+
+/** Reactions as counts; `me` for `viewer` (the user the message is written for). */
+export const toProtoReactions = (rs: Reaction[] | undefined, viewer?: string): ReactionCount[] =>
+  (rs ?? []).map((r) => ({ emoji: r.emoji, count: r.userIds.length, me: viewer !== undefined && r.userIds.includes(viewer) }));
+
+/** `viewer`: whose `me` the reaction counts carry. Optional parts only where the message has them. */
+export function toProtoMessage(m: Message, viewer?: string): PMessage {
+  const out: PMessage = {
+    channelId: m.channelId,
+    id: m.id,
+    senderUserId: m.senderUserId,
+    senderDeviceId: m.senderDeviceId,
+    clientMsgId: m.clientMsgId,
+    body: m.body,
+    sentAtMs: m.sentAtMs,
+    kind: KIND[m.kind] ?? MessageKind.MESSAGE_KIND_USER,
+  };
+  if (m.replyToId) out.replyToId = m.replyToId;
+  if (m.editCount || m.deleted || m.reactions?.length || m.lastChangeId) {
+    out.state = {
+      editedAtMs: m.editedAtMs ?? 0,
+      editCount: m.editCount ?? 0,
+      deleted: m.deleted ?? false,
+      reactions: toProtoReactions(m.reactions, viewer),
+      lastChangeId: m.lastChangeId ?? 0,
+    };
+  }
+  if (m.targetId) out.change = { targetId: m.targetId, emoji: m.emoji ?? '', reactionRemoved: m.reactionRemoved ?? false };
+  return out;
+}
 
 export const toProtoPresence = (p: PresenceInfo): Presence => ({
   userId: p.userId,
@@ -50,7 +77,9 @@ const CHANGE = {
 export function toServerFrame(ev: SessionEvent): ServerFrame {
   switch (ev.type) {
     case 'message':
-      return { frame: { $case: 'message', message: toProtoMessage(ev.message) } };
+      return { frame: { $case: 'message', message: toProtoMessage(ev.message, ev.viewer) } };
+    case 'delivery':
+      return { frame: { $case: 'delivery', delivery: { channelId: ev.channelId, userId: ev.userId, lastDeliveredMessageId: ev.lastDeliveredMessageId } } };
     case 'receipt':
       return {
         frame: { $case: 'receipt', receipt: { channelId: ev.channelId, userId: ev.userId, deviceId: ev.deviceId, lastReadMessageId: ev.lastReadMessageId } },
@@ -95,6 +124,11 @@ export function encodeEvent(ev: SessionEvent): Buffer {
   if (ev.type === 'sendAck') {
     encodeStats.frames++;
     return encodeSendAckFrame(ev) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
+  }
+  // A message with reactions is written for one viewer (`me`): not shared, not cached.
+  if (ev.type === 'message' && ev.message.reactions?.length) {
+    encodeStats.frames++;
+    return Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
   }
   const key = ev.type === 'message' ? ev.message : ev;
   let buf = encoded.get(key);

@@ -142,7 +142,7 @@ async function handleFrame(deps: TransportDeps, session: Session | undefined, ou
         const cm = f.send.clientMsgId;
         session.expectOwn(cm);
         try {
-          const r = await core.messaging.send(p, f.send.channelId, cm, f.send.body);
+          const r = await core.messaging.send(p, f.send.channelId, cm, f.send.body, f.send.replyToId);
           if (!r.duplicate) deps.metrics.accepted.inc();
           session.ownSent(r.message, r.duplicate);
         } catch (e) {
@@ -159,6 +159,13 @@ async function handleFrame(deps: TransportDeps, session: Session | undefined, ou
         return await core.messaging.typing(p, f.typing.channelId, f.typing.typing).catch(dropIfLimited);
       case 'heartbeat':
         return await session.heartbeat();
+      // The entry reaches this stream as a `message` frame, in channel order.
+      case 'edit':
+        return void (await core.lifecycle.edit(p, f.edit.channelId, f.edit.messageId, f.edit.clientMsgId, f.edit.body));
+      case 'delete':
+        return void (await core.lifecycle.remove(p, f.delete.channelId, f.delete.messageId));
+      case 'react':
+        return void (await core.lifecycle.react(p, f.react.channelId, f.react.messageId, f.react.emoji, f.react.remove));
       case 'resume':
         throw new DomainError('failed_precondition', 'resume is only accepted as the first frame of a stream');
       default:

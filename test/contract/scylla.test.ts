@@ -182,3 +182,48 @@ test('scylla: driver timeouts and replica failures map to unavailable; other err
   const syntax = new errors.ResponseError(types.responseErrorCodes.syntaxError, 'line 1: bad');
   assert.equal(toDomainError(syntax), syntax);
 });
+
+test('scylla: an existing keyspace of the previous schema is upgraded in place (columns added once), its messages stay readable and can be changed', async () => {
+  const keyspace = `${base.keyspace}_bupgrade`; // dropped by the after() hook (prefix `_b`)
+  const client = new cassandra.Client({ contactPoints, localDataCenter: base.localDataCenter });
+  try {
+    await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = ${base.replication}`);
+    // The messages table as released before the lifecycle columns, with one message in it.
+    await client.execute(`CREATE TABLE ${keyspace}.messages (
+       channel_id text, bucket bigint, id bigint, sender_user_id text, sender_device_id text, client_msg_id text,
+       body text, sent_at_ms bigint, kind text, PRIMARY KEY ((channel_id, bucket), id)) WITH CLUSTERING ORDER BY (id DESC)`);
+    await client.execute(
+      `INSERT INTO ${keyspace}.messages (channel_id, bucket, id, sender_user_id, sender_device_id, client_msg_id, body, sent_at_ms, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ['g_old', 0, 1, 'u_a', 'd', 'c1', 'old text', 5, 'user'],
+      { prepare: true },
+    );
+    const first = await createScyllaStores({ ...base, keyspace });
+    await first.close();
+    const s = await createScyllaStores({ ...base, keyspace }); // again: nothing left to add
+    try {
+      const old = await s.messages.get('g_old', 1);
+      assert.deepEqual(old, {
+        channelId: 'g_old',
+        id: 1,
+        senderUserId: 'u_a',
+        senderDeviceId: 'd',
+        clientMsgId: 'c1',
+        body: 'old text',
+        sentAtMs: 5,
+        kind: 'user',
+      });
+      const entry = { ...old!, id: 2, clientMsgId: '', body: '', kind: 'reaction' as const, targetId: 1, emoji: '👍' };
+      await s.messages.append(entry);
+      await s.messages.applyChange(entry);
+      assert.deepEqual((await s.messages.get('g_old', 1))?.reactions, [{ emoji: '👍', userIds: ['u_a'] }]);
+    } finally {
+      await s.close();
+    }
+    const cols = await client.execute('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [keyspace, 'messages'], {
+      prepare: true,
+    });
+    assert.ok(cols.rows.some((r) => r['column_name'] === 'reactions'));
+  } finally {
+    await client.shutdown();
+  }
+});

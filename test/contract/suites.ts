@@ -13,6 +13,7 @@ import type { AccountStore } from '../../src/ports/AccountStore.js';
 import type { ChatEvent } from '../../src/domain/events.js';
 import type { RateLimiter } from '../../src/ports/RateLimiter.js';
 import type { Membership } from '../../src/ports/Registry.js';
+import { lifecycleSuites } from './lifecycleSuites.js';
 
 /**
  * One contract suite per port. Every adapter runs the same suite through a
@@ -85,6 +86,7 @@ const msg = (channelId: string, id: number, body = `m${id}`): Message => ({
 });
 
 export function contractSuites(f: Factories) {
+  lifecycleSuites(f);
   if (f.messages) {
     const make = f.messages;
     test(`${f.name} MessageStore: after/before/get/maxId page in id order`, async () => {

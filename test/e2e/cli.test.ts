@@ -101,3 +101,36 @@ function tailFor(home: string, server: string, as: string, ms: number): Promise<
     setTimeout(() => child.kill('SIGINT'), ms);
   });
 }
+
+test('cli: talk edits, deletes, reacts and replies; history shows the current state', { timeout: 60_000 }, async () => {
+  const { node, stop } = await testNode();
+  const home = await mkdtemp(join(tmpdir(), 'chat-cli-'));
+  try {
+    const server = node.address;
+    const ok = (r: Run, what: string) => assert.equal(r.code, 0, `${what} failed: ${r.stderr}`);
+    ok(await chat(home, server, ['--as', 'alice', 'register', 'alice', '--password', 'alice-password']), 'register alice');
+    ok(await chat(home, server, ['--as', 'bob', 'register', 'bob', '--password', 'bob-password']), 'register bob');
+    const input = ['hello', '/reply 1 answer', '/react 1 👍', '/edit 1 hello there', 'oops', '/delete 5', ''].join('\n');
+    const talk = await new Promise<Run>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [CHAT, '--as', 'alice', 'talk', 'bob'],
+        { env: childEnv(home, server), timeout: 20_000 },
+        (err, stdout, stderr) => resolve({ code: err ? -1 : 0, stdout: String(stdout), stderr: String(stderr) }),
+      );
+      child.stdin!.end(input);
+    });
+    ok(talk, 'talk');
+    assert.match(talk.stdout, /alice edited #1: hello there/);
+    assert.match(talk.stdout, /alice reacted 👍 on #1/);
+    assert.match(talk.stdout, /alice deleted #5/);
+    const hist = await chat(home, server, ['--as', 'bob', 'history', 'alice']);
+    ok(hist, 'history');
+    assert.match(hist.stdout, /#1 alice: hello there \(edited\) \[👍1\]/);
+    assert.match(hist.stdout, /#2 alice: ↪#1 answer/);
+    assert.match(hist.stdout, /#5 alice: \(deleted\)/);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+    await stop();
+  }
+});

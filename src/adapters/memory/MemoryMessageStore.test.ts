@@ -31,3 +31,21 @@ test('the arena keeps every message across chunk boundaries, including one large
   assert.deepEqual(await s.before(ch, 0, 3), [sent[11_999], sent[11_998], sent[11_997]]);
   assert.deepEqual(await s.findByClientMsgId(sent[41]!.senderUserId, sent[41]!.clientMsgId), sent[41]);
 });
+
+test('a delete wipes the old bytes of the body and of its edits from the arena, not just the pointers to them', async () => {
+  const s = new MemoryMessageStore();
+  const ch = msg(0, '').channelId;
+  await s.append(msg(1, 'SECRET-original'));
+  const edit: Message = { ...msg(2, 'SECRET-edited'), kind: 'edit', targetId: 1 };
+  await s.append(edit);
+  await s.applyChange(edit);
+  const del: Message = { ...msg(3, ''), clientMsgId: '', kind: 'delete', targetId: 1 };
+  await s.append(del);
+  await s.applyChange(del);
+  const chunks = (s as unknown as { arena: { chunks: Buffer[] } }).arena.chunks;
+  assert.equal(
+    chunks.some((c) => c.includes('SECRET')),
+    false,
+  );
+  assert.equal((await s.get(ch, 1))!.deleted, true);
+});

@@ -1,4 +1,5 @@
 import type { Message } from '../../domain/model.js';
+import { applyReaction, isEntry } from '../../domain/lifecycle.js';
 import type { MessageStore } from '../../ports/MessageStore.js';
 import { invalid } from '../../domain/errors.js';
 import { decodeMessage, encodeMessageInto } from '../../codec/messageWire.js';
@@ -7,6 +8,32 @@ import { decodeMessage, encodeMessageInto } from '../../codec/messageWire.js';
 interface Log {
   ids: number[];
   addrs: number[];
+  /** The optional fields of the messages that have any (replies, lifecycle state and entries), by id. */
+  extra: Map<number, Extra>;
+  /** Ids of lifecycle entries, ascending (unread counts leave them out). */
+  changes: number[];
+}
+
+/** What the arena's bytes do not hold: Message's optional fields, plus the ids of a message's edit entries. */
+type Extra = Partial<Message> & { editIds?: number[] };
+
+const OPTIONAL = ['replyToId', 'editedAtMs', 'editCount', 'deleted', 'reactions', 'lastChangeId', 'targetId', 'emoji', 'reactionRemoved'] as const;
+
+/** The plain fields of `m` (what the arena encodes) and its optional ones, if any. */
+function split(m: Message): [Message, Extra | undefined] {
+  const base: Message = {
+    channelId: m.channelId,
+    id: m.id,
+    senderUserId: m.senderUserId,
+    senderDeviceId: m.senderDeviceId,
+    clientMsgId: m.clientMsgId,
+    body: m.body,
+    sentAtMs: m.sentAtMs,
+    kind: m.kind,
+  };
+  let extra: Extra | undefined;
+  for (const k of OPTIONAL) if (m[k] !== undefined) (extra ??= {})[k] = m[k] as never;
+  return [base, extra];
 }
 
 /** Arena chunk size: one ArrayBuffer per ~5,000 typical messages. */
@@ -46,6 +73,13 @@ class Arena {
     return ok ? this.last : undefined;
   }
 
+  /** Overwrites a record's bytes with zeros: a replaced body is then gone from memory, not just unreachable. */
+  wipe(addr: number) {
+    const chunk = this.chunks[Math.floor(addr / CHUNK)]!;
+    const off = addr % CHUNK;
+    chunk.fill(0, off + 4, off + 4 + chunk.readUInt32LE(off));
+  }
+
   get(addr: number): Buffer {
     const chunk = this.chunks[Math.floor(addr / CHUNK)]!;
     const off = addr % CHUNK;
@@ -70,21 +104,27 @@ export class MemoryMessageStore implements MessageStore {
   private readonly refId: number[] = [];
 
   async append(message: Message) {
-    const addr = this.arena.put(message);
+    const [base, extra] = split(message);
+    const addr = this.arena.put(base);
     if (addr === undefined) throw invalid(`message id ${message.id} or time ${message.sentAtMs} is not a non-negative integer below 2^53`);
     let log = this.logs.get(message.channelId);
-    if (!log) this.logs.set(message.channelId, (log = { ids: [], addrs: [] }));
+    if (!log) this.logs.set(message.channelId, (log = { ids: [], addrs: [], extra: new Map(), changes: [] }));
     const { ids } = log;
     let i = ids.length;
     while (i > 0 && ids[i - 1]! > message.id) i--;
-    if (ids[i - 1] === message.id) log.addrs[i - 1] = addr;
-    else if (i === ids.length) {
+    if (ids[i - 1] === message.id) {
+      this.arena.wipe(log.addrs[i - 1]!);
+      log.addrs[i - 1] = addr;
+    } else if (i === ids.length) {
       ids.push(message.id);
       log.addrs.push(addr);
     } else {
       ids.splice(i, 0, message.id);
       log.addrs.splice(i, 0, addr);
     }
+    if (extra) log.extra.set(message.id, extra);
+    else log.extra.delete(message.id);
+    if (isEntry(message)) insertSorted(log.changes, message.id);
     if (message.clientMsgId) {
       let mine = this.byClientId.get(message.senderUserId);
       if (!mine) this.byClientId.set(message.senderUserId, (mine = new Map()));
@@ -92,6 +132,45 @@ export class MemoryMessageStore implements MessageStore {
       this.refLog.push(log);
       this.refId.push(message.id);
     }
+  }
+
+  async applyChange(entry: Message) {
+    const log = this.logs.get(entry.channelId);
+    const i = log ? lowerBound(log.ids, entry.targetId ?? 0) : -1;
+    if (!log || log.ids[i] !== entry.targetId) return;
+    const x: Extra = log.extra.get(entry.targetId) ?? {};
+    log.extra.set(entry.targetId, x);
+    if ((x.lastChangeId ?? 0) < entry.id) x.lastChangeId = entry.id;
+    if (entry.kind === 'reaction') x.reactions = applyReaction(x.reactions, entry.senderUserId, entry.emoji ?? '', !!entry.reactionRemoved);
+    else if (entry.kind === 'edit' && !x.deleted && !x.editIds?.includes(entry.id)) {
+      x.editIds = [...(x.editIds ?? []), entry.id];
+      x.editCount = x.editIds.length;
+      if (entry.id === Math.max(...x.editIds)) {
+        x.editedAtMs = entry.sentAtMs;
+        this.rewrite(log, i, entry.body);
+      }
+    } else if (entry.kind === 'delete') {
+      x.deleted = true;
+      this.rewrite(log, i, '');
+      for (const id of x.editIds ?? []) this.rewrite(log, lowerBound(log.ids, id), '');
+    }
+  }
+
+  /** Replaces the body of the message at index `i`, wiping the old bytes. */
+  private rewrite(log: Log, i: number, body: string) {
+    const old = log.addrs[i];
+    if (old === undefined) return;
+    const m = decodeMessage(this.arena.get(old));
+    m.body = body;
+    const addr = this.arena.put(m);
+    if (addr === undefined) return;
+    this.arena.wipe(old);
+    log.addrs[i] = addr;
+  }
+
+  async countChanges(channelId: string, afterId: number, upTo: number) {
+    const c = this.logs.get(channelId)?.changes;
+    return c ? Math.max(0, lowerBound(c, upTo + 1) - lowerBound(c, afterId + 1)) : 0;
   }
 
   async findByClientMsgId(senderUserId: string, clientMsgId: string) {
@@ -110,28 +189,43 @@ export class MemoryMessageStore implements MessageStore {
     const log = this.logs.get(channelId);
     if (!log || limit <= 0) return [];
     const i = lowerBound(log.ids, afterId + 1);
-    return log.addrs.slice(i, i + limit).map((a) => decodeMessage(this.arena.get(a)));
+    return log.ids.slice(i, i + limit).map((id, k) => this.read(log, id, log.addrs[i + k]!));
   }
 
   async before(channelId: string, beforeId: number, limit: number) {
     const log = this.logs.get(channelId);
     if (!log || limit <= 0) return [];
     const end = beforeId > 0 ? lowerBound(log.ids, beforeId) : log.ids.length;
-    return log.addrs
-      .slice(Math.max(0, end - limit), end)
-      .reverse()
-      .map((a) => decodeMessage(this.arena.get(a)));
+    const start = Math.max(0, end - limit);
+    const out: Message[] = [];
+    for (let k = end - 1; k >= start; k--) out.push(this.read(log, log.ids[k]!, log.addrs[k]!));
+    return out;
   }
 
   private at(log: Log, id: number): Message | undefined {
     const i = lowerBound(log.ids, id);
-    return log.ids[i] === id ? decodeMessage(this.arena.get(log.addrs[i]!)) : undefined;
+    return log.ids[i] === id ? this.read(log, id, log.addrs[i]!) : undefined;
+  }
+
+  /** The message at `addr` with its optional fields (copies: a caller never holds the store's state). */
+  private read(log: Log, id: number, addr: number): Message {
+    const m = decodeMessage(this.arena.get(addr));
+    const x = log.extra.get(id);
+    if (!x) return m;
+    for (const k of OPTIONAL) if (x[k] !== undefined) (m as Extra)[k] = x[k] as never;
+    if (m.reactions) m.reactions = m.reactions.map((r) => ({ emoji: r.emoji, userIds: [...r.userIds] }));
+    return m;
   }
 
   async maxId(channelId: string) {
     const log = this.logs.get(channelId);
     return log?.ids.length ? log.ids[log.ids.length - 1]! : 0;
   }
+}
+
+function insertSorted(ids: number[], id: number) {
+  const i = lowerBound(ids, id);
+  if (ids[i] !== id) ids.splice(i, 0, id);
 }
 
 /** First index whose id >= target. */

@@ -1,5 +1,5 @@
 import type { Cursor } from '../../domain/model.js';
-import type { CursorStore } from '../../ports/CursorStore.js';
+import type { CursorStore, MemberPointers } from '../../ports/CursorStore.js';
 import { num, type CqlSession } from './CqlSession.js';
 import { CursorWriteBehind } from './CursorWriteBehind.js';
 
@@ -13,7 +13,9 @@ export interface CursorStoreOptions {
 
 /**
  * Delivery cursors per device and read pointers per user in
- * ScyllaDB/Cassandra (tables `delivered_cursors`, `read_pointers`).
+ * ScyllaDB/Cassandra (tables `delivered_cursors`, `read_pointers`), and per
+ * channel each member's delivered and read pointers (`member_pointers`, for
+ * receipts; each column its own max-register).
  *
  * Forward-only without a read-modify-write: every write carries
  * `USING TIMESTAMP <the pointer value>`. Cassandra and Scylla resolve
@@ -46,6 +48,9 @@ export class ScyllaCursorStore implements CursorStore {
   private readonly q: ReturnType<typeof queries>;
   private readonly acks?: CursorWriteBehind;
   private readonly reads?: CursorWriteBehind;
+  /** member_pointers (receipts): partition channel, cell user. */
+  private readonly memberAcks?: CursorWriteBehind;
+  private readonly memberReads?: CursorWriteBehind;
   /** Per user and channel: the highest read pointer this node wrote or read (write-behind only). */
   private readonly known = new Map<string, number>();
   private readonly knownMax: number;
@@ -61,20 +66,49 @@ export class ScyllaCursorStore implements CursorStore {
       const onError = opts.onError ?? (() => {});
       this.acks = new CursorWriteBehind(session, this.q.ack, ms, onError);
       this.reads = new CursorWriteBehind(session, this.q.markRead, ms, onError);
+      this.memberAcks = new CursorWriteBehind(session, this.q.memberDelivered, ms, onError);
+      this.memberReads = new CursorWriteBehind(session, this.q.memberRead, ms, onError);
     }
   }
 
-  /** One unlogged batch: all rows are in the device's partition, so it is a single request. */
+  /**
+   * One unlogged batch for the device's partition (a single request), and with it one
+   * max-register write per channel to the member's pointer in `member_pointers`.
+   */
   async ackDelivered(userId: string, deviceId: string, cursors: Cursor[]): Promise<void> {
     if (cursors.length === 0) return;
     if (this.acks) {
       const part = `${userId}\0${deviceId}`;
-      for (const c of cursors) this.acks.raise(part, c.channelId, c.lastMessageId, (v) => [v, v, userId, deviceId, c.channelId]);
+      for (const c of cursors) {
+        this.acks.raise(part, c.channelId, c.lastMessageId, (v) => [v, v, userId, deviceId, c.channelId]);
+        this.memberAcks!.raise(c.channelId, userId, c.lastMessageId, (v) => [v, v, c.channelId, userId]);
+      }
       return;
     }
     const items = cursors.map((c) => ({ query: this.q.ack, params: [c.lastMessageId, c.lastMessageId, userId, deviceId, c.channelId] }));
-    if (items.length === 1) await this.session.execute(items[0]!.query, items[0]!.params, { idempotent: true });
-    else await this.session.batch(items, { idempotent: true, logged: false });
+    const members = cursors.map((c) =>
+      this.session.execute(this.q.memberDelivered, [c.lastMessageId, c.lastMessageId, c.channelId, userId], { idempotent: true }),
+    );
+    if (items.length === 1) await Promise.all([this.session.execute(items[0]!.query, items[0]!.params, { idempotent: true }), ...members]);
+    else await Promise.all([this.session.batch(items, { idempotent: true, logged: false }), ...members]);
+  }
+
+  /** One read of the channel's partition in `member_pointers`. */
+  async memberPointers(channelId: string): Promise<Map<string, MemberPointers>> {
+    const rows = await this.session.all(this.q.members, [channelId], { idempotent: true });
+    const out = new Map(rows.map((r) => [r['user_id'] as string, { delivered: num(r['delivered'] ?? 0), read: num(r['read'] ?? 0) }]));
+    // What this node queued and has not written yet (write-behind).
+    for (const [field, wb] of [
+      ['delivered', this.memberAcks],
+      ['read', this.memberReads],
+    ] as const) {
+      for (const [userId, { value }] of wb?.queued(channelId) ?? []) {
+        const p = out.get(userId) ?? { delivered: 0, read: 0 };
+        p[field] = Math.max(p[field], value);
+        out.set(userId, p);
+      }
+    }
+    return out;
   }
 
   async delivered(userId: string, deviceId: string): Promise<Map<string, number>> {
@@ -92,13 +126,17 @@ export class ScyllaCursorStore implements CursorStore {
   async markRead(userId: string, channelId: string, messageId: number): Promise<number> {
     if (this.reads) {
       this.reads.raise(userId, channelId, messageId, (v) => [v, v, userId, channelId]);
+      this.memberReads!.raise(channelId, userId, messageId, (v) => [v, v, channelId, userId]);
       const key = `${userId}\0${channelId}`;
       const known = this.known.get(key);
       if (known !== undefined) return this.remember(key, Math.max(known, messageId));
       const row = (await this.session.execute(this.q.readOne, [userId, channelId], { idempotent: true })).first();
       return this.remember(key, Math.max(messageId, row ? num(row['last_id']) : 0, this.known.get(key) ?? 0));
     }
-    await this.session.execute(this.q.markRead, [messageId, messageId, userId, channelId], { idempotent: true });
+    await Promise.all([
+      this.session.execute(this.q.markRead, [messageId, messageId, userId, channelId], { idempotent: true }),
+      this.session.execute(this.q.memberRead, [messageId, messageId, channelId, userId], { idempotent: true }),
+    ]);
     const row = (await this.session.execute(this.q.readOne, [userId, channelId], { idempotent: true })).first();
     return Math.max(messageId, row ? num(row['last_id']) : 0);
   }
@@ -114,7 +152,7 @@ export class ScyllaCursorStore implements CursorStore {
 
   /** Writes every queued raise (shutdown); a no-op when writing through. */
   async flush(): Promise<void> {
-    await Promise.all([this.acks?.drain(), this.reads?.drain()]);
+    await Promise.all([this.acks?.drain(), this.reads?.drain(), this.memberAcks?.drain(), this.memberReads?.drain()]);
   }
 
   private remember(key: string, v: number): number {
@@ -132,7 +170,11 @@ function mergeQueued(into: Map<string, number>, queued: ReadonlyMap<string, { va
 function queries(session: CqlSession) {
   const d = session.table('delivered_cursors');
   const r = session.table('read_pointers');
+  const mp = session.table('member_pointers');
   return {
+    memberDelivered: `UPDATE ${mp} USING TIMESTAMP ? SET delivered = ? WHERE channel_id = ? AND user_id = ?`,
+    memberRead: `UPDATE ${mp} USING TIMESTAMP ? SET read = ? WHERE channel_id = ? AND user_id = ?`,
+    members: `SELECT user_id, delivered, read FROM ${mp} WHERE channel_id = ?`,
     ack: `UPDATE ${d} USING TIMESTAMP ? SET last_id = ? WHERE user_id = ? AND device_id = ? AND channel_id = ?`,
     delivered: `SELECT channel_id, last_id FROM ${d} WHERE user_id = ? AND device_id = ?`,
     markRead: `UPDATE ${r} USING TIMESTAMP ? SET last_id = ? WHERE user_id = ? AND channel_id = ?`,

@@ -1,4 +1,4 @@
-import type { Message, MessageKind } from '../../domain/model.js';
+import type { Message, MessageKind, Reaction } from '../../domain/model.js';
 import type { MessageStore } from '../../ports/MessageStore.js';
 import { num, type CqlSession, type Row } from './CqlSession.js';
 
@@ -16,7 +16,11 @@ const BUCKET_PAGE = 32;
 /** Buckets remembered as indexed, per process; past this the memo starts over. */
 const KNOWN_BUCKETS_MAX = 100_000;
 
-const COLUMNS = 'channel_id, id, sender_user_id, sender_device_id, client_msg_id, body, sent_at_ms, kind';
+const COLUMNS =
+  'channel_id, id, sender_user_id, sender_device_id, client_msg_id, body, sent_at_ms, kind, ' +
+  'reply_to_id, edited_at_ms, edit_ids, deleted, reactions, last_change_id, target_id, emoji, reaction_removed';
+/** Separates the emoji from the user id in an element of the `reactions` set. */
+const SEP = '\u0000';
 
 /**
  * Channel history in ScyllaDB/Cassandra (tables `messages`,
@@ -80,9 +84,14 @@ export class ScyllaMessageStore implements MessageStore {
         message.body,
         message.sentAtMs,
         message.kind,
+        message.replyToId ?? null,
+        message.targetId ?? null,
+        message.emoji ?? null,
+        message.reactionRemoved ?? null,
       ],
     };
     await Promise.all([
+      message.targetId ? this.session.execute(this.q.change, [message.channelId, message.id], { idempotent: true }) : undefined,
       message.clientMsgId
         ? this.session.batch([row, { query: this.q.byClient, params: [message.senderUserId, message.clientMsgId, message.channelId, message.id] }], {
             idempotent: true,
@@ -158,6 +167,46 @@ export class ScyllaMessageStore implements MessageStore {
     }
   }
 
+  /**
+   * Reactions are set-element writes (no read; concurrent reactors never overwrite each
+   * other). An edit or delete reads the target first (its edit ids) and then writes:
+   * two changes of one message applied at the same moment may leave `last_change_id`
+   * at the lower of the two ids. The erased body is an overwrite: the old cell is
+   * shadowed at once and purged from disk at compaction.
+   */
+  async applyChange(entry: Message): Promise<void> {
+    const target = entry.targetId;
+    if (!target) return;
+    const key = [entry.channelId, this.bucketOf(target), target];
+    const opts = { idempotent: true };
+    if (entry.kind === 'reaction') {
+      const q = entry.reactionRemoved ? this.q.unreact : this.q.react;
+      await this.session.execute(q, [[`${entry.emoji}${SEP}${entry.senderUserId}`], entry.id, ...key], opts);
+      return;
+    }
+    const row = (await this.session.execute(this.q.state, key, opts)).first();
+    if (!row) return;
+    const editIds = ((row['edit_ids'] as unknown[] | null) ?? []).map(num);
+    if (entry.kind === 'edit') {
+      if (row['deleted'] || editIds.includes(entry.id)) return;
+      const newest = editIds.every((id) => id < entry.id);
+      const params = newest ? [entry.body, entry.sentAtMs, [entry.id], entry.id, ...key] : [[entry.id], ...key];
+      await this.session.execute(newest ? this.q.edit : this.q.addEditId, params, opts);
+    } else if (entry.kind === 'delete') {
+      await Promise.all([
+        this.session.execute(this.q.erase, [entry.id, ...key], opts),
+        ...editIds.map((id) => this.session.execute(this.q.eraseEntry, [entry.channelId, this.bucketOf(id), id], opts)),
+      ]);
+    }
+  }
+
+  /** One range read of the channel's partition in `message_changes`. */
+  async countChanges(channelId: string, afterId: number, upTo: number): Promise<number> {
+    if (upTo <= afterId) return 0;
+    const row = (await this.session.execute(this.q.countChanges, [channelId, afterId, upTo], { idempotent: true })).first();
+    return row ? num(row['n']) : 0;
+  }
+
   private bucketOf(id: number): number {
     return Math.floor(id / this.bucketSize);
   }
@@ -185,8 +234,17 @@ function queries(session: CqlSession) {
     byClient: `INSERT INTO ${session.table('messages_by_client')} (sender_user_id, client_msg_id, channel_id, id) VALUES (?, ?, ?, ?)`,
     findByClient: `SELECT channel_id, id FROM ${session.table('messages_by_client')} WHERE sender_user_id = ? AND client_msg_id = ?`,
     insert:
-      `INSERT INTO ${m} (channel_id, bucket, id, sender_user_id, sender_device_id, client_msg_id, body, sent_at_ms, kind) ` +
-      `VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO ${m} (channel_id, bucket, id, sender_user_id, sender_device_id, client_msg_id, body, sent_at_ms, kind, ` +
+      `reply_to_id, target_id, emoji, reaction_removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    change: `INSERT INTO ${session.table('message_changes')} (channel_id, id) VALUES (?, ?)`,
+    countChanges: `SELECT COUNT(*) AS n FROM ${session.table('message_changes')} WHERE channel_id = ? AND id > ? AND id <= ?`,
+    state: `SELECT edit_ids, deleted FROM ${m} WHERE channel_id = ? AND bucket = ? AND id = ?`,
+    react: `UPDATE ${m} SET reactions = reactions + ?, last_change_id = ? WHERE channel_id = ? AND bucket = ? AND id = ?`,
+    unreact: `UPDATE ${m} SET reactions = reactions - ?, last_change_id = ? WHERE channel_id = ? AND bucket = ? AND id = ?`,
+    edit: `UPDATE ${m} SET body = ?, edited_at_ms = ?, edit_ids = edit_ids + ?, last_change_id = ? WHERE channel_id = ? AND bucket = ? AND id = ?`,
+    addEditId: `UPDATE ${m} SET edit_ids = edit_ids + ? WHERE channel_id = ? AND bucket = ? AND id = ?`,
+    erase: `UPDATE ${m} SET body = '', deleted = true, last_change_id = ? WHERE channel_id = ? AND bucket = ? AND id = ?`,
+    eraseEntry: `UPDATE ${m} SET body = '' WHERE channel_id = ? AND bucket = ? AND id = ?`,
     get: `SELECT ${COLUMNS} FROM ${m} WHERE channel_id = ? AND bucket = ? AND id = ?`,
     bucketsDown: `SELECT bucket FROM ${b} WHERE channel_id = ? AND bucket <= ? LIMIT ${BUCKET_PAGE}`,
     bucketsUp: `SELECT bucket FROM ${b} WHERE channel_id = ? AND bucket >= ? ORDER BY bucket ASC LIMIT ${BUCKET_PAGE}`,
@@ -197,6 +255,37 @@ function queries(session: CqlSession) {
 }
 
 function toMessage(r: Row): Message {
+  const m = baseMessage(r);
+  if (r['reply_to_id'] != null) m.replyToId = num(r['reply_to_id']);
+  const editIds = r['edit_ids'] as unknown[] | null;
+  if (editIds?.length) {
+    m.editCount = editIds.length;
+    m.editedAtMs = num(r['edited_at_ms'] ?? 0);
+  }
+  if (r['deleted']) m.deleted = true;
+  const reactions = r['reactions'] as string[] | null;
+  if (reactions?.length) m.reactions = groupReactions(reactions);
+  if (r['last_change_id'] != null) m.lastChangeId = num(r['last_change_id']);
+  if (r['target_id'] != null) m.targetId = num(r['target_id']);
+  if (r['emoji'] != null) m.emoji = r['emoji'];
+  if (r['reaction_removed'] != null) m.reactionRemoved = r['reaction_removed'];
+  return m;
+}
+
+/** "emoji NUL user" elements (sorted by the set) to one entry per emoji. */
+function groupReactions(elements: string[]): Reaction[] {
+  const by = new Map<string, string[]>();
+  for (const e of elements) {
+    const i = e.lastIndexOf(SEP);
+    const emoji = e.slice(0, i);
+    const users = by.get(emoji) ?? [];
+    users.push(e.slice(i + 1));
+    by.set(emoji, users);
+  }
+  return [...by].map(([emoji, userIds]) => ({ emoji, userIds }));
+}
+
+function baseMessage(r: Row): Message {
   return {
     channelId: r['channel_id'],
     id: num(r['id']),

@@ -35,6 +35,11 @@ import { toDomainError, type CqlSession } from './CqlSession.js';
  *   CREATE TABLE IF NOT EXISTS): per device the token generation, the hash of
  *   the current refresh token and the last rotated-out hashes. A device
  *   without a row signed in before sessions existed: generation 0, no refresh token.
+ * - message_changes: per channel, the ids of lifecycle entries (edits,
+ *   deletes, reactions), so unread counts leave them out with one range read.
+ * - member_pointers: per channel and member, the highest id any of the
+ *   member's devices acked and the member's read pointer (receipts), each a
+ *   max-register like delivered_cursors.
  */
 export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS messages (
@@ -92,6 +97,36 @@ export const SCHEMA: readonly string[] = [
      refresh_hash text, refresh_expires_at_ms bigint, used_hashes list<text>,
      PRIMARY KEY (user_id, device_id)
    )`,
+  `CREATE TABLE IF NOT EXISTS message_changes (
+     channel_id text, id bigint,
+     PRIMARY KEY (channel_id, id)
+   )`,
+  `CREATE TABLE IF NOT EXISTS member_pointers (
+     channel_id text, user_id text, delivered bigint, read bigint,
+     PRIMARY KEY (channel_id, user_id)
+   )`,
+];
+
+/**
+ * Columns added to existing tables after their release, in order: each is
+ * added only when `system_schema.columns` does not list it yet (CQL has no
+ * portable `ADD IF NOT EXISTS`), so a keyspace of any earlier version is
+ * upgraded in place and running it again is a no-op.
+ * messages: the current state of a message (reply, edits, delete, reactions
+ * as a set of "emoji NUL user id" elements: adding and removing elements
+ * needs no read and concurrent reactors never overwrite each other) and the
+ * fields of lifecycle entries.
+ */
+export const ADDED_COLUMNS: ReadonlyArray<readonly [table: string, column: string, type: string]> = [
+  ['messages', 'reply_to_id', 'bigint'],
+  ['messages', 'edited_at_ms', 'bigint'],
+  ['messages', 'edit_ids', 'set<bigint>'],
+  ['messages', 'deleted', 'boolean'],
+  ['messages', 'reactions', 'set<text>'],
+  ['messages', 'last_change_id', 'bigint'],
+  ['messages', 'target_id', 'bigint'],
+  ['messages', 'emoji', 'text'],
+  ['messages', 'reaction_removed', 'boolean'],
 ];
 
 /** Settings of the physical layout that must never change for a keyspace. */
@@ -120,6 +155,7 @@ export async function migrate(session: CqlSession, layout: LayoutSettings): Prom
       statement.replace(/^CREATE TABLE IF NOT EXISTS (\w+)/, (_, t: string) => `CREATE TABLE IF NOT EXISTS ${session.table(t)}`),
     );
   }
+  await addColumns(session);
   const want = String(layout.messageBucketSize);
   const rs = await session.execute(`INSERT INTO ${session.table('meta')} (name, value) VALUES ('message_bucket_size', ?) IF NOT EXISTS`, [want], {
     idempotent: false,
@@ -130,6 +166,22 @@ export async function migrate(session: CqlSession, layout: LayoutSettings): Prom
       `keyspace ${session.keyspace} stores messages in buckets of ${have} ids; this node is configured with ${want}. ` +
         `Use the keyspace's bucket size (changing it needs a data migration).`,
     );
+  }
+}
+
+async function addColumns(session: CqlSession) {
+  const rs = await session.client.execute('SELECT table_name, column_name FROM system_schema.columns WHERE keyspace_name = ?', [session.keyspace], {
+    prepare: true,
+  });
+  const have = new Set(rs.rows.map((r) => `${r['table_name']}.${r['column_name']}`));
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    if (have.has(`${table}.${column}`)) continue;
+    try {
+      await ddl(session, `ALTER TABLE ${session.table(table)} ADD ${column} ${type}`);
+    } catch (e) {
+      // Another node starting at the same time added it first.
+      if (!/conflicts with an existing column|already exists/i.test(String((e as Error).message))) throw e;
+    }
   }
 }
 

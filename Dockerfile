@@ -3,12 +3,11 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY buf.yaml buf.gen.yaml tsconfig.json ./
+COPY buf.yaml buf.gen.yaml tsconfig.json tsconfig.build.json ./
 COPY proto ./proto
 COPY src ./src
-COPY test ./test
 COPY web ./web
-RUN npx buf generate && npx tsc -p tsconfig.json \
+RUN npx buf generate && npx tsc -p tsconfig.build.json \
   && npx tsc -p web/tsconfig.json \
   && npx esbuild web/src/main.ts --bundle --format=esm --target=es2022 --minify --sourcemap --log-level=warning --outfile=web/dist/app.js
 

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: run run-cluster test build gen web lint format install clean infra
+.PHONY: run run-cluster test unit build gen web lint format install clean infra
 
 run: build ## one node on the embedded default (in-memory adapters) at 127.0.0.1:50051
 	node dist/src/app/main.js
@@ -39,9 +39,13 @@ web: gen ## the browser client: web/src and the client generated from proto/, ty
 build: gen web
 	npx tsc -p tsconfig.json
 
-lint: install ## proto lint, then format and lint of every TypeScript/JavaScript source (Biome)
+lint: install ## proto lint and breaking-change check against the previous commit, then format and lint of every source (Biome)
 	npx buf lint
+	if git rev-parse -q --verify HEAD~1 >/dev/null; then npx buf breaking --against '.git#ref=HEAD~1'; else echo "buf breaking: no previous commit here (shallow clone): skipped"; fi
 	npx biome ci --colors=off .
+
+unit: build ## the tests that need no Redis, Cassandra or browser (under a minute)
+	node --test --test-concurrency=1 --test-force-exit $$(find dist/src dist/bench -name '*.test.js') dist/test/contract/memory.test.js
 
 format: install ## rewrites sources in the project's format (Biome)
 	npx biome format --write .

@@ -128,7 +128,7 @@ export function targetsOf(r: Results, q: Ratios, mode: Mode, densityK: number, s
       met: le(v, max),
     });
   }
-  const enc = q.groupMemoryEncodesPerMessage;
+  const enc = q.groupMemoryEncodesPerMessage ?? null;
   t.push({
     target: '100-member groups: a message is serialized once, not per receiver',
     measured:
@@ -143,7 +143,7 @@ export function targetsOf(r: Results, q: Ratios, mode: Mode, densityK: number, s
     target: '100-member group fan-out deliveries/s >= 80% of a bare grpc-js fan-out',
     measured:
       `${n(gsat('project-memory'))} vs ${n(gsat('bare fan-out'))} deliveries/s = ${pct(q.groupMemoryOverBare!)}` +
-      (q.groupProductionOverBare !== null ? `; production ${n(gsat('project-production'))} = ${pct(q.groupProductionOverBare)}` : ''),
+      (q.groupProductionOverBare != null ? `; production ${n(gsat('project-production'))} = ${pct(q.groupProductionOverBare)}` : ''),
     met: ge(q.groupMemoryOverBare!, 0.8),
   });
   const pm = ok(r.density['project-memory']);

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { ChatCore } from '../core/ChatCore.js';
 import { ephemeralStats } from '../core/EphemeralLimits.js';
 import type { Logger } from '../core/logger.js';
+import type { Ports } from '../core/deps.js';
 import { startGrpcServer } from '../transport/server.js';
 import { Metrics } from '../transport/metrics.js';
 import { countFanout } from './countFanout.js';
@@ -17,6 +18,8 @@ import type { Config } from './config.js';
 
 export interface RunningNode {
   core: ChatCore;
+  /** The adapters the node runs on (operations and tests look through them; the transport never does). */
+  ports: Ports;
   nodeId: string;
   address: string;
   port: number;
@@ -112,6 +115,7 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
   let stopping: Promise<void> | undefined;
   return {
     core,
+    ports: c.ports,
     nodeId: cfg.CHAT_NODE_ID,
     address,
     port: grpc.port,

@@ -27,7 +27,7 @@ export class ChatCore {
   private unlisten: Array<() => void> = [];
 
   constructor(
-    readonly deps: CoreDeps,
+    private readonly deps: CoreDeps,
     authSettings: Omit<AuthSettings, 'loginAttemptsPerMinute'>,
   ) {
     const auth = { ...authSettings, loginAttemptsPerMinute: deps.settings.loginAttemptsPerMinute };
@@ -36,6 +36,16 @@ export class ChatCore {
     this.messaging = new Messaging(deps, this.channels, (userId) => this.hub.countFor(userId) > 0);
     this.lifecycle = new Lifecycle(deps, this.channels);
     this.presence = new PresenceTracker(deps);
+  }
+
+  /** The node's settings (read-only), for the transport's per-stream limits. */
+  get settings(): CoreDeps['settings'] {
+    return this.deps.settings;
+  }
+
+  /** The node a client should connect to (discovery's choice, hinted region first). */
+  pickServer(regionHint: string) {
+    return this.deps.registry.pick(regionHint);
   }
 
   start() {

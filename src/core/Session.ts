@@ -125,8 +125,25 @@ export class Session {
     if (!this.closed) this.out.push(ev);
   }
 
+  /**
+   * Sends a message from this stream's device. Its `send_ack` comes down this
+   * stream in channel order, in place of the message's own frame; a refusal
+   * throws (the transport answers it with `send_error`).
+   */
+  async send(channelId: string, clientMsgId: string, body: string, replyToId?: number) {
+    this.expectOwn(clientMsgId);
+    try {
+      const r = await this.messaging.send({ kind: 'user', userId: this.userId, deviceId: this.deviceId }, channelId, clientMsgId, body, replyToId);
+      this.ownSent(r.message, r.duplicate);
+      return r;
+    } catch (e) {
+      this.ownFailed(clientMsgId);
+      throw e;
+    }
+  }
+
   /** A `send` frame of this stream is being processed: its ack will stand in for the message's frame. */
-  expectOwn(clientMsgId: string) {
+  private expectOwn(clientMsgId: string) {
     const key = clientMsgId.toLowerCase();
     const p = this.ownPending.get(key);
     // A resend while the first is still owed its ack: both are counted, so a refused resend does not cancel the first one's ack.
@@ -135,7 +152,7 @@ export class Session {
   }
 
   /** The send failed: no ack is due for it (the caller writes `send_error`). */
-  ownFailed(clientMsgId: string) {
+  private ownFailed(clientMsgId: string) {
     const key = clientMsgId.toLowerCase();
     const p = this.ownPending.get(key);
     if (p && --p.sends <= 0) this.ownPending.delete(key);
@@ -148,7 +165,7 @@ export class Session {
    * id), so an ack never waits for the broker and never overtakes an earlier
    * message of its channel.
    */
-  ownSent(m: Message, duplicate: boolean) {
+  private ownSent(m: Message, duplicate: boolean) {
     const p = this.ownPending.get(m.clientMsgId);
     if (!p || this.closed) return;
     p.duplicate = duplicate;

@@ -6,7 +6,7 @@ import { openUnary, type TransportDeps } from './handler.js';
 export function discoveryService(deps: TransportDeps): DiscoveryServiceServer {
   return {
     pickServer: openUnary(deps, async (req) => {
-      const node = await deps.core.deps.registry.pick(req.regionHint);
+      const node = await deps.core.pickServer(req.regionHint);
       if (!node) throw unavailable('no healthy chat node is known; retry shortly');
       return { server: { nodeId: node.nodeId, address: node.address, region: node.region } };
     }),

@@ -14,7 +14,7 @@ export function presenceService(deps: TransportDeps): PresenceServiceServer {
     heartbeat: unary(deps, async (_req, { principal }) => {
       if (!isUser(principal)) throw denied('only devices heartbeat');
       await core.presence.heartbeat(principal.userId, principal.deviceId);
-      return { intervalMs: core.deps.settings.heartbeatIntervalMs };
+      return { intervalMs: core.settings.heartbeatIntervalMs };
     }),
     getPresence: unary(deps, async (req, { principal }) => ({
       presences: (await core.visiblePresence(principal, req.userIds)).map(toProtoPresence),

@@ -41,7 +41,7 @@ export function openServerStream(
   const labels = methodLabels(call.getPath(), type);
   deps.metrics.started.inc(labels);
   deps.metrics.streams.inc();
-  const out = new StreamOutbox(call, deps.core.deps.settings.outboundQueueLimit, encode, () => finish(), deps.metrics, type);
+  const out = new StreamOutbox(call, deps.core.settings.outboundQueueLimit, encode, () => finish(), deps.metrics, type);
   const finish = () => {
     if (finished) return;
     finished = true;

@@ -89,7 +89,7 @@ export function connectHandler(deps: TransportDeps) {
     };
 
     // The stream holds a slot of its user from authentication on, and must send resume in time.
-    const resumeMs = core.deps.settings.resumeTimeoutMs;
+    const resumeMs = core.settings.resumeTimeoutMs;
     const timer = setTimeout(() => s.fail(deadline(`no resume frame within ${resumeMs} ms: send resume as the first frame`)), resumeMs);
     s.onEnd(() => clearTimeout(timer));
     const auth = authenticate(core, call as unknown as ServerWritableStream<unknown, unknown>).then((p) => {
@@ -140,13 +140,10 @@ async function handleFrame(deps: TransportDeps, session: Session | undefined, ou
     switch (f?.$case) {
       case 'send': {
         const cm = f.send.clientMsgId;
-        session.expectOwn(cm);
         try {
-          const r = await core.messaging.send(p, f.send.channelId, cm, f.send.body, f.send.replyToId);
+          const r = await session.send(f.send.channelId, cm, f.send.body, f.send.replyToId);
           if (!r.duplicate) deps.metrics.accepted.inc();
-          session.ownSent(r.message, r.duplicate);
         } catch (e) {
-          session.ownFailed(cm);
           session.push({ type: 'sendError', clientMsgId: cm.slice(0, 64), code: codeOf(e), message: toStatus(e, deps.log).details });
         }
         return;

@@ -21,7 +21,7 @@ test('a stream that does not read is cut off at the queue bound with RESOURCE_EX
   const [a] = (await registerAndLogin(env.api, `a_${t}`)) as [Device];
   const [slow, fast] = (await registerAndLogin(env.api, `b_${t}`, ['slow', 'fast'])) as [Device, Device];
   const ch = (await a.openDirect(slow.userName)).channel!.channelId;
-  const baseSubs = env.node.core.deps.fanout.subscriptionCount();
+  const baseSubs = env.node.ports.fanout.subscriptionCount();
   const baseSessions = env.node.core.hub.count();
 
   // The slow device reaches the node through a proxy that can stop delivering bytes to it.
@@ -72,7 +72,7 @@ test('a stream that does not read is cut off at the queue bound with RESOURCE_EX
   quick.close();
   await sleep(100);
   assert.equal(env.node.core.hub.count(), baseSessions, 'every session released');
-  assert.equal(env.node.core.deps.fanout.subscriptionCount(), baseSubs, 'every subscription released');
+  assert.equal(env.node.ports.fanout.subscriptionCount(), baseSubs, 'every subscription released');
 });
 
 test('cancelled streams release their subscriptions and presence', async () => {
@@ -80,15 +80,15 @@ test('cancelled streams release their subscriptions and presence', async () => {
   const [a] = (await registerAndLogin(env.api, `a_${t}`)) as [Device];
   const [b] = (await registerAndLogin(env.api, `b_${t}`)) as [Device];
   await a.openDirect(b.userName);
-  const baseSubs = env.node.core.deps.fanout.subscriptionCount();
+  const baseSubs = env.node.ports.fanout.subscriptionCount();
   const baseSessions = env.node.core.hub.count();
   const streams = Array.from({ length: 20 }, (_, i) => (i % 2 ? a.connect() : b.subscribe()));
   await Promise.all(streams.map((s) => s.caughtUp()));
   assert.equal(env.node.core.hub.count(), baseSessions + 20);
-  assert.ok(env.node.core.deps.fanout.subscriptionCount() > baseSubs);
+  assert.ok(env.node.ports.fanout.subscriptionCount() > baseSubs);
   streams.forEach((s) => s.close());
   await sleep(200);
   assert.equal(env.node.core.hub.count(), baseSessions);
-  assert.equal(env.node.core.deps.fanout.subscriptionCount(), baseSubs);
+  assert.equal(env.node.ports.fanout.subscriptionCount(), baseSubs);
   assert.equal(env.node.core.presence.connectedDevices(), 0);
 });

@@ -118,7 +118,7 @@ test('the body of a deleted message and of its edits is erased in storage (the r
   const m = (await a1.send(ch, 'SECRET-one')).message!;
   const e = await edit(a1, ch, m.id, 'SECRET-two');
   await remove(a1, ch, m.id);
-  const store = env.node.core.deps.messages;
+  const store = env.node.ports.messages;
   const row = await store.get(ch, m.id);
   assert.deepEqual([row?.body, row?.deleted, row?.senderUserId], ['', true, a1.userId]);
   assert.equal((await store.get(ch, e.entry!.id))?.body, '', 'the edit entry row holds no text');
@@ -179,7 +179,7 @@ test('unread counts and push count new messages only: edits, deletes and reactio
   for (let i = 0; i < 3; i++) ms.push((await a1.send(ch, `m${i}`)).message!);
   assert.equal(await unread(b, ch), 3);
   // Count pushes for this channel (B and C are offline: a new message is pushed to them).
-  const push = env.node.core.deps.push;
+  const push = env.node.ports.push;
   const notify = push.notify.bind(push);
   let pushes = 0;
   push.notify = (n) => {

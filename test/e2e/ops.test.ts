@@ -22,7 +22,7 @@ after(async () => {
 });
 
 const require = createRequire(import.meta.url);
-type AnyClient = Record<string, (...a: unknown[]) => unknown> & { close(): void };
+type AnyClient = { ServerReflectionInfo(): unknown; close(): void };
 
 test('grpc.health.v1 answers SERVING and server reflection lists the chat services', async () => {
   assert.equal(await healthStatus(env.node.address), 'SERVING');

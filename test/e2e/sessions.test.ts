@@ -87,7 +87,7 @@ test('revoking a device ends its open streams with UNAUTHENTICATED within 2 s, a
 test('the token check reads no store per call (generations cached per node)', async () => {
   const [d] = (await registerAndLogin(env.api, `hc_${randomUUID().slice(0, 6)}`)) as [Device];
   await d.chat(C.listChannels, {});
-  const accounts = env.node.core.deps.accounts;
+  const accounts = env.node.ports.accounts;
   const read = accounts.session.bind(accounts);
   let reads = 0;
   accounts.session = (u, dev) => {

@@ -59,7 +59,7 @@ test('a token for a user that has no account (any more) is refused, on unary cal
   assert.equal(got, status.UNAUTHENTICATED);
   // A known account is answered from the cache: no store read per call.
   let reads = 0;
-  const accounts = env.node.core.deps.accounts;
+  const accounts = env.node.ports.accounts;
   const byId = accounts.byId.bind(accounts);
   accounts.byId = (id) => {
     reads++;

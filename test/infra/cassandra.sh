@@ -21,6 +21,10 @@
 #   CHAT_CASSANDRA_TIMEOUT  seconds to wait for CQL (180)
 #   CHAT_CASSANDRA_JMX_PORT local JMX port for nodetool; unset = no JMX listener
 #   CHAT_CASSANDRA_STORAGE_PORT inter-node port   (7000, or a free one if taken)
+#   CHAT_CASSANDRA_COMMITLOG_SYNC periodic (default: writes are acknowledged before the
+#                           commit log is synced, every 10 s; a killed lone node can lose
+#                           up to that much) or group (acknowledged after an fsync, grouped
+#                           every 5 ms: what a lone node needs to survive SIGKILL)
 #   CHAT_CASSANDRA_KEEP_DATA 1: start on the data left by the previous node in this
 #                           directory (a restart); default: wipe it first
 # Stop the node: kill "$(cat /tmp/grpc-chat-cassandra/cassandra.pid)" (data is wiped at the next start).
@@ -142,6 +146,11 @@ free_port() { # preferred
   if ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; then echo "$1"; return; fi
   node -e "const s=require('net').createServer().listen(0,'$HOST',()=>{console.log(s.address().port);s.close()})"
 }
+if [[ "${CHAT_CASSANDRA_COMMITLOG_SYNC:-periodic}" == group ]]; then
+  COMMITLOG_SYNC_YAML=$'commitlog_sync: group\ncommitlog_sync_group_window: 5ms'
+else
+  COMMITLOG_SYNC_YAML=$'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms'
+fi
 STORAGE_PORT="$(free_port "${CHAT_CASSANDRA_STORAGE_PORT:-7000}")"
 if [[ "${CHAT_CASSANDRA_KEEP_DATA:-}" == 1 && -d "$RUN/data" ]]; then
   log "restarting on the data in $RUN"
@@ -174,8 +183,7 @@ commitlog_directory: $RUN/commitlog
 saved_caches_directory: $RUN/saved_caches
 hints_directory: $RUN/hints
 cdc_raw_directory: $RUN/cdc_raw
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
+$COMMITLOG_SYNC_YAML
 commitlog_segment_size: $COMMITLOG_SEGMENT
 # Tests create and drop a keyspace per run: no snapshot on drop/truncate.
 auto_snapshot: false

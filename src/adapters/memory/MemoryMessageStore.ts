@@ -136,10 +136,12 @@ export class MemoryMessageStore implements MessageStore {
 
   async applyChange(entry: Message) {
     const log = this.logs.get(entry.channelId);
-    const i = log ? lowerBound(log.ids, entry.targetId ?? 0) : -1;
-    if (!log || log.ids[i] !== entry.targetId) return;
-    const x: Extra = log.extra.get(entry.targetId) ?? {};
-    log.extra.set(entry.targetId, x);
+    const target = entry.targetId;
+    if (!log || target === undefined) return;
+    const i = lowerBound(log.ids, target);
+    if (log.ids[i] !== target) return;
+    const x: Extra = log.extra.get(target) ?? {};
+    log.extra.set(target, x);
     if ((x.lastChangeId ?? 0) < entry.id) x.lastChangeId = entry.id;
     if (entry.kind === 'reaction') x.reactions = applyReaction(x.reactions, entry.senderUserId, entry.emoji ?? '', !!entry.reactionRemoved);
     else if (entry.kind === 'edit' && !x.deleted && !x.editIds?.includes(entry.id)) {

@@ -1,7 +1,7 @@
 import { Client, credentials, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { AccountServiceService } from '../../src/gen/chat/v1/account.js';
-import { ChatServiceService, ClientFrame } from '../../src/gen/chat/v1/chat.js';
+import { ChatClient } from '../../src/client/index.js';
+import { ClientFrame } from '../../src/gen/chat/v1/chat.js';
 import { makeBody, parseBodyBuf, parsed } from '../lib/body.js';
 import { msg, msgIdSeq, MsgIds, readAckId, readAckMessageId, readServerFrame, SendFrameEncoder } from '../lib/pb.js';
 import { pool, waitFor, type Fleet, type FleetOptions } from './fleet.js';
@@ -15,20 +15,6 @@ import type { Recorder } from './recorder.js';
 
 const CONNECT = '/chat.v1.ChatService/Connect';
 const raw = (b: Buffer) => b;
-
-interface UnaryDef<Req, Res> {
-  path: string;
-  requestSerialize: (v: Req) => Buffer;
-  responseDeserialize: (b: Buffer) => Res;
-}
-
-export function unary<Req, Res>(client: Client, def: UnaryDef<Req, Res>, req: Req, md = new Metadata(), timeoutMs = 30_000): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, { deadline: Date.now() + timeoutMs }, (e, r) =>
-      e ? reject(e) : resolve(r!),
-    ),
-  );
-}
 
 export const bearer = (token: string) => {
   const md = new Metadata();
@@ -77,20 +63,23 @@ export interface Topology {
   usersPerChannel: number;
 }
 
-/** Registers users, logs their devices in and creates their channels through the public API. */
+/** The SDK client the bench's setup uses (registration, logins, channels); the hot loop keeps its raw frames. */
+export const setupClient = (address: string) => new ChatClient(address, { deadlineMs: 30_000, channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
+
+/** Registers users, logs their devices in and creates their channels through the public API (the SDK). */
 export async function setupProject(address: string, t: Topology, runId: string, log: (s: string) => void): Promise<ProjectDevice[]> {
-  const api = new Client(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const api = setupClient(address);
   const password = PASSWORD;
   const prefix = userPrefix(runId);
   const userIds: string[] = [];
   const started = Date.now();
   await pool(t.users, 32, async (u) => {
-    userIds[u] = (await unary(api, AccountServiceService.register, { userName: prefix + u, password })).userId;
+    userIds[u] = (await api.accounts.register({ userName: prefix + u, password })).userId;
   });
   const devices: ProjectDevice[] = [];
   await pool(t.users * t.devicesPerUser, 32, async (i) => {
     const user = Math.floor(i / t.devicesPerUser);
-    const r = await unary(api, AccountServiceService.login, { userName: prefix + user, password, deviceId: `d${i % t.devicesPerUser}` });
+    const r = await api.accounts.login({ userName: prefix + user, password, deviceId: `d${i % t.devicesPerUser}` });
     devices[i] = { index: i, user, userId: r.userId, token: r.accessToken, md: bearer(r.accessToken), channelId: '', lastId: 0, alive: false, caughtUp: false };
   });
   const channelOf: string[] = [];
@@ -101,8 +90,8 @@ export async function setupProject(address: string, t: Topology, runId: string, 
     const owner = devices[first * t.devicesPerUser]!;
     const ch =
       t.usersPerChannel === 2
-        ? (await unary(api, ChatServiceService.openDirect, { peer: prefix + members[1] }, owner.md)).channel
-        : (await unary(api, ChatServiceService.createGroup, { title: `bench ${b}`, members: members.slice(1).map((u) => prefix + u) }, owner.md)).channel;
+        ? (await api.chat.openDirect({ peer: prefix + members[1]! }, { metadata: owner.md })).channel
+        : (await api.chat.createGroup({ title: `bench ${b}`, members: members.slice(1).map((u) => prefix + u) }, { metadata: owner.md })).channel;
     for (const u of members) channelOf[u] = ch!.channelId;
   });
   for (const d of devices) d.channelId = channelOf[d.user]!;

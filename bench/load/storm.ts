@@ -1,13 +1,11 @@
-import { Client, credentials } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { AccountServiceService } from '../../src/gen/chat/v1/account.js';
 import { ServerFrame } from '../../src/gen/chat/v1/chat.js';
 import { makeBody, nowMs } from '../lib/body.js';
 import { msg, readServerFrame, SendFrameEncoder } from '../lib/pb.js';
 import { CpuMeter } from '../lib/procstat.js';
 import { r1 } from '../lib/stats.js';
 import { pool, sleep, waitFor } from './fleet.js';
-import { bearer, connections, openStream, PASSWORD, setupProject, unary, userPrefix, type ProjectDevice } from './project.js';
+import { bearer, connections, openStream, PASSWORD, setupClient, setupProject, userPrefix, type ProjectDevice } from './project.js';
 
 export interface StormResult {
   devices: number;
@@ -57,11 +55,11 @@ export async function storm(
   const clients = connections(address, o.connections);
 
   // One writer device per channel (a second device of the channel's first user).
-  const api = new Client(address, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  const api = setupClient(address);
   const writers: ProjectDevice[] = [];
   await pool(channels, 32, async (b) => {
     const owner = devs[b * o.usersPerChannel]!;
-    const r = await unary(api, AccountServiceService.login, { userName: userPrefix(o.runId) + owner.user, password: PASSWORD, deviceId: 'w' });
+    const r = await api.accounts.login({ userName: userPrefix(o.runId) + owner.user, password: PASSWORD, deviceId: 'w' });
     writers[b] = {
       index: b,
       user: owner.user,

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { MemberRole, type ListHistoryResponse } from '../gen/chat/v1/chat.js';
 import { PresenceState, type Message } from '../gen/chat/v1/common.js';
-import { Api, CliError } from './api.js';
+import { ChatClient } from '../client/index.js';
+import { CliError } from './errors.js';
 import { Directory } from './directory.js';
 import { ago, messageLine, when } from './format.js';
 import { profilePath, readProfile, requireProfile, writeProfile, type Profile } from './profile.js';
 import { askPassword } from './prompt.js';
-import { freshProfile } from './session.js';
+import { cliClient } from './session.js';
 
 /** What every command gets: where to connect, which profile, and the parsed options. */
 export interface Ctx {
@@ -24,8 +25,7 @@ const say = (s: string) => process.stdout.write(s + '\n');
 /** A logged-in profile with its API clients and name directory. */
 function open(ctx: Ctx) {
   const profile = requireProfile(ctx.profileName);
-  const api = new Api(ctx.server, profile.token);
-  api.freshen = async () => (await freshProfile(ctx.profileName, ctx.server)).token;
+  const api = cliClient(ctx.server, ctx.profileName, profile);
   return { profile, api, dir: new Directory(api, profile) };
 }
 
@@ -63,9 +63,9 @@ function userArg(ctx: Ctx, args: string[], usage: string): string {
 export async function register(ctx: Ctx, args: string[]) {
   const userName = userArg(ctx, args, 'register <user> [--password p]');
   const password = ctx.password ?? (await askPassword('choose a password (8+ characters): '));
-  const api = new Api(ctx.server);
+  const api = new ChatClient(ctx.server);
   try {
-    const r = await api.call(api.accounts, api.accounts.register, { userName, password });
+    const r = await api.accounts.register({ userName, password });
     say(`registered ${userName} (${r.userId})`);
   } finally {
     api.close();
@@ -77,9 +77,9 @@ export async function register(ctx: Ctx, args: string[]) {
 export async function login(ctx: Ctx, args: string[]) {
   const userName = userArg(ctx, args, 'login <user> [--password p] [--device id]');
   const password = ctx.password ?? (await askPassword());
-  const api = new Api(ctx.server);
+  const api = new ChatClient(ctx.server);
   try {
-    const r = await api.call(api.accounts, api.accounts.login, { userName, password, deviceId: ctx.device ?? defaultDeviceId() });
+    const r = await api.accounts.login({ userName, password, deviceId: ctx.device ?? defaultDeviceId() });
     const old = readProfile(ctx.profileName);
     const profile: Profile = {
       userName,
@@ -110,7 +110,7 @@ export async function whoami(ctx: Ctx) {
 /** `chat devices`: every device of the account, this one marked with `*`. */
 export async function devices(ctx: Ctx) {
   await withSession(ctx, async ({ api, profile }) => {
-    const r = await api.call(api.accounts, api.accounts.listDevices, {});
+    const r = await api.accounts.listDevices({});
     for (const d of r.devices) {
       const mark = d.deviceId === profile.deviceId ? '*' : ' ';
       say(`${mark} ${d.deviceId.padEnd(24)} ${d.online ? 'online ' : 'offline'}  last active ${ago(d.lastActiveAtMs)}  since ${when(d.createdAtMs)}`);
@@ -122,7 +122,7 @@ export async function devices(ctx: Ctx) {
 export async function dm(ctx: Ctx, args: string[]) {
   need(args, 1, 'dm <user>');
   await withSession(ctx, async ({ api }) => {
-    const r = await api.call(api.chat, api.chat.openDirect, { peer: args[0]! });
+    const r = await api.chat.openDirect({ peer: args[0]! });
     say(r.channel!.channelId);
   });
 }
@@ -133,7 +133,7 @@ export async function send(ctx: Ctx, args: string[]) {
   const body = args.slice(1).join(' ');
   await withSession(ctx, async ({ api, dir }) => {
     const channelId = await dir.resolveTarget(args[0]!);
-    const r = await api.call(api.chat, api.chat.sendMessage, { channelId, clientMsgId: randomUUID(), body });
+    const r = await api.chat.sendMessage({ channelId, clientMsgId: randomUUID(), body });
     say(`sent #${r.message!.id} to ${args[0]}${r.duplicate ? ' (duplicate)' : ''}`);
   });
 }
@@ -148,7 +148,7 @@ export async function history(ctx: Ctx, args: string[]) {
     const got: Message[] = [];
     let beforeId = 0;
     while (got.length < want) {
-      const r: ListHistoryResponse = await api.call(api.chat, api.chat.listHistory, { channelId, beforeId, limit: Math.min(500, want - got.length) });
+      const r: ListHistoryResponse = await api.chat.listHistory({ channelId, beforeId, limit: Math.min(500, want - got.length) });
       got.push(...r.messages);
       if (!r.nextBeforeId || r.messages.length === 0) break;
       beforeId = r.nextBeforeId;
@@ -183,25 +183,25 @@ export async function group(ctx: Ctx, args: string[]) {
     switch (sub) {
       case 'create': {
         need(rest, 1, 'group create <title> <members...>');
-        const r = await api.call(api.chat, api.chat.createGroup, { title: rest[0]!, members: rest.slice(1) });
+        const r = await api.chat.createGroup({ title: rest[0]!, members: rest.slice(1) });
         return showGroup(r.channel!);
       }
       case 'add': {
         need(rest, 2, 'group add <channel> <members...>');
         const channelId = await dir.resolveTarget(rest[0]!);
-        const r = await api.call(api.chat, api.chat.addMembers, { channelId, members: rest.slice(1) });
+        const r = await api.chat.addMembers({ channelId, members: rest.slice(1) });
         return showGroup(r.channel!);
       }
       case 'remove': {
         need(rest, 2, 'group remove <channel> <member>');
         const channelId = await dir.resolveTarget(rest[0]!);
-        await api.call(api.chat, api.chat.removeMember, { channelId, member: rest[1]! });
+        await api.chat.removeMember({ channelId, member: rest[1]! });
         return say(`removed ${rest[1]} from ${rest[0]}`);
       }
       case 'leave': {
         need(rest, 1, 'group leave <channel>');
         const channelId = await dir.resolveTarget(rest[0]!);
-        await api.call(api.chat, api.chat.leaveChannel, { channelId });
+        await api.chat.leaveChannel({ channelId });
         return say(`left ${rest[0]}`);
       }
       default:
@@ -218,10 +218,10 @@ export async function read(ctx: Ctx, args: string[]) {
   await withSession(ctx, async ({ api, dir }) => {
     const channelId = await dir.resolveTarget(args[0]!);
     if (id === undefined) {
-      const r = await api.call(api.chat, api.chat.describeChannel, { channelId });
+      const r = await api.chat.describeChannel({ channelId });
       id = r.channel?.lastMessageId ?? 0;
     }
-    await api.call(api.chat, api.chat.markRead, { channelId, lastReadMessageId: id });
+    await api.chat.markRead({ channelId, lastReadMessageId: id });
     say(`marked ${args[0]} read up to #${id}`);
   });
 }
@@ -231,7 +231,7 @@ export async function presence(ctx: Ctx, args: string[]) {
   need(args, 1, 'presence <users...>');
   await withSession(ctx, async ({ api, dir }) => {
     const ids = await dir.userIds(args);
-    const r = await api.call(api.presence, api.presence.getPresence, { userIds: ids });
+    const r = await api.presence.getPresence({ userIds: ids });
     const byId = new Map(r.presences.map((p) => [p.userId, p]));
     ids.forEach((id, i) => {
       const p = byId.get(id);
@@ -245,7 +245,7 @@ export async function presence(ctx: Ctx, args: string[]) {
 export async function revoke(ctx: Ctx, args: string[]) {
   need(args, 1, 'revoke <device>');
   await withSession(ctx, async ({ api }) => {
-    await api.call(api.accounts, api.accounts.revokeDevice, { deviceId: args[0]! });
+    await api.accounts.revokeDevice({ deviceId: args[0]! });
     say(`device ${args[0]} signed out`);
   });
 }
@@ -253,7 +253,7 @@ export async function revoke(ctx: Ctx, args: string[]) {
 /** `chat logout`: signs this device out on the server and forgets the profile's tokens. */
 export async function logout(ctx: Ctx) {
   await withSession(ctx, async ({ api, profile }) => {
-    await api.call(api.accounts, api.accounts.logout, {});
+    await api.accounts.logout({});
     writeProfile(ctx.profileName, { ...(readProfile(ctx.profileName) ?? profile), token: '', refreshToken: '', expiresAtMs: 0 });
     say(`device ${profile.deviceId} signed out`);
   });
@@ -264,7 +264,7 @@ export async function passwd(ctx: Ctx) {
   const oldPassword = ctx.password ?? (await askPassword('current password: '));
   const newPassword = ctx.newPassword ?? (await askPassword('new password (8+ characters): '));
   await withSession(ctx, async ({ api }) => {
-    const r = await api.call(api.accounts, api.accounts.changePassword, { oldPassword, newPassword });
+    const r = await api.accounts.changePassword({ oldPassword, newPassword });
     say(`password changed; ${r.revokedDevices} other device(s) signed out`);
   });
 }

@@ -1,5 +1,6 @@
 import { ChannelKind, type Channel } from '../gen/chat/v1/chat.js';
-import { CliError, type Api } from './api.js';
+import type { ChatClient } from '../client/index.js';
+import { CliError } from './errors.js';
 
 /** Channel ids as the server makes them: groups `g_<hex>`, direct channels `d_<uid>_<uid>`. */
 const CHANNEL_ID = /^(g_[a-f0-9]{32}|d_u_[a-f0-9]{32}_u_[a-f0-9]{32})$/;
@@ -22,7 +23,7 @@ export class Directory {
   private loaded = false;
 
   constructor(
-    private readonly api: Api,
+    private readonly api: ChatClient,
     private readonly me: { userId: string; userName: string },
   ) {
     this.names.set(me.userId, me.userName);
@@ -30,7 +31,7 @@ export class Directory {
 
   /** Loads (or reloads) every channel of the caller. */
   async load(): Promise<Channel[]> {
-    const r = await this.api.call(this.api.chat, this.api.chat.listChannels, {});
+    const r = await this.api.chat.listChannels({});
     this.channels.clear();
     for (const ch of r.channels) this.remember(ch);
     this.loaded = true;
@@ -62,7 +63,7 @@ export class Directory {
   /** Fetches one channel again (members change); undefined if no longer readable. */
   async refresh(channelId: string): Promise<Channel | undefined> {
     try {
-      const r = await this.api.call(this.api.chat, this.api.chat.describeChannel, { channelId });
+      const r = await this.api.chat.describeChannel({ channelId });
       if (r.channel) this.remember(r.channel);
       return r.channel;
     } catch {
@@ -115,7 +116,7 @@ export class Directory {
       if (hits.length === 0) throw new CliError(`you are in no group titled "${title}" (see: chat channels)`);
       throw new CliError(`several groups are titled "${title}"; use the channel id (see: chat channels)`);
     }
-    const r = await this.api.call(this.api.chat, this.api.chat.openDirect, { peer: target });
+    const r = await this.api.chat.openDirect({ peer: target });
     if (!r.channel) throw new CliError('OpenDirect returned no channel');
     this.remember(r.channel);
     return r.channel.channelId;

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CliError, describeError, isServiceError } from './api.js';
+import { CliError, describeError, isServiceError } from './errors.js';
 import * as cmd from './commands.js';
 import { runTalk } from './talk.js';
 

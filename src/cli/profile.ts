@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CliError } from './api.js';
+import { CliError } from './errors.js';
 
 /** What one `--as <profile>` remembers between runs. */
 export interface Profile {

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { CliError } from './api.js';
+import { CliError } from './errors.js';
 
 /** Reads one line from a non-TTY stdin (a pipe or a file); '' at end of input. */
 export function readStdinLine(): Promise<string> {

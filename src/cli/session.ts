@@ -1,6 +1,7 @@
 import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { status } from '@grpc/grpc-js';
-import { Api, CliError, isServiceError } from './api.js';
+import { ChatClient } from '../client/index.js';
+import { CliError, isServiceError } from './errors.js';
 import { profilePath, requireProfile, writeProfile, type Profile } from './profile.js';
 
 /** An access token expiring sooner than this is renewed before use. */
@@ -33,6 +34,17 @@ async function withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * A client of `server` acting as the profile's device: each call carries an
+ * access token from freshProfile (renewed under the profile's lock file).
+ */
+export function cliClient(server: string, profileName: string, profile: Profile): ChatClient {
+  const client = new ChatClient(server, { tokenProvider: async () => (await freshProfile(profileName, server)).token });
+  client.userId = profile.userId;
+  client.deviceId = profile.deviceId;
+  return client;
+}
+
+/**
  * The profile with an access token good for at least another minute: an
  * expiring one is exchanged for new tokens with the profile's refresh token
  * (RefreshSession), which are saved at once, so a profile stays signed in for
@@ -49,9 +61,9 @@ export async function freshProfile(name: string, server: string): Promise<Profil
   return withLock(name, async () => {
     const p = requireProfile(name);
     if (fresh(p)) return p;
-    const api = new Api(server);
+    const api = new ChatClient(server);
     try {
-      const r = await api.call(api.accounts, api.accounts.refreshSession, { refreshToken: p.refreshToken! });
+      const r = await api.accounts.refreshSession({ refreshToken: p.refreshToken! });
       const next: Profile = { ...p, token: r.accessToken, expiresAtMs: r.expiresAtMs, refreshToken: r.refreshToken, refreshExpiresAtMs: r.refreshExpiresAtMs };
       writeProfile(name, next);
       return next;

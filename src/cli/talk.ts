@@ -1,13 +1,12 @@
-import { status, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
-import { MembershipChange, type ClientFrame, type ServerFrame } from '../gen/chat/v1/chat.js';
-import { Api, codeName, describeError, isServiceError } from './api.js';
-import { CursorBook } from './cursors.js';
+import type { ChatClient, ChatSession, SessionEvent } from '../client/index.js';
+import { CursorBook } from '../client/index.js';
+import { codeName, describeError } from './errors.js';
 import { Directory } from './directory.js';
 import { Printer } from './format.js';
 import { LineInput } from './input.js';
 import { saveCursors, type Profile } from './profile.js';
-import { freshProfile } from './session.js';
+import { cliClient, freshProfile } from './session.js';
 import { Renderer } from './render.js';
 
 const HEARTBEAT_MS = 5_000;
@@ -24,30 +23,24 @@ export interface TalkOptions {
   input: boolean;
 }
 
-type Frame = NonNullable<ServerFrame['frame']>;
-
 /**
- * The interactive session: one Connect stream (re-opened on UNAVAILABLE or a
- * reconnect hint), printing everything that arrives, sending stdin lines,
- * heartbeating, acking and persisting delivery cursors.
+ * The interactive session: one SDK session (ChatSession: it reconnects,
+ * resumes and resends by itself), printing everything that arrives, sending
+ * stdin lines and persisting delivery cursors.
  */
 class Talk {
-  private readonly api: Api;
+  private readonly api: ChatClient;
   private readonly dir: Directory;
   private readonly out = new Printer();
   private readonly cursors: CursorBook;
   private render!: Renderer;
-  private stream?: ClientDuplexStream<ClientFrame, ServerFrame>;
+  private session!: ChatSession;
   private target?: string;
   private input?: LineInput;
   private chain: Promise<void> = Promise.resolve();
-  private readonly pending = new Map<string, { channelId: string; body: string; replyToId?: number }>();
-  private attempts = 0;
-  private hint = '';
-  private closing = false;
+  /** Lines sent and not yet shown as confirmed, by client_msg_id. */
+  private readonly pending = new Map<string, { channelId: string; body: string }>();
   private stopping = false;
-  private reconnecting = false;
-  private timers: NodeJS.Timeout[] = [];
   private saveScheduled = false;
   private lastRead = 0;
   private finish!: (code: number) => void;
@@ -57,8 +50,7 @@ class Talk {
     private readonly opts: TalkOptions,
     private readonly profile: Profile,
   ) {
-    this.api = new Api(opts.server, profile.token);
-    this.api.freshen = async () => (await freshProfile(opts.profileName, opts.server)).token;
+    this.api = cliClient(opts.server, opts.profileName, profile);
     this.dir = new Directory(this.api, profile);
     this.cursors = new CursorBook(profile.cursors);
   }
@@ -69,7 +61,7 @@ class Talk {
     if (this.opts.target) {
       this.target = await this.dir.resolveTarget(this.opts.target);
       if (!(await this.dir.refresh(this.target))) {
-        await this.api.call(this.api.chat, this.api.chat.describeChannel, { channelId: this.target }); // throws the reason
+        await this.api.chat.describeChannel({ channelId: this.target }); // throws the reason
       }
     }
     this.render = new Renderer(this.dir, this.out, this.profile, this.target);
@@ -77,8 +69,6 @@ class Talk {
     const how = this.opts.input ? (process.stdin.isTTY ? '; type and press Enter, Ctrl-D to quit' : '') : '; Ctrl-C to quit';
     process.stderr.write(`-- ${this.profile.userName} ${where}${how} --\n`);
     this.connect();
-    this.timers.push(setInterval(() => this.write({ $case: 'heartbeat', heartbeat: {} }), HEARTBEAT_MS));
-    this.timers.push(setInterval(() => this.flushAcks(), ACK_EVERY_MS));
     if (this.opts.input) this.readInput();
     const stop = () => void this.shutdown(0);
     process.once('SIGINT', stop);
@@ -86,24 +76,39 @@ class Talk {
   }
 
   private connect() {
-    const s = this.api.chat.connect(this.api.md());
-    this.stream = s;
-    this.input?.resetTyping();
-    s.write({ frame: { $case: 'resume', resume: { cursors: this.cursors.resume(this.dir.ids()) } } });
-    for (const [clientMsgId, p] of this.pending) {
-      s.write({ frame: { $case: 'send', send: { clientMsgId, channelId: p.channelId, body: p.body, replyToId: p.replyToId } } });
-    }
-    s.on('data', (f: ServerFrame) => f.frame && this.onFrame(f.frame));
-    s.on('error', () => {}); // reported once, through 'status'
-    s.on('status', (st: StatusObject) => this.onStatus(s, st));
+    let first = true;
+    this.session = this.api.connect({
+      cursors: this.cursors,
+      seeds: () => [this.opts.server],
+      heartbeatMs: HEARTBEAT_MS,
+      ackEveryMs: ACK_EVERY_MS,
+      maxAttempts: MAX_RECONNECTS,
+      backoffMs: (n) => 250 * 2 ** n + Math.floor(Math.random() * 250),
+      beforeConnect: async () => {
+        this.input?.resetTyping();
+        if (first) return void (first = false);
+        await this.dir.load(); // channels left or joined while away
+        this.cursors.keepOnly(this.dir.ids());
+      },
+    });
+    void this.pump();
   }
 
-  private onFrame(f: Frame) {
+  private async pump() {
+    try {
+      for await (const e of this.session) this.onEvent(e);
+    } catch (e) {
+      if (this.stopping) return;
+      this.out.warn(`error: ${describeError(e)}`);
+      void this.shutdown(1);
+    }
+  }
+
+  private onEvent(f: SessionEvent) {
     this.enqueue(async () => {
       switch (f.$case) {
         case 'message': {
           const m = f.message;
-          if (!this.cursors.received(m.channelId, m.id)) return;
           this.markSeen(m.channelId);
           // Sends of this stream come back as acks; our own message here was sent by an earlier
           // stream (replayed after a reconnect): show it once, as confirmed.
@@ -117,7 +122,6 @@ class Talk {
         }
         case 'sendAck': {
           const a = f.sendAck;
-          this.cursors.sent(a.channelId, a.messageId);
           this.markSeen(a.channelId);
           const p = this.pending.get(a.clientMsgId);
           if (!p) return; // already shown (a replay of it came first)
@@ -130,29 +134,24 @@ class Talk {
           return this.out.warn(`error: not sent "${p?.body ?? ''}": ${f.sendError.message} (${codeName(f.sendError.code)})`);
         }
         case 'caughtUp':
-          this.cursors.merge(f.caughtUp.cursors);
-          this.attempts = 0;
           this.markSeen(this.target ?? '');
           return this.out.line('-- caught up --');
         case 'presence':
           return this.render.presenceChange(f.presence);
         case 'typing':
           return this.render.typing(f.typing);
-        case 'membership': {
-          const m = f.membership;
-          if (m.userId === this.profile.userId && m.change !== MembershipChange.MEMBERSHIP_CHANGE_JOINED) this.cursors.drop(m.channelId);
-          return this.render.membership(m);
-        }
+        case 'membership':
+          return this.render.membership(f.membership);
         case 'reconnect': {
           const r = f.reconnect;
-          this.out.warn(`* server asks to reconnect${r.server?.address ? ` to ${r.server.address}` : ''}: ${r.reason}`);
-          this.hint = r.server?.address ?? '';
-          this.flushAcks();
-          const old = this.stream;
-          this.stream = undefined; // its status no longer matters
-          old?.cancel();
-          return void this.retry();
+          return this.out.warn(`* server asks to reconnect${r.server?.address ? ` to ${r.server.address}` : ''}: ${r.reason}`);
         }
+        case 'connecting':
+          if (this.session.reconnects) this.out.warn(`* reconnecting to ${f.address} (attempt ${f.attempt})`);
+          return;
+        case 'disconnected':
+          if (f.attempt === 0) return this.out.warn(`* disconnected: ${f.details} (${codeName(f.code)}); reconnecting`);
+          return this.out.warn(`* reconnect attempt ${f.attempt} failed: ${f.details} (${codeName(f.code)})`);
         case 'error':
           return this.out.warn(`error: ${f.error.frame} frame refused: ${f.error.message} (${codeName(f.error.code)})`);
         case 'receipt':
@@ -171,84 +170,8 @@ class Talk {
     this.chain = this.chain.then(fn).catch((e) => this.out.warn(`error: ${describeError(e)}`));
   }
 
-  private onStatus(s: ClientDuplexStream<ClientFrame, ServerFrame>, st: StatusObject) {
-    if (this.stream !== s) return; // an abandoned stream (after a reconnect hint)
-    this.stream = undefined;
-    if (this.closing) return;
-    if (st.code === status.UNAVAILABLE || st.code === status.OK) {
-      this.out.warn(`* disconnected: ${st.details || 'stream ended'} (${codeName(st.code)}); reconnecting`);
-      void this.retry();
-      return;
-    }
-    this.out.warn(`error: ${st.details} (${codeName(st.code)})`);
-    void this.shutdown(1);
-  }
-
-  /** Reconnects with exponential backoff, at most MAX_RECONNECTS times in a row. */
-  private async retry() {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
-    try {
-      await this.reconnect();
-    } finally {
-      this.reconnecting = false;
-    }
-  }
-
-  private async reconnect() {
-    for (;;) {
-      if (this.closing) return;
-      if (++this.attempts > MAX_RECONNECTS) {
-        this.out.warn(`error: gave up after ${MAX_RECONNECTS} reconnect attempts`);
-        return void this.shutdown(1);
-      }
-      const delay = 250 * 2 ** this.attempts + Math.floor(Math.random() * 250);
-      await new Promise((r) => setTimeout(r, delay));
-      if (this.closing) return;
-      try {
-        this.api.retarget(this.hint || (await this.pick()));
-        this.hint = '';
-        await this.dir.load();
-        this.out.warn(`* reconnecting to ${this.api.address} (attempt ${this.attempts})`);
-        this.api.token = await this.api.freshen!();
-        this.connect();
-        return;
-      } catch (e) {
-        if (!isServiceError(e) || e.code !== status.UNAVAILABLE) {
-          this.out.warn(`error: ${describeError(e)}`);
-          return void this.shutdown(1);
-        }
-        this.out.warn(`* reconnect attempt ${this.attempts} failed: ${describeError(e)}`);
-      }
-    }
-  }
-
-  /** Asks discovery (on the configured server first) where to connect. */
-  private async pick(): Promise<string> {
-    for (const address of new Set([this.opts.server, this.api.address])) {
-      const probe = new Api(address);
-      try {
-        const r = await probe.call(probe.discovery, probe.discovery.pickServer, { regionHint: '' });
-        if (r.server?.address) return r.server.address;
-      } catch {
-        // try the next one
-      } finally {
-        probe.close();
-      }
-    }
-    return this.opts.server;
-  }
-
-  private write(frame: ClientFrame['frame']): boolean {
-    if (!this.stream) return false;
-    this.stream.write({ frame });
-    return true;
-  }
-
-  private flushAcks() {
-    if (!this.stream) return;
-    const cursors = this.cursors.takeUnacked();
-    if (cursors.length) this.write({ $case: 'ack', ack: { cursors } });
+  private write(frame: Parameters<ChatSession['write']>[0]): boolean {
+    return this.session.write(frame);
   }
 
   /** Marks the target channel read up to what was shown (talk only, once per id). */
@@ -297,8 +220,8 @@ class Talk {
     const body = verb === 'reply' ? (rest ?? '') : line;
     const clientMsgId = randomUUID();
     const replyToId = verb === 'reply' ? messageId : undefined;
-    this.pending.set(clientMsgId, { channelId, body, replyToId });
-    this.write({ $case: 'send', send: { clientMsgId, channelId, body, replyToId } });
+    this.pending.set(clientMsgId, { channelId, body });
+    void this.session.send({ clientMsgId, channelId, body, replyToId });
   }
 
   /** Ends cleanly: waits (bounded) for outstanding sends, acks, saves and half-closes. */
@@ -306,23 +229,14 @@ class Talk {
     if (this.stopping) return;
     this.stopping = true;
     const graceful = code === 0 && !process.stdin.isTTY;
-    const deadline = Date.now() + 5_000;
-    while (graceful && this.stream && this.pending.size && Date.now() < deadline) await sleep(50);
+    if (graceful && this.session.connected) await this.session.settled(5_000);
     if (graceful) await sleep(300);
-    this.closing = true;
     this.input?.close();
-    if (this.pending.size) this.out.warn(`warning: ${this.pending.size} message(s) were not confirmed by the server`);
+    const unconfirmed = this.session.unacked.size;
+    if (unconfirmed) this.out.warn(`warning: ${unconfirmed} message(s) were not confirmed by the server`);
     await this.chain;
-    this.flushAcks();
+    await this.session.close(); // acks what was received, half-closes
     this.save();
-    this.timers.forEach(clearInterval);
-    const s = this.stream;
-    if (s) {
-      const ended = new Promise<void>((r) => s.on('status', () => r()));
-      s.end();
-      await Promise.race([ended, sleep(1_000)]);
-      s.cancel();
-    }
     this.api.close();
     if (process.stdout.isTTY) process.stdout.write('\n');
     this.finish(code);

@@ -55,9 +55,9 @@ export class CursorBook {
     for (const ch of [...this.at.keys()]) if (!member.has(ch)) this.drop(ch);
   }
 
-  /** Resume cursors for the channels in `member` (others would be refused by the server). */
-  resume(member: Set<string>): ChannelCursor[] {
-    return [...this.at].filter(([ch]) => member.has(ch)).map(([channelId, lastMessageId]) => ({ channelId, lastMessageId }));
+  /** Resume cursors, only for the channels in `member` when given (others would be refused by the server). */
+  resume(member?: Set<string>): ChannelCursor[] {
+    return [...this.at].filter(([ch]) => !member || member.has(ch)).map(([channelId, lastMessageId]) => ({ channelId, lastMessageId }));
   }
 
   /** Cursors changed since the last call, for an `ack` frame. */

@@ -4,8 +4,13 @@ import type { Channel } from '../../src/gen-es/chat/v1/chat_pb.js';
 import type { Message, Presence } from '../../src/gen-es/chat/v1/common_pb.js';
 import { chatApi } from './api.js';
 
+/** One signed-in device, as kept in localStorage ('chat.session') and shared by this browser's tabs. */
 export interface Session {
   token: string;
+  /** Exchanged once for a new pair (AccountService.RefreshSession); absent in a session saved by an older client. */
+  refreshToken?: string;
+  /** When to refresh, on this browser's clock (ms). */
+  refreshAt?: number;
   userId: string;
   userName: string;
   deviceId: string;
@@ -51,6 +56,8 @@ export interface State {
   /** Ends the current backoff wait early (the network is back). */
   wake?: () => void;
   timers: Set<ReturnType<typeof setTimeout>>;
+  /** Bumped by each refresh schedule: an older refresh timer does nothing. */
+  refreshGen: number;
   /** Debounced jobs in flight, by name. */
   busy: Set<string>;
   typingSentAt: number;
@@ -111,6 +118,7 @@ export function freshState(session: Session): State {
     attempt: 0,
     stopped: false,
     timers: new Set(),
+    refreshGen: 0,
     busy: new Set(),
     typingSentAt: 0,
     typingChannel: '',

@@ -9,6 +9,7 @@ import { MembershipChange, type MembershipEvent, type ReadReceipt, type ServerFr
 import type { Message } from '../../src/gen-es/chat/v1/common_pb.js';
 import { Code, codeOf } from './api.js';
 import { api, app, debounced, later, maxId, pause, save, type Source, type State } from './state.js';
+import { renew } from './session.js';
 import { peerOf, setConn, showError } from './view.js';
 
 const TYPING_SHOW_MS = 6000;
@@ -18,8 +19,8 @@ export const TRANSIENT = new Set([Code.Unavailable, Code.Unknown, Code.DeadlineE
 /** A heartbeat failing this way means the path to the node is broken (fetch failed, timed out, node gone). */
 const NETWORK = new Set([Code.Unavailable, Code.Unknown, Code.DeadlineExceeded]);
 
-/** Hooks for main.ts: the session expired; the stream went live (resend what failed meanwhile). */
-export const hooks = { expired: () => {}, live: (_s: State) => {} };
+/** Hooks for main.ts: the stream went live (resend what failed meanwhile). */
+export const hooks = { live: (_s: State) => {} };
 
 const cursorList = (s: State) => [...s.cursors].map(([channelId, lastMessageId]) => ({ channelId, lastMessageId }));
 /** 0.3 s doubling to 10 s, with jitter so that a node's browsers do not come back all at once. */
@@ -37,6 +38,7 @@ export async function streamLoop(s: State) {
     setConn(s, everLive ? 'reconnecting' : 'connecting');
     s.abort = new AbortController();
     s.caughtUp = false;
+    const token = api.token;
     try {
       for await (const f of api.chat.subscribe({ cursors: cursorList(s) }, { signal: s.abort.signal })) {
         if (s.stopped) return;
@@ -45,7 +47,8 @@ export async function streamLoop(s: State) {
       }
     } catch (e) {
       if (s.stopped) return;
-      if (codeOf(e) === Code.Unauthenticated) return hooks.expired();
+      // The token expired, or the device was signed out: refresh (refused: signed out) and resume.
+      if (codeOf(e) === Code.Unauthenticated && !(await renew(s, token).catch(() => true))) return;
     }
     if (s.stopped) return;
     const wait = backoff(s.attempt++);

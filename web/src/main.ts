@@ -6,6 +6,7 @@ import {
   createGroup,
   leaveChannel,
   loadOlder,
+  messageAction,
   onComposerInput,
   openChannel,
   openDirect,
@@ -13,6 +14,7 @@ import {
   resendFailed,
   sendMessage,
   stopTyping,
+  submitComposer,
 } from './actions.js';
 import { Code, codeOf, messageOf } from './api.js';
 import { adopt, adoptNew, sessionFrom, sessionHooks } from './session.js';
@@ -71,6 +73,13 @@ const actions: Actions = {
   open: (channelId) => app.state && void openChannel(app.state, channelId),
   retry: (channelId, body, clientMsgId) => app.state && void sendMessage(app.state, channelId, body, clientMsgId),
   remove: (channelId, member) => app.state && void removeMember(app.state, channelId, member),
+  message: (m, act) => {
+    const s = app.state;
+    if (!s) return;
+    messageAction(s, m, act);
+    if (act === 'edit') field(form('#composer'), 'body').value = m.body;
+    if (act === 'edit' || act === 'reply') field(form('#composer'), 'body').focus();
+  },
 };
 
 let renderQueued = false;
@@ -131,7 +140,12 @@ onSubmit('#composer', (f) => {
   if (!body || !s.current) return;
   input.value = '';
   stopTyping(s);
-  void sendMessage(s, s.current, body);
+  submitComposer(s, body);
+});
+$('#compose-cancel').addEventListener('click', () => {
+  if (app.state?.compose?.mode === 'edit') field(form('#composer'), 'body').value = '';
+  if (app.state) app.state.compose = undefined;
+  app.render();
 });
 field(form('#composer'), 'body').addEventListener('input', (ev) => app.state && onComposerInput(app.state, (ev.target as HTMLInputElement).value.trim()));
 

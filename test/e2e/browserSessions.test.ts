@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { A, bearer, login, rpc } from '../support/client.js';
 import { testNode } from '../support/node.js';
-import { channelItem, launchChromium, loginAs, openApp, send, until, users, waitMessage } from '../support/browser.js';
+import { channelItem, launchChromium, loginAs, openApp, send, users, waitMessage } from '../support/browser.js';
 
 // The web client's sessions (issue 11): access tokens of 3 s, refreshed before
 // they expire by two tabs of one browser (one device) without ever presenting a

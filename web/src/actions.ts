@@ -4,7 +4,7 @@
 import type { Channel } from '../../src/gen-es/chat/v1/chat_pb.js';
 import { codeOf, messageOf } from './api.js';
 import { deleteMessage, editMessage, toggleReaction } from './lifecycle.js';
-import { api, app, type Shown, type State, uuid } from './state.js';
+import { api, app, maxId, type Shown, type State, uuid } from './state.js';
 import { addMessage, fillPresence, forgetChannel, loadChannelsSoon, markRead, movePointer, TRANSIENT } from './sync.js';
 import { peerOf, showError } from './view.js';
 
@@ -29,7 +29,7 @@ async function seedTicks(s: State, channelId: string) {
   const ch = s.channels.get(channelId);
   const peer = ch && peerOf(s, ch);
   const mine = [...(s.messages.get(channelId)?.values() ?? [])].filter((m) => m.senderUserId === s.session.userId);
-  const last = mine.reduce((a, m) => (m.id > a ? m.id : a), 0n);
+  const last = mine.reduce((a, m) => maxId(a, m.id), 0n); // bigint: no Math.max
   if (!peer || !last) return;
   try {
     const r = await api.chat.getReceipts({ channelId, messageId: last });

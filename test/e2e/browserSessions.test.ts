@@ -58,7 +58,8 @@ test('browser sessions: two tabs keep chatting past several 3 s token expiries; 
   }
   const elapsed = Date.now() - started;
   assert.ok(refreshes.length >= 3, `refreshed ${refreshes.length} times in ${elapsed} ms`);
-  assert.ok(refreshes.length <= Math.ceil(elapsed / 1000) + 2, `one refresh per rotation for both tabs, not one per tab: ${refreshes.length}`);
+  // A token of 3 s is refreshed 1.4 s after it was issued (70% of its 2 whole seconds): about one refresh per 1.4 s for both tabs together.
+  assert.ok(refreshes.length <= Math.ceil(elapsed / 1200) + 1, `one refresh per rotation for both tabs, not one per tab: ${refreshes.length}`);
   const listed = await (await login(env.api, alice!.userName, 'native')).chat(A.listDevices, {});
   assert.ok(
     listed.devices.some((d) => d.deviceId.startsWith('web-')),

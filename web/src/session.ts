@@ -108,7 +108,7 @@ export function renew(s: State, refused?: string): Promise<boolean> {
   if (refused !== undefined && refused !== s.session.token) return Promise.resolve(true);
   if (!inFlight) {
     const from = s.session;
-    const run = () => (s.session === from ? refreshOnce(s) : Promise.resolve(true)); // adopted another tab's pair while waiting
+    const run = () => refreshOnce(s, from);
     const locked = navigator.locks ? navigator.locks.request(`chat.refresh.${s.session.userId}.${s.session.deviceId}`, run) : run();
     inFlight = locked.finally(() => {
       inFlight = undefined;
@@ -117,10 +117,11 @@ export function renew(s: State, refused?: string): Promise<boolean> {
   return inFlight;
 }
 
-async function refreshOnce(s: State): Promise<boolean> {
-  const last = await newest().catch(() => undefined);
+/** Under the lock: refreshes `mine`, unless another tab's newer pair was adopted meanwhile (storage event or IndexedDB). */
+async function refreshOnce(s: State, mine: Session): Promise<boolean> {
+  const last = s.session === mine ? await newest().catch(() => undefined) : undefined;
   if (s.stopped) return false;
-  const mine = s.session;
+  if (s.session !== mine) return true; // the storage event brought another tab's pair while this one waited
   if (last?.userId === mine.userId && last.deviceId === mine.deviceId && (last.refreshAt ?? 0) > (mine.refreshAt ?? 0)) {
     adopt(s, last); // another tab rotated the pair a moment ago
     return true;

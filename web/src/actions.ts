@@ -3,9 +3,10 @@
 // server comes back on the stream as well (and is deduplicated there).
 import type { Channel } from '../../src/gen-es/chat/v1/chat_pb.js';
 import { codeOf, messageOf } from './api.js';
-import { addMessage, fillPresence, forgetChannel, loadChannelsSoon, markRead, TRANSIENT } from './sync.js';
-import { api, app, uuid, type State } from './state.js';
-import { showError } from './view.js';
+import { deleteMessage, editMessage, toggleReaction } from './lifecycle.js';
+import { api, app, maxId, type Shown, type State, uuid } from './state.js';
+import { addMessage, fillPresence, forgetChannel, loadChannelsSoon, markRead, movePointer, TRANSIENT } from './sync.js';
+import { peerOf, showError } from './view.js';
 
 const PAGE = 50;
 const TYPING_IDLE_MS = 3000;
@@ -17,6 +18,66 @@ export async function openChannel(s: State, channelId: string) {
   showError('');
   markRead(s, channelId);
   if (!s.older.has(channelId)) await loadOlder(s, channelId);
+  void seedTicks(s, channelId);
+}
+
+/**
+ * Receipt frames come only when a pointer moves: a page that was away (or a
+ * new browser) asks GetReceipts once for its newest own message of a 1:1 chat.
+ */
+async function seedTicks(s: State, channelId: string) {
+  const ch = s.channels.get(channelId);
+  const peer = ch && peerOf(s, ch);
+  const mine = [...(s.messages.get(channelId)?.values() ?? [])].filter((m) => m.senderUserId === s.session.userId);
+  const last = mine.reduce((a, m) => maxId(a, m.id), 0n); // bigint: no Math.max
+  if (!peer || !last) return;
+  try {
+    const r = await api.chat.getReceipts({ channelId, messageId: last });
+    if (r.receivedCount) movePointer(s, s.delivered, channelId, peer.userId, last);
+    if (r.readCount) movePointer(s, s.receipts, channelId, peer.userId, last);
+    app.render();
+  } catch {
+    // ticks stay as the frames left them
+  }
+}
+
+/** "received by N of M, read by N of M" for one message of a group (GetReceipts), shown under it. */
+export async function receiptInfo(s: State, channelId: string, messageId: bigint) {
+  await attempt(async () => {
+    const r = await api.chat.getReceipts({ channelId, messageId });
+    const names = (ids: string[]) => (ids.length ? `: ${ids.map((id) => s.names.get(id) ?? id.slice(0, 8)).join(', ')}` : '');
+    s.receiptInfo.set(
+      messageId,
+      `received by ${r.receivedCount} of ${r.memberCount}${names(r.receivedBy)} · read by ${r.readCount} of ${r.memberCount}${names(r.readBy)}`,
+    );
+  });
+}
+
+/** The composer's text went out: as an edit of the message being edited, or a new message (a reply, maybe). */
+export function submitComposer(s: State, body: string) {
+  const c = s.compose?.channelId === s.current ? s.compose : undefined;
+  s.compose = undefined;
+  if (c?.mode === 'edit') return void attempt(() => editMessage(c.channelId, c.id, body));
+  void sendMessage(s, s.current!, body, uuid(), c?.mode === 'reply' ? c.id : undefined);
+}
+
+/** A message action from its hover bar or reaction chips. */
+export function messageAction(s: State, m: Shown, act: 'reply' | 'edit' | 'delete' | 'picker' | 'info' | `react:${string}`) {
+  const { channelId, id } = m;
+  if (act !== 'delete') s.confirmDelete = undefined;
+  if (act === 'reply' || act === 'edit') s.compose = { mode: act, channelId, id };
+  else if (act === 'picker') s.picker = s.picker === id ? undefined : id;
+  else if (act === 'info') void receiptInfo(s, channelId, id);
+  else if (act === 'delete' && s.confirmDelete !== id)
+    s.confirmDelete = id; // a second click deletes
+  else if (act === 'delete') {
+    s.confirmDelete = undefined;
+    void attempt(() => deleteMessage(channelId, id));
+  } else {
+    s.picker = undefined;
+    void attempt(() => toggleReaction(channelId, m, act.slice('react:'.length)));
+  }
+  app.render();
 }
 
 /** ListHistory before the oldest shown message (scrolling up); the first call loads the newest page. */
@@ -40,11 +101,11 @@ export async function loadOlder(s: State, channelId: string) {
 }
 
 /** SendMessage with a fresh client_msg_id, or the same one again for a retry (the server never stores a second copy). */
-export async function sendMessage(s: State, channelId: string, body: string, clientMsgId = uuid()) {
-  s.pending.set(clientMsgId, { channelId, body });
+export async function sendMessage(s: State, channelId: string, body: string, clientMsgId = uuid(), replyToId?: bigint) {
+  s.pending.set(clientMsgId, { channelId, body, replyToId });
   app.render();
   try {
-    const r = await api.chat.sendMessage({ channelId, clientMsgId, body });
+    const r = await api.chat.sendMessage({ channelId, clientMsgId, body, replyToId });
     if (s === app.state && r.message) addMessage(s, r.message, 'sent');
   } catch (e) {
     const p = s.pending.get(clientMsgId);
@@ -55,7 +116,7 @@ export async function sendMessage(s: State, channelId: string, body: string, cli
 
 /** The stream is live again: resend what failed on the network meanwhile. */
 export function resendFailed(s: State) {
-  for (const [id, p] of s.pending) if (p.error && p.retryable) void sendMessage(s, p.channelId, p.body, id);
+  for (const [id, p] of s.pending) if (p.error && p.retryable) void sendMessage(s, p.channelId, p.body, id, p.replyToId);
 }
 
 /** SetTyping(true) at most every few seconds while typing, SetTyping(false) when idle or sent. */

@@ -15,14 +15,30 @@ export interface ChatApi {
   presence: Client<typeof PresenceService>;
   /** The bearer token sent with every call ('' = none). */
   token: string;
+  /** Set by session.ts: `due` refreshes a token about to expire before a call; `renew` after one was refused (false: signed out). */
+  session?: { due(): Promise<void>; renew(refused: string): Promise<boolean> };
 }
+
+/** Calls that need no access token (RefreshSession's credential is the refresh token). */
+const ANONYMOUS = new Set(['Register', 'Login', 'RefreshSession']);
 
 /** Clients for the grpc-web endpoint at `baseUrl` (the page's own origin by default). */
 export function chatApi(baseUrl = location.origin): ChatApi {
   const api = { token: '' } as ChatApi;
-  const auth: Interceptor = (next) => (req) => {
-    if (api.token) req.header.set('authorization', `Bearer ${api.token}`);
-    return next(req);
+  // A unary call refused as UNAUTHENTICATED (the token expired while the tab
+  // slept, say) is sent once more after a refresh; streams retry in sync.ts.
+  const auth: Interceptor = (next) => async (req) => {
+    if (ANONYMOUS.has(req.method.name)) return next(req);
+    await api.session?.due().catch(() => {});
+    const token = api.token;
+    if (token) req.header.set('authorization', `Bearer ${token}`);
+    try {
+      return await next(req);
+    } catch (e) {
+      if (req.stream || !token || codeOf(e) !== Code.Unauthenticated || !(await api.session?.renew(token).catch(() => false))) throw e;
+      req.header.set('authorization', `Bearer ${api.token}`);
+      return await next(req);
+    }
   };
   const transport = createGrpcWebTransport({ baseUrl, interceptors: [auth] });
   api.account = createClient(AccountService, transport);

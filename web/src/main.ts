@@ -6,6 +6,7 @@ import {
   createGroup,
   leaveChannel,
   loadOlder,
+  messageAction,
   onComposerInput,
   openChannel,
   openDirect,
@@ -13,8 +14,10 @@ import {
   resendFailed,
   sendMessage,
   stopTyping,
+  submitComposer,
 } from './actions.js';
 import { Code, codeOf, messageOf } from './api.js';
+import { adopt, adoptNew, sessionFrom, sessionHooks } from './session.js';
 import { api, app, freshState, type Session, store, uuid } from './state.js';
 import { heartbeatLoop, hooks, loadChannels, markRead, onOffline, onOnline, streamLoop } from './sync.js';
 import { $, type Actions, draw, field, form, setConn, showError } from './view.js';
@@ -25,10 +28,12 @@ function defaultDeviceId() {
   return id;
 }
 
-async function start(session: Session) {
+/** Starts the signed-in page; `fromLogin`: the pair is new (the newest for every tab's refresh). */
+async function start(session: Session, fromLogin = false) {
   const s = freshState(session);
   app.state = s;
-  api.token = session.token;
+  if (fromLogin) await adoptNew(s, session);
+  else adopt(s, session);
   $('#login-view').hidden = true;
   $('#chat-view').hidden = false;
   $('#logout').hidden = false;
@@ -37,7 +42,7 @@ async function start(session: Session) {
   try {
     await loadChannels(s);
   } catch (e) {
-    if (codeOf(e) === Code.Unauthenticated) return logout('Your session expired: log in again.');
+    if (codeOf(e) === Code.Unauthenticated) return logout('Signed out: your session expired. Log in again.');
     showError(e);
   }
   void streamLoop(s);
@@ -68,6 +73,13 @@ const actions: Actions = {
   open: (channelId) => app.state && void openChannel(app.state, channelId),
   retry: (channelId, body, clientMsgId) => app.state && void sendMessage(app.state, channelId, body, clientMsgId),
   remove: (channelId, member) => app.state && void removeMember(app.state, channelId, member),
+  message: (m, act) => {
+    const s = app.state;
+    if (!s) return;
+    messageAction(s, m, act);
+    if (act === 'edit') field(form('#composer'), 'body').value = m.body;
+    if (act === 'edit' || act === 'reply') field(form('#composer'), 'body').focus();
+  },
 };
 
 let renderQueued = false;
@@ -80,7 +92,7 @@ app.render = () => {
     if (app.state) draw(app.state, actions);
   }, 0);
 };
-hooks.expired = () => logout('Your session expired: log in again.');
+sessionHooks.signedOut = logout;
 hooks.live = resendFailed;
 
 /** A form whose submit runs `fn` with its fields (prevented default, state required unless `anon`). */
@@ -102,17 +114,19 @@ onSubmit(
     try {
       if ((ev.submitter as HTMLElement | null)?.id === 'register') await api.account.register({ userName, password });
       const r = await api.account.login({ userName, password, deviceId });
-      const session = { token: r.accessToken, userId: r.userId, userName, deviceId: r.deviceId };
-      store.set('chat.session', session);
       field(f, 'password').value = '';
-      await start(session);
+      await start(sessionFrom(r, userName), true);
     } catch (e) {
       $('#login-error').textContent = messageOf(e);
     }
   },
   true,
 );
-$('#logout').addEventListener('click', () => logout());
+// Logout signs this device out on the server too (its refresh token dies), then forgets the session here.
+$('#logout').addEventListener('click', () => {
+  if (api.token) void api.account.logout({}, { headers: { authorization: `Bearer ${api.token}` }, timeoutMs: 5000 }).catch(() => {});
+  logout();
+});
 
 onSubmit('#direct-form', async (f) => (await openDirect(app.state!, field(f, 'peer').value.trim())) && f.reset());
 onSubmit('#group-form', async (f) => (await createGroup(app.state!, field(f, 'title').value.trim(), field(f, 'members').value)) && f.reset());
@@ -126,7 +140,12 @@ onSubmit('#composer', (f) => {
   if (!body || !s.current) return;
   input.value = '';
   stopTyping(s);
-  void sendMessage(s, s.current, body);
+  submitComposer(s, body);
+});
+$('#compose-cancel').addEventListener('click', () => {
+  if (app.state?.compose?.mode === 'edit') field(form('#composer'), 'body').value = '';
+  if (app.state) app.state.compose = undefined;
+  app.render();
 });
 field(form('#composer'), 'body').addEventListener('input', (ev) => app.state && onComposerInput(app.state, (ev.target as HTMLInputElement).value.trim()));
 

@@ -4,8 +4,13 @@ import type { Channel } from '../../src/gen-es/chat/v1/chat_pb.js';
 import type { Message, Presence } from '../../src/gen-es/chat/v1/common_pb.js';
 import { chatApi } from './api.js';
 
+/** One signed-in device, as kept in localStorage ('chat.session') and shared by this browser's tabs. */
 export interface Session {
   token: string;
+  /** Exchanged once for a new pair (AccountService.RefreshSession); absent in a session saved by an older client. */
+  refreshToken?: string;
+  /** When to refresh, on this browser's clock (ms). */
+  refreshAt?: number;
   userId: string;
   userName: string;
   deviceId: string;
@@ -18,6 +23,7 @@ export type Shown = Message & { source: Source };
 export interface Pending {
   channelId: string;
   body: string;
+  replyToId?: bigint;
   error?: string;
   retryable?: boolean;
 }
@@ -35,6 +41,17 @@ export interface State {
   typing: Map<string, Map<string, number>>;
   /** channelId -> userId -> highest message id that member has read (other members, from receipts). */
   receipts: Map<string, Map<string, bigint>>;
+  /** channelId -> userId -> highest message id that member's devices received (1:1 peers, from DeliveryReceipt frames). */
+  delivered: Map<string, Map<string, bigint>>;
+  /** channelId -> lifecycle entries whose message is not shown yet (see lifecycle.ts). */
+  waiting: Map<string, Message[]>;
+  /** The composer replies to, or edits, a message. */
+  compose?: { mode: 'reply' | 'edit'; channelId: string; id: bigint };
+  /** The message whose emoji picker is open; the one whose delete awaits a second click. */
+  picker?: bigint;
+  confirmDelete?: bigint;
+  /** messageId -> "received by N of M, read by N of M" (GetReceipts, groups). */
+  receiptInfo: Map<bigint, string>;
   /** channelId -> the stream's cursor at caught_up: where replay ended. */
   liveFrom: Map<string, bigint>;
   /** channelId -> before_id of the next older page (0n: none left); absent until the first page is loaded. */
@@ -51,6 +68,8 @@ export interface State {
   /** Ends the current backoff wait early (the network is back). */
   wake?: () => void;
   timers: Set<ReturnType<typeof setTimeout>>;
+  /** Bumped by each refresh schedule: an older refresh timer does nothing. */
+  refreshGen: number;
   /** Debounced jobs in flight, by name. */
   busy: Set<string>;
   typingSentAt: number;
@@ -79,19 +98,21 @@ export const store = {
 };
 
 const cursorKey = (s: Session) => `chat.cursors.${s.userId}.${s.deviceId}`;
-const receiptKey = (s: Session) => `chat.receipts.${s.userId}`;
+const receiptKey = (s: Session, kind: string) => `chat.${kind}.${s.userId}`;
+type Pointers = Map<string, Map<string, bigint>>;
+const fromIds = (m: Map<string, bigint>) => Object.fromEntries([...m].map(([k, v]) => [k, String(v)]));
+const toIds = (o: Record<string, string>) => new Map(Object.entries(o).map(([k, v]) => [k, BigInt(v)]));
+const loadPointers = (session: Session, kind: string): Pointers =>
+  new Map(Object.entries(store.get<Record<string, Record<string, string>>>(receiptKey(session, kind), {})).map(([ch, m]) => [ch, toIds(m)]));
 
 /** Persists the cursors and the receipts seen (as decimal strings: bigint has no JSON form). */
 export function save(s: State) {
-  store.set(cursorKey(s.session), Object.fromEntries([...s.cursors].map(([k, v]) => [k, String(v)])));
-  const receipts = [...s.receipts].map(([ch, m]) => [ch, Object.fromEntries([...m].map(([u, v]) => [u, String(v)]))]);
-  store.set(receiptKey(s.session), Object.fromEntries(receipts));
+  store.set(cursorKey(s.session), fromIds(s.cursors));
+  store.set(receiptKey(s.session, 'receipts'), Object.fromEntries([...s.receipts].map(([ch, m]) => [ch, fromIds(m)])));
+  store.set(receiptKey(s.session, 'delivered'), Object.fromEntries([...s.delivered].map(([ch, m]) => [ch, fromIds(m)])));
 }
 
-const toIds = (o: Record<string, string>) => new Map(Object.entries(o).map(([k, v]) => [k, BigInt(v)]));
-
 export function freshState(session: Session): State {
-  const receipts = Object.entries(store.get<Record<string, Record<string, string>>>(receiptKey(session), {}));
   return {
     session,
     channels: new Map(),
@@ -101,7 +122,10 @@ export function freshState(session: Session): State {
     presence: new Map(),
     presenceAsked: new Set(),
     typing: new Map(),
-    receipts: new Map(receipts.map(([ch, m]) => [ch, toIds(m)])),
+    receipts: loadPointers(session, 'receipts'),
+    delivered: loadPointers(session, 'delivered'),
+    waiting: new Map(),
+    receiptInfo: new Map(),
     liveFrom: new Map(),
     older: new Map(),
     cursors: toIds(store.get(cursorKey(session), {})),
@@ -111,6 +135,7 @@ export function freshState(session: Session): State {
     attempt: 0,
     stopped: false,
     timers: new Set(),
+    refreshGen: 0,
     busy: new Set(),
     typingSentAt: 0,
     typingChannel: '',

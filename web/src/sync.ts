@@ -5,10 +5,19 @@
 // it delivered is an exact resume point. Only stream messages move a cursor;
 // messages from ListHistory or a SendMessage answer are shown (deduplicated by
 // id) but never move it, or a reconnect could skip a message still in flight.
-import { MembershipChange, type MembershipEvent, type ReadReceipt, type ServerFrame, type TypingEvent } from '../../src/gen-es/chat/v1/chat_pb.js';
+import {
+  type DeliveryReceipt,
+  MembershipChange,
+  type MembershipEvent,
+  type ReadReceipt,
+  type ServerFrame,
+  type TypingEvent,
+} from '../../src/gen-es/chat/v1/chat_pb.js';
 import type { Message } from '../../src/gen-es/chat/v1/common_pb.js';
 import { Code, codeOf } from './api.js';
-import { api, app, debounced, later, maxId, pause, save, type Source, type State } from './state.js';
+import { api, app, debounced, later, maxId, pause, type Shown, save, type Source, type State } from './state.js';
+import { applyWaiting, isEntry, newerState, onEntry } from './lifecycle.js';
+import { renew } from './session.js';
 import { peerOf, setConn, showError } from './view.js';
 
 const TYPING_SHOW_MS = 6000;
@@ -18,8 +27,8 @@ export const TRANSIENT = new Set([Code.Unavailable, Code.Unknown, Code.DeadlineE
 /** A heartbeat failing this way means the path to the node is broken (fetch failed, timed out, node gone). */
 const NETWORK = new Set([Code.Unavailable, Code.Unknown, Code.DeadlineExceeded]);
 
-/** Hooks for main.ts: the session expired; the stream went live (resend what failed meanwhile). */
-export const hooks = { expired: () => {}, live: (_s: State) => {} };
+/** Hooks for main.ts: the stream went live (resend what failed meanwhile). */
+export const hooks = { live: (_s: State) => {} };
 
 const cursorList = (s: State) => [...s.cursors].map(([channelId, lastMessageId]) => ({ channelId, lastMessageId }));
 /** 0.3 s doubling to 10 s, with jitter so that a node's browsers do not come back all at once. */
@@ -37,6 +46,7 @@ export async function streamLoop(s: State) {
     setConn(s, everLive ? 'reconnecting' : 'connecting');
     s.abort = new AbortController();
     s.caughtUp = false;
+    const token = api.token;
     try {
       for await (const f of api.chat.subscribe({ cursors: cursorList(s) }, { signal: s.abort.signal })) {
         if (s.stopped) return;
@@ -45,7 +55,8 @@ export async function streamLoop(s: State) {
       }
     } catch (e) {
       if (s.stopped) return;
-      if (codeOf(e) === Code.Unauthenticated) return hooks.expired();
+      // The token expired, or the device was signed out: refresh (refused: signed out) and resume.
+      if (codeOf(e) === Code.Unauthenticated && !(await renew(s, token).catch(() => true))) return;
     }
     if (s.stopped) return;
     const wait = backoff(s.attempt++);
@@ -108,6 +119,9 @@ function onFrame(s: State, { frame }: ServerFrame) {
     case 'receipt':
       onReceipt(s, frame.value);
       break;
+    case 'delivery':
+      onDelivery(s, frame.value);
+      break;
     case 'presence':
       s.presence.set(frame.value.userId, frame.value);
       break;
@@ -145,9 +159,19 @@ function onReceipt(s: State, v: ReadReceipt) {
     else loadChannelsSoon(s);
     return;
   }
-  const m = s.receipts.get(v.channelId) ?? new Map<string, bigint>();
-  s.receipts.set(v.channelId, m);
-  m.set(v.userId, maxId(m.get(v.userId) ?? 0n, v.lastReadMessageId));
+  movePointer(s, s.receipts, v.channelId, v.userId, v.lastReadMessageId);
+}
+
+/** A 1:1 peer's devices received the channel up to a message: the "delivered" tick. */
+function onDelivery(s: State, v: DeliveryReceipt) {
+  if (v.userId !== s.session.userId) movePointer(s, s.delivered, v.channelId, v.userId, v.lastDeliveredMessageId);
+}
+
+/** Moves another member's read or received pointer forward (never back). */
+export function movePointer(s: State, pointers: Map<string, Map<string, bigint>>, channelId: string, userId: string, id: bigint) {
+  const m = pointers.get(channelId) ?? new Map<string, bigint>();
+  pointers.set(channelId, m);
+  m.set(userId, maxId(m.get(userId) ?? 0n, id));
   saveSoon(s);
 }
 
@@ -165,14 +189,23 @@ export function forgetChannel(s: State, channelId: string) {
   if (s.current === channelId) s.current = null;
 }
 
-/** Adds a message once (dedupe by id); stream messages move the cursor, and count as unread unless the chat is in view. */
+/**
+ * Adds a message once (dedupe by id); stream messages move the cursor, and
+ * count as unread unless the chat is in view. Lifecycle entries (edit, delete,
+ * reaction) change the message they name instead (lifecycle.ts).
+ */
 export function addMessage(s: State, m: Message, source: Source) {
-  const byId = s.messages.get(m.channelId) ?? new Map();
+  const byId = s.messages.get(m.channelId) ?? new Map<bigint, Shown>();
   s.messages.set(m.channelId, byId);
-  if (source === 'replay' || source === 'live') moveCursor(s, m.channelId, m.id);
+  const streamed = source === 'replay' || source === 'live';
+  if (streamed) moveCursor(s, m.channelId, m.id);
   if (m.clientMsgId) s.pending.delete(m.clientMsgId);
-  if (byId.has(m.id)) return;
-  byId.set(m.id, { ...m, source });
+  if (isEntry(m)) return streamed && onEntry(s, m);
+  const known = byId.get(m.id);
+  if (known) return newerState(known, m);
+  const shown = { ...m, source };
+  byId.set(m.id, shown);
+  applyWaiting(s, shown);
   const ch = s.channels.get(m.channelId);
   if (!ch) return loadChannelsSoon(s);
   if (m.id <= ch.lastMessageId) return;

@@ -3,12 +3,14 @@
 import { type Channel, ChannelKind, MemberRole } from '../../src/gen-es/chat/v1/chat_pb.js';
 import { PresenceState } from '../../src/gen-es/chat/v1/common_pb.js';
 import { messageOf } from './api.js';
+import { el, type MessageAct, messageItem, nameOf, time } from './messageView.js';
 import { byId, type Conn, type Shown, type State } from './state.js';
 
 export interface Actions {
   open(channelId: string): void;
   retry(channelId: string, body: string, clientMsgId: string): void;
   remove(channelId: string, member: string): void;
+  message(m: Shown, act: MessageAct): void;
 }
 
 export const $ = <T extends HTMLElement = HTMLElement>(sel: string) => document.querySelector<T>(sel)!;
@@ -29,16 +31,9 @@ export function showError(e: unknown) {
   $('#chat-error').textContent = typeof e === 'string' ? e : messageOf(e);
 }
 
-const el = (tag: string, props: Record<string, unknown> = {}, ...children: (Node | string | null | undefined)[]) => {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-};
-const nameOf = (s: State, userId: string) => s.names.get(userId) ?? userId.slice(0, 8);
 /** The other member of a direct channel. */
 export const peerOf = (s: State, ch: Channel) => (ch.kind === ChannelKind.DIRECT ? ch.members.find((m) => m.userId !== s.session.userId) : undefined);
 const titleOf = (s: State, ch: Channel) => ch.title || peerOf(s, ch)?.userName || 'chat';
-const time = (ms: bigint) => new Date(Number(ms)).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 function presenceText(s: State, userId: string): [string, string] {
   const p = s.presence.get(userId);
@@ -60,6 +55,7 @@ export function draw(s: State, on: Actions) {
   $('#peer-presence').dataset.state = pstate;
   drawGroup(s, ch, on);
   drawMessages(s, ch, on);
+  drawComposeMode(s);
   const now = Date.now();
   const typers = [...(s.typing.get(s.current ?? '')?.entries() ?? [])].filter(([, until]) => until > now).map(([u]) => nameOf(s, u));
   $('#typing').textContent = typers.length ? `${typers.join(', ')} ${typers.length > 1 ? 'are' : 'is'} typing…` : '';
@@ -121,29 +117,6 @@ function drawGroup(s: State, ch: Channel | undefined, on: Actions) {
   );
 }
 
-/** "read" (1:1) or "read by N" (groups) under my messages, from the other members' read receipts. */
-function readText(s: State, ch: Channel, m: Shown): string {
-  const reads = s.receipts.get(ch.channelId);
-  if (!reads) return '';
-  const others = ch.members.filter((x) => x.userId !== s.session.userId && (reads.get(x.userId) ?? 0n) >= m.id);
-  if (ch.kind === ChannelKind.DIRECT) return others.length ? 'read' : '';
-  return others.length ? `read by ${others.length}` : '';
-}
-
-function messageItem(s: State, ch: Channel, m: Shown) {
-  const mine = m.senderUserId === s.session.userId;
-  const li = el(
-    'li',
-    { className: `msg${mine ? ' mine' : ''} ${m.source}` },
-    el('div', { className: 'meta', textContent: `${mine ? 'you' : nameOf(s, m.senderUserId)} · ${time(m.sentAtMs)}` }),
-    el('div', { className: 'body', textContent: m.body }),
-    mine ? el('div', { className: 'receipt', textContent: readText(s, ch, m) }) : null,
-  );
-  li.dataset.id = String(m.id);
-  li.dataset.clientMsgId = m.clientMsgId;
-  return li;
-}
-
 function pendingItems(s: State, ch: Channel, on: Actions) {
   return [...s.pending].flatMap(([clientMsgId, p]) => {
     if (p.channelId !== ch.channelId) return [];
@@ -170,7 +143,7 @@ function drawMessages(s: State, ch: Channel | undefined, on: Actions) {
     const liveFrom = s.liveFrom.get(ch.channelId);
     const replayed = msgs.some((m) => m.source === 'replay');
     for (const m of msgs) {
-      items.push(messageItem(s, ch, m));
+      items.push(messageItem(s, ch, m, (act) => on.message(m, act)));
       if (replayed && m.id === liveFrom) items.push(el('li', { className: 'divider', textContent: '— caught up —' }));
     }
     if (s.older.get(ch.channelId) === 0n && msgs.length) items.unshift(el('li', { className: 'divider start', textContent: '— start of the conversation —' }));
@@ -181,4 +154,14 @@ function drawMessages(s: State, ch: Channel | undefined, on: Actions) {
     box.scrollTop = box.scrollHeight - fromBottom; // older messages went in above
   else if (atBottom) box.scrollTop = box.scrollHeight;
   s.keepFromBottom = false;
+}
+
+/** Above the composer: the message being replied to or edited (× cancels). */
+function drawComposeMode(s: State) {
+  const c = s.compose?.channelId === s.current ? s.compose : undefined;
+  const m = c && s.messages.get(c.channelId)?.get(c.id);
+  $('#compose-mode').hidden = !m;
+  if (!c || !m) return;
+  $('#compose-mode').dataset.mode = c.mode;
+  $('#compose-what').textContent = c.mode === 'edit' ? 'Editing your message' : `Replying to ${nameOf(s, m.senderUserId)}: ${m.body}`;
 }

@@ -376,7 +376,7 @@ test('web/proto.js agrees with the generated codecs both ways', async () => {
       { userId: 'u2', role: 1, userName: 'bob' },
     ],
   };
-  assert.deepEqual(pb.decode(pb.ListChannelsResponse, ListChannelsResponse.encode({ channels: [channel] }).finish()), { channels: [channel] });
+  assert.deepEqual(pb.decode(pb.ListChannelsResponse, ListChannelsResponse.encode({ channels: [channel], invitations: [] }).finish()), { channels: [channel] });
   const message = {
     channelId: 'ch1',
     id: 42,

@@ -35,6 +35,11 @@ import { toDomainError, type CqlSession } from './CqlSession.js';
  *   CREATE TABLE IF NOT EXISTS): per device the token generation, the hash of
  *   the current refresh token and the last rotated-out hashes. A device
  *   without a row signed in before sessions existed: generation 0, no refresh token.
+ * - blocks / blocks_by_blocked / invitations / mutes (added with consent;
+ *   new tables only, so an existing keyspace upgrades in place): blocks by
+ *   blocker and by blocked user (both directions of one user in two
+ *   single-partition reads), pending invitations per invitee, channel mutes
+ *   per user (see ScyllaSafetyStore).
  */
 export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS messages (
@@ -91,6 +96,22 @@ export const SCHEMA: readonly string[] = [
      user_id text, device_id text, gen bigint,
      refresh_hash text, refresh_expires_at_ms bigint, used_hashes list<text>,
      PRIMARY KEY (user_id, device_id)
+   )`,
+  `CREATE TABLE IF NOT EXISTS blocks (
+     blocker text, blocked text, at_ms bigint,
+     PRIMARY KEY (blocker, blocked)
+   )`,
+  `CREATE TABLE IF NOT EXISTS blocks_by_blocked (
+     blocked text, blocker text,
+     PRIMARY KEY (blocked, blocker)
+   )`,
+  `CREATE TABLE IF NOT EXISTS invitations (
+     invitee_user_id text, channel_id text, inviter_user_id text, created_at_ms bigint,
+     PRIMARY KEY (invitee_user_id, channel_id)
+   )`,
+  `CREATE TABLE IF NOT EXISTS mutes (
+     user_id text, channel_id text, until_ms bigint,
+     PRIMARY KEY (user_id, channel_id)
    )`,
 ];
 

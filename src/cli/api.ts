@@ -3,6 +3,7 @@ import { AccountServiceClient } from '../gen/chat/v1/account.js';
 import { ChatServiceClient } from '../gen/chat/v1/chat.js';
 import { DiscoveryServiceClient } from '../gen/chat/v1/discovery.js';
 import { PresenceServiceClient } from '../gen/chat/v1/presence.js';
+import { SafetyServiceClient } from '../gen/chat/v1/safety.js';
 
 /** How long a unary call may take before the CLI gives up. */
 const UNARY_DEADLINE_MS = 15_000;
@@ -36,6 +37,7 @@ export class Api {
   chat!: ChatServiceClient;
   presence!: PresenceServiceClient;
   discovery!: DiscoveryServiceClient;
+  safety!: SafetyServiceClient;
   address = '';
   /** Called before each unary call for a token good for a while (renewing it when needed); see session.ts. */
   freshen?: () => Promise<string>;
@@ -57,6 +59,7 @@ export class Api {
     this.chat = new ChatServiceClient(address, creds);
     this.presence = new PresenceServiceClient(address, creds);
     this.discovery = new DiscoveryServiceClient(address, creds);
+    this.safety = new SafetyServiceClient(address, creds);
   }
 
   /** Metadata carrying `authorization: Bearer <token>` when a token is set. */
@@ -81,5 +84,6 @@ export class Api {
     this.chat.close();
     this.presence.close();
     this.discovery.close();
+    this.safety.close();
   }
 }

@@ -27,7 +27,8 @@ export function safetySuite(name: string, make: () => Promise<SafetyStore>) {
     const s = await make();
     const [invitee, inviter] = [uid(), uid()];
     const chans = [gid(), gid(), gid(), gid()];
-    for (let i = 0; i < 3; i++) assert.deepEqual(await s.invite({ channelId: chans[i]!, inviteeUserId: invitee, inviterUserId: inviter, createdAtMs: 100 + i }, 3), []);
+    for (let i = 0; i < 3; i++)
+      assert.deepEqual(await s.invite({ channelId: chans[i]!, inviteeUserId: invitee, inviterUserId: inviter, createdAtMs: 100 + i }, 3), []);
     const dropped = await s.invite({ channelId: chans[3]!, inviteeUserId: invitee, inviterUserId: inviter, createdAtMs: 200 }, 3);
     assert.deepEqual(
       dropped.map((d) => d.channelId),

@@ -43,7 +43,9 @@ test('1,000 groups from one spammer leave the victim able to open a direct chann
   await Promise.all(Array.from({ length: 16 }, worker));
   const spamMs = Date.now() - t0;
   const listed = (await victim.chat(C.listChannels, {})) as { channels: unknown[]; invitations?: unknown[] };
-  console.log(`spam: ${JSON.stringify(Object.fromEntries(codes))} in ${spamMs} ms; victim has ${listed.channels.length} channels, ${listed.invitations?.length} invitations`);
+  console.log(
+    `spam: ${JSON.stringify(Object.fromEntries(codes))} in ${spamMs} ms; victim has ${listed.channels.length} channels, ${listed.invitations?.length} invitations`,
+  );
   assert.equal(listed.channels.length, 0, 'no group joined without consent');
   assert.equal(listed.invitations?.length, 100, 'pending invitations capped at CHAT_MAX_PENDING_INVITES');
 

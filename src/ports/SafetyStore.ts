@@ -16,8 +16,8 @@ export interface BlockLists {
 
 /**
  * What users consent to: blocks, pending invitations and channel mutes.
- * Guarantees: every write is idempotent (blocking twice, inviting twice,
- * removing twice are no-ops after the first); `blocks(u)` reflects a
+ * Guarantees: every write is an upsert or a delete (blocking or inviting
+ * twice keeps one entry, with the later time; removing twice is a no-op); `blocks(u)` reflects a
  * completed `block`/`unblock` by either side. `invite` keeps at most
  * `maxPending` invitations per invitee by dropping the oldest (a race of two
  * invites may leave one more for a moment; the next invite trims it).

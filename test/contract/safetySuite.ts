@@ -12,9 +12,9 @@ export function safetySuite(name: string, make: () => Promise<SafetyStore>) {
     const s = await make();
     const [a, b, c] = [uid(), uid(), uid()];
     await s.block(a, b, 10);
-    await s.block(a, b, 20); // twice: no-op, keeps the first time
+    await s.block(a, b, 20); // twice: still one block, with the later time
     await s.block(c, b, 30);
-    assert.deepEqual((await s.blocks(a)).blocked, [{ userId: b, atMs: 10 }]);
+    assert.deepEqual((await s.blocks(a)).blocked, [{ userId: b, atMs: 20 }]);
     assert.deepEqual((await s.blocks(b)).blockers.sort(), [a, c].sort());
     assert.deepEqual((await s.blocks(b)).blocked, []);
     assert.equal(await s.unblock(a, b), true);

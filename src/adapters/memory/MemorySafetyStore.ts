@@ -12,7 +12,7 @@ export class MemorySafetyStore implements SafetyStore {
 
   async block(blocker: string, target: string, atMs: number) {
     const m = this.blocked.get(blocker) ?? new Map<string, number>();
-    if (!m.has(target)) m.set(target, atMs);
+    m.set(target, atMs);
     this.blocked.set(blocker, m);
     this.blockers.set(target, (this.blockers.get(target) ?? new Set()).add(blocker));
   }

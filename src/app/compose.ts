@@ -100,6 +100,7 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
               cql.skipped.record(ch, range).catch((e) => log.error({ err: e, channelId: ch, ...range }, 'could not record skipped ids')),
           ),
           skipped: cql.skipped,
+          safety: cql.safety,
           idempotency: new RedisIdempotencyStore(redis, prefix),
           fanout,
           presence: new RedisPresenceStore(redis, prefix),

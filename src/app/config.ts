@@ -145,6 +145,15 @@ export const ConfigSchema = z.object({
   /** Register + Login calls per client address per minute, cluster-wide (burst: a third of it). */
   CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN: int(30, 1),
   CHAT_MAX_CHANNELS_PER_USER: int(1000, 1),
+  /** invite: adding (or opening a direct channel with) a user who shares no accepted channel is an invitation. open: added at once, as before consent. */
+  CHAT_CONSENT: z.enum(['invite', 'open']).default('invite'),
+  /** Pending invitations per invitee (they never count against CHAT_MAX_CHANNELS_PER_USER); a new one past it expires the oldest. */
+  CHAT_MAX_PENDING_INVITES: int(100, 1),
+  /** Invitations one user may send per minute, cluster-wide, and the burst above it; past it RESOURCE_EXHAUSTED. */
+  CHAT_INVITE_RATE_PER_MIN: int(30, 1),
+  CHAT_INVITE_BURST: int(20, 1),
+  /** How long a node keeps a user's block lists (changes reach every node at once over the fan-out; this bounds a lost one). */
+  CHAT_BLOCK_CACHE_MS: int(60_000, 0),
   /** Open server streams per user on one node: Connect (before and after resume), Subscribe and WatchPresence together. */
   CHAT_MAX_STREAMS_PER_USER: int(16, 1),
   /** A Connect that has not sent its first frame (resume) within this is ended with DEADLINE_EXCEEDED. */

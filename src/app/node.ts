@@ -68,6 +68,11 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
         maxChannelsPerUser: cfg.CHAT_MAX_CHANNELS_PER_USER,
         maxStreamsPerUser: cfg.CHAT_MAX_STREAMS_PER_USER,
         resumeTimeoutMs: cfg.CHAT_RESUME_TIMEOUT_MS,
+        consent: cfg.CHAT_CONSENT,
+        maxPendingInvites: cfg.CHAT_MAX_PENDING_INVITES,
+        invitesPerMinute: cfg.CHAT_INVITE_RATE_PER_MIN,
+        inviteBurst: cfg.CHAT_INVITE_BURST,
+        blockCacheMs: cfg.CHAT_BLOCK_CACHE_MS,
       },
     },
     {

@@ -18,6 +18,8 @@ export interface Ctx {
   newPassword?: string;
   device?: string;
   limit?: number;
+  /** `decline --block`. */
+  block?: boolean;
 }
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -30,7 +32,7 @@ function open(ctx: Ctx) {
 }
 
 /** Runs `fn` with a logged-in session and closes the clients afterwards. */
-async function withSession<T>(ctx: Ctx, fn: (s: ReturnType<typeof open>) => Promise<T>): Promise<T> {
+export async function withSession<T>(ctx: Ctx, fn: (s: ReturnType<typeof open>) => Promise<T>): Promise<T> {
   const s = open(ctx);
   try {
     return await fn(s);
@@ -39,7 +41,7 @@ async function withSession<T>(ctx: Ctx, fn: (s: ReturnType<typeof open>) => Prom
   }
 }
 
-function need(args: string[], n: number, usage: string) {
+export function need(args: string[], n: number, usage: string) {
   if (args.length < n) throw new CliError(`usage: chat ${usage}`);
 }
 

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { CliError, describeError, isServiceError } from './errors.js';
 import * as cmd from './commands.js';
 import { runTalk } from './talk.js';
+import * as safety from './safety.js';
 
 /** The text of `chat help`. */
 export const USAGE = `chat: a terminal client for the gRPC chat platform
@@ -35,6 +36,13 @@ channels and groups
   group leave <channel>                     leave a group
   presence <users...>                       online/offline and last activity of your contacts
 
+consent  (someone who shares no channel with you invites you instead of adding you)
+  invites                                   your pending invitations
+  accept <channel>                          accept an invitation (a direct channel brings its messages)
+  decline <channel> [--block]               decline an invitation (and block the inviter)
+  block <user> / unblock <user>             block or unblock a user; blocked: list whom you blocked
+  mute <target> [minutes|off]               no push for a channel (default: 8 hours); "off" unmutes
+
 options
   --server host:port   node to use (env CHAT_SERVER, default 127.0.0.1:50051)
   --as profile         local profile (env CHAT_PROFILE, default "default"); one user per profile,
@@ -52,6 +60,7 @@ const OPTIONS = {
   'new-password': { type: 'string' },
   device: { type: 'string' },
   limit: { type: 'string' },
+  block: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -78,6 +87,7 @@ export async function run(argv: string[]): Promise<number> {
     server: values.server || process.env['CHAT_SERVER'] || '127.0.0.1:50051',
     profileName: values.as || process.env['CHAT_PROFILE'] || 'default',
     password: values.password,
+    block: values.block,
     newPassword: values['new-password'],
     device: values.device,
     limit,
@@ -124,6 +134,15 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     case 'presence':
       await cmd.presence(ctx, args);
+      return 0;
+    case 'invites':
+    case 'accept':
+    case 'decline':
+    case 'block':
+    case 'unblock':
+    case 'blocked':
+    case 'mute':
+      await safety[command](ctx, args);
       return 0;
     case 'talk':
       if (args.length !== 1) throw new CliError('usage: chat talk <user-or-channel>');

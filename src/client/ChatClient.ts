@@ -1,6 +1,7 @@
 import { Client, credentials, Metadata, status, type ChannelCredentials, type ClientOptions, type ServiceError } from '@grpc/grpc-js';
 import { AccountServiceService, type LoginResponse } from '../gen/chat/v1/account.js';
 import { ChatServiceService, type ClientFrame, type ServerFrame, type SubscribeRequest } from '../gen/chat/v1/chat.js';
+import { SafetyServiceService } from '../gen/chat/v1/safety.js';
 import { DiscoveryServiceService, type ServerAddress } from '../gen/chat/v1/discovery.js';
 import { PresenceServiceService, type PresenceEvent, type WatchPresenceRequest } from '../gen/chat/v1/presence.js';
 import { ChatSession, type SessionOptions } from './ChatSession.js';
@@ -36,7 +37,7 @@ export interface ChatClientOptions {
 
 /**
  * A client of one chat node: typed unary calls for every RPC (`chat`,
- * `accounts`, `presence`, `discovery`, generated from the service definitions),
+ * `accounts`, `presence`, `discovery`, `safety`, generated from the service definitions),
  * login with automatic token refresh, PickServer, and `connect()`, a Connect
  * session that survives drops and drains.
  */
@@ -45,6 +46,7 @@ export class ChatClient {
   readonly chat = unaryCalls(ChatServiceService, (d, r, o) => this.invoke(d, r, o));
   readonly presence = unaryCalls(PresenceServiceService, (d, r, o) => this.invoke(d, r, o));
   readonly discovery = unaryCalls(DiscoveryServiceService, (d, r, o) => this.invoke(d, r, o));
+  readonly safety = unaryCalls(SafetyServiceService, (d, r, o) => this.invoke(d, r, o));
   /** Who is logged in (after login or given tokens with `identity`). */
   userId = '';
   deviceId = '';

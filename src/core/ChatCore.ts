@@ -13,6 +13,7 @@ import { isUserId } from '../domain/ids.js';
 import { denied, invalid, unauthenticated } from '../domain/errors.js';
 import { requireUser } from './Channels.js';
 import { SESSIONS_TOPIC } from '../domain/events.js';
+import { Safety } from './Safety.js';
 
 const MAX_PRESENCE_QUERY = 500;
 
@@ -23,6 +24,7 @@ export class ChatCore {
   readonly messaging: Messaging;
   readonly lifecycle: Lifecycle;
   readonly presence: PresenceTracker;
+  readonly safety: Safety;
   readonly hub = new SessionHub();
   private unlisten: Array<() => void> = [];
 
@@ -36,6 +38,7 @@ export class ChatCore {
     this.messaging = new Messaging(deps, this.channels, (userId) => this.hub.countFor(userId) > 0);
     this.lifecycle = new Lifecycle(deps, this.channels);
     this.presence = new PresenceTracker(deps);
+    this.safety = new Safety(deps, this.channels);
   }
 
   /** The node's settings (read-only), for the transport's per-stream limits. */
@@ -64,6 +67,7 @@ export class ChatCore {
       }),
       // Revocations may have been lost with the broker connection: read generations again.
       fanout.onReset(() => gens.clear()),
+      this.channels.blocks.listen(fanout),
     );
   }
 
@@ -139,7 +143,7 @@ export class ChatCore {
     if (p.kind === 'service') return ids;
     const contacts = await this.channels.contactsOf(p.userId);
     for (const id of ids) {
-      if (id !== p.userId && !contacts.has(id)) throw denied(`you share no channel with ${id}, so its presence is not visible`);
+      if (id !== p.userId && !contacts.has(id)) throw denied(`the presence of ${id} is not visible to you`);
     }
     return ids;
   }

@@ -311,7 +311,10 @@ export class Messaging {
       const recipients = ch.members.map((x) => x.userId).filter((u) => u !== m.senderUserId && !this.connectedHere(u));
       if (recipients.length === 0) return;
       const presence = await this.d.presence.get(recipients);
-      const offline = presence.filter((x) => !x.online).map((x) => x.userId);
+      const offline = await this.unmuted(
+        presence.filter((x) => !x.online).map((x) => x.userId),
+        m.channelId,
+      );
       const preview = m.body.length > 80 ? m.body.slice(0, 79) + '…' : m.body;
       await Promise.all(
         offline.map(async (userId) => {
@@ -325,6 +328,13 @@ export class Messaging {
     } catch (e) {
       this.d.log.warn({ err: String(e) }, 'push fan-out failed');
     }
+  }
+
+  /** Those of `userIds` who have not muted the channel (MuteChannel: push only; delivery and unread counts are unchanged). */
+  private async unmuted(userIds: string[], channelId: string): Promise<string[]> {
+    const now = this.d.now();
+    const muted = await Promise.all(userIds.map(async (u) => (await this.d.safety.mutes(u, now)).has(channelId)));
+    return userIds.filter((_, i) => !muted[i]);
   }
 }
 

@@ -5,7 +5,7 @@ import type { CoreDeps } from './deps.js';
 
 /**
  * A WatchPresence stream's view: the presence of the watched users for as long
- * as the watcher shares a channel with them. When the last shared channel goes
+ * as the watcher shares an accepted channel with them and neither blocked the other. When the last shared channel goes
  * (either side leaves or is removed), the watcher gets one `hidden` presence for
  * that user and nothing more about it; if a channel is shared again later, the
  * current presence follows. Services see everyone and are never re-checked.
@@ -50,8 +50,10 @@ export class PresenceWatch {
   }
 
   private onMembership(ev: ChatEvent) {
-    if (ev.type !== 'membership' || this.closed || this.watcher.kind !== 'user') return;
+    if ((ev.type !== 'membership' && ev.type !== 'contactsChanged') || this.closed || this.watcher.kind !== 'user') return;
     const me = this.watcher.userId;
+    // A block changed: this node's cached lists of the watcher may predate it.
+    if (ev.type === 'contactsChanged') this.channels.blocks.forget([me]);
     this.check = this.check.then(async () => {
       if (this.closed) return;
       let shared: Set<string>;

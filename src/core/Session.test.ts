@@ -37,6 +37,11 @@ function core() {
       maxChannelsPerUser: 100,
       maxStreamsPerUser: 10,
       resumeTimeoutMs: 10_000,
+      consent: 'open',
+      maxPendingInvites: 100,
+      invitesPerMinute: 60,
+      inviteBurst: 20,
+      blockCacheMs: 60_000,
     },
   };
   const secret = new TextEncoder().encode('k'.repeat(32));

@@ -59,6 +59,8 @@ export class Session {
   private readonly states = new Map<string, ChannelState>();
   private readonly subs = new Map<string, () => void>();
   private readonly contacts = new Set<string>();
+  /** Users who blocked this one or whom it blocked: no presence or typing of theirs reaches the device. */
+  private hidden: ReadonlySet<string> = new Set();
   /** Channels this session saw the user leave or be removed from: never followed again unless re-joined. */
   private readonly gone = new Set<string>();
   /** Serializes presence-visibility checks after membership changes. */
@@ -89,6 +91,7 @@ export class Session {
   async start(resume: Cursor[]): Promise<void> {
     await this.presence.connect(this.userId, this.deviceId);
     this.subscribe(userTopic(this.userId), (ev) => this.onUserEvent(ev));
+    this.hidden = await this.channels.blocks.hiddenFrom(this.userId);
     const cursors = await this.messaging.effectiveCursors(this.userId, this.deviceId, resume);
     for (const channelId of cursors.keys()) this.watch(channelId);
     for (const c of await this.channels.contactsOf(this.userId)) this.watchContact(c);
@@ -243,7 +246,7 @@ export class Session {
 
   /** Follows a user's presence; true if they were not followed before. */
   private watchContact(userId: string): boolean {
-    if (userId === this.userId || this.contacts.has(userId)) return false;
+    if (userId === this.userId || this.contacts.has(userId) || this.hidden.has(userId)) return false;
     this.contacts.add(userId);
     this.subscribe(presenceTopic(userId), (ev) => ev.type === 'presence' && this.forward(ev));
     return true;
@@ -260,14 +263,20 @@ export class Session {
   }
 
   /**
-   * A membership went away: users who no longer share a channel with this one
-   * stop being followed, and the device is told their presence is hidden.
+   * A membership went away or a block changed: users who no longer share an
+   * accepted channel with this one (or are hidden by a block) stop being
+   * followed, and the device is told their presence is hidden; users visible
+   * again (an unblock) are followed again, with their presence now.
    */
-  private recheckContacts() {
+  private recheckContacts(blocksChanged = false) {
     this.contactCheck = this.contactCheck.then(async () => {
       if (this.closed) return;
       let shared: Set<string>;
       try {
+        if (blocksChanged) {
+          this.channels.blocks.forget([this.userId]);
+          this.hidden = await this.channels.blocks.hiddenFrom(this.userId);
+        }
         shared = await this.channels.contactsOf(this.userId);
       } catch {
         return; // best effort: the next membership change checks again
@@ -278,6 +287,7 @@ export class Session {
         this.unsubscribe(presenceTopic(userId));
         this.forward({ type: 'presence', presence: { userId, online: false, hidden: true, lastActiveAtMs: 0 } });
       }
+      await this.presenceSnapshot([...shared].filter((u) => this.watchContact(u)));
     });
   }
 
@@ -327,7 +337,7 @@ export class Session {
         return;
       }
       case 'typing':
-        if (!this.caughtUp || this.isMe(ev.userId, ev.deviceId)) return;
+        if (!this.caughtUp || this.isMe(ev.userId, ev.deviceId) || this.hidden.has(ev.userId)) return;
         return this.forward(ev);
       case 'receipt':
         if (this.isMe(ev.userId, ev.deviceId)) return;
@@ -346,7 +356,10 @@ export class Session {
   }
 
   private onUserEvent(ev: ChatEvent) {
-    if (this.closed || ev.type !== 'membership') return;
+    if (this.closed) return;
+    if (ev.type === 'invited') return this.forward(ev);
+    if (ev.type === 'contactsChanged') return this.recheckContacts(true);
+    if (ev.type !== 'membership') return;
     if (ev.change === 'joined') {
       this.gone.delete(ev.channelId);
       if (!this.states.has(ev.channelId)) {

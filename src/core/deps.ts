@@ -11,6 +11,7 @@ import type { Registry } from '../ports/Registry.js';
 import type { Sequencer } from '../ports/Sequencer.js';
 import type { SkippedIds } from '../ports/SkippedIds.js';
 import type { RateLimiter } from '../ports/RateLimiter.js';
+import type { SafetyStore } from '../ports/SafetyStore.js';
 import type { Logger } from './logger.js';
 
 /** Every port the use cases need, chosen by the composition root (app/compose.ts). */
@@ -27,6 +28,7 @@ export interface Ports {
   push: PushNotifier;
   registry: Registry;
   rateLimiter: RateLimiter;
+  safety: SafetyStore;
 }
 
 /** Tunables of the use cases (a subset of app config). */
@@ -59,6 +61,15 @@ export interface CoreSettings extends Limits {
   resumeTimeoutMs: number;
   /** How long after sending a message its sender may edit it (default 48 h). */
   editWindowMs?: number;
+  /** invite: a stranger's add or direct channel is an invitation until accepted; open: added at once (before consent existed). */
+  consent: 'invite' | 'open';
+  /** Pending invitations per invitee; a new one past it drops the oldest. */
+  maxPendingInvites: number;
+  /** Invitations a user may send per minute (cluster-wide token bucket) and the burst above it. */
+  invitesPerMinute: number;
+  inviteBurst: number;
+  /** How long a node keeps a user's block lists (invalidated over the fan-out at once; this bounds a lost invalidation). */
+  blockCacheMs: number;
 }
 
 export interface CoreDeps extends Ports {

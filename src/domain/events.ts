@@ -8,6 +8,16 @@ import type { Cursor, Message, PresenceInfo } from './model.js';
  */
 export type MembershipChange = 'joined' | 'left' | 'removed';
 
+/** A pending invitation as its invitee sees it. */
+export interface InvitationInfo {
+  channelId: string;
+  kind: 'direct' | 'group';
+  title: string;
+  inviterUserId: string;
+  inviterUserName: string;
+  createdAtMs: number;
+}
+
 export type ChatEvent =
   /** `viewer`: the user a message with reactions is written for (their `me`). */
   | { type: 'message'; message: Message; viewer?: string }
@@ -17,6 +27,12 @@ export type ChatEvent =
   | { type: 'typing'; channelId: string; userId: string; deviceId: string; typing: boolean }
   | { type: 'membership'; channelId: string; userId: string; change: MembershipChange; byUserId: string }
   | { type: 'presence'; presence: PresenceInfo }
+  /** On `u:<invitee>`: a new invitation. */
+  | { type: 'invited'; invitation: InvitationInfo }
+  /** On `u:<userId>`, never sent to a device: a block between this user and another changed; presence visibility must be checked again. */
+  | { type: 'contactsChanged'; userId: string }
+  /** Between nodes only (topic `blocks`): these users' block lists changed; drop any cached copy. */
+  | { type: 'blocksChanged'; userIds: string[] }
   /** Between nodes only (topic `channels`): a channel's membership changed; drop any cached copy. */
   | { type: 'channelChanged'; channelId: string }
   /** Between nodes only (topic `sessions`): tokens of the device below `gen` are revoked; end its streams. */
@@ -24,7 +40,7 @@ export type ChatEvent =
   /** Between nodes only (topic `sessions`): the account is gone; end all its streams. */
   | { type: 'accountDeleted'; userId: string };
 
-type DeviceEvent = Exclude<ChatEvent, { type: 'channelChanged' | 'deviceRevoked' | 'accountDeleted' }>;
+type DeviceEvent = Exclude<ChatEvent, { type: 'channelChanged' | 'deviceRevoked' | 'accountDeleted' | 'contactsChanged' | 'blocksChanged' }>;
 
 /** Frames that exist only between a session and its device. */
 export type SessionEvent =
@@ -40,5 +56,7 @@ export const userTopic = (userId: string) => `u:${userId}`;
 export const presenceTopic = (userId: string) => `p:${userId}`;
 /** Every node listens here for channelChanged events (cache invalidation). */
 export const CHANNELS_TOPIC = 'channels';
+/** Every node listens here for blocksChanged events (block-list cache invalidation). */
+export const BLOCKS_TOPIC = 'blocks';
 /** Every node listens here for deviceRevoked and accountDeleted events. */
 export const SESSIONS_TOPIC = 'sessions';

@@ -24,6 +24,13 @@ export function directChannelId(a: string, b: string): string {
   return `d_${x}_${y}`;
 }
 
+/** The other user of a direct channel id (`d_<a>_<b>`): user ids have a fixed length. */
+export function directPeer(channelId: string, userId: string): string {
+  const a = channelId.slice(2, 36);
+  const b = channelId.slice(37);
+  return a === userId ? b : a;
+}
+
 export const isUserId = (s: string) => USER_ID.test(s);
 
 export function checkUserName(s: string): string {

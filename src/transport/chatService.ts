@@ -1,7 +1,7 @@
 import type { ChatServiceServer } from '../gen/chat/v1/chat.js';
 import { requireUser } from '../core/Channels.js';
 import { unary, type TransportDeps } from './handler.js';
-import { fromProtoCursors, toProtoChannel, toProtoCursors, toProtoMessage, toProtoReactions } from './mapping.js';
+import { fromProtoCursors, toProtoChannel, toProtoCursors, toProtoInvitation, toProtoMessage, toProtoReactions } from './mapping.js';
 import type { Principal } from '../domain/model.js';
 
 const viewerOf = (p: Principal) => (p.kind === 'user' ? p.userId : undefined);
@@ -76,9 +76,10 @@ export function chatService(deps: TransportDeps): ChatServiceServer {
       await channels.leave(principal, req.channelId);
       return {};
     }),
-    listChannels: unary(deps, async (_req, { principal }) => ({
-      channels: (await channels.list(principal)).map(toProtoChannel),
-    })),
+    listChannels: unary(deps, async (_req, { principal }) => {
+      const [list, invitations] = await Promise.all([channels.list(principal), channels.invitations(principal)]);
+      return { channels: list.map(toProtoChannel), invitations: invitations.map(toProtoInvitation) };
+    }),
     describeChannel: unary(deps, async (req, { principal }) => ({
       channel: toProtoChannel(await channels.get(principal, req.channelId)),
     })),

@@ -7,6 +7,7 @@ import { AccountServiceService } from '../gen/chat/v1/account.js';
 import { ChatServiceService } from '../gen/chat/v1/chat.js';
 import { DiscoveryServiceService } from '../gen/chat/v1/discovery.js';
 import { PresenceServiceService } from '../gen/chat/v1/presence.js';
+import { SafetyServiceService } from '../gen/chat/v1/safety.js';
 import { PeerResolver, setBridgePeer, stripBridgePeer } from './peer.js';
 
 export interface GrpcWebOptions {
@@ -45,7 +46,7 @@ const KINDS = new Map<string, Kind>([
   ['/grpc.health.v1.Health/Check', 'unary'],
   ['/grpc.health.v1.Health/Watch', 'server'],
 ]);
-for (const def of [AccountServiceService, ChatServiceService, PresenceServiceService, DiscoveryServiceService]) {
+for (const def of [AccountServiceService, ChatServiceService, PresenceServiceService, DiscoveryServiceService, SafetyServiceService]) {
   for (const m of Object.values(def)) KINDS.set(m.path, m.requestStream ? 'client' : m.responseStream ? 'server' : 'unary');
 }
 

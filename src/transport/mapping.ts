@@ -1,8 +1,8 @@
-import type { SessionEvent } from '../domain/events.js';
+import type { InvitationInfo, SessionEvent } from '../domain/events.js';
 import { encodeMessageFrame, encodeSendAckFrame } from './frameCodec.js';
 import type { Cursor, Message, PresenceInfo, Reaction } from '../domain/model.js';
 import type { ChannelView } from '../core/Channels.js';
-import { ChannelKind, MemberRole, MembershipChange, ServerFrame, type Channel as PChannel } from '../gen/chat/v1/chat.js';
+import { ChannelKind, MemberRole, MembershipChange, ServerFrame, type Channel as PChannel, type Invitation as PInvitation } from '../gen/chat/v1/chat.js';
 import { MessageKind, PresenceState, type ChannelCursor, type Message as PMessage, type Presence, type ReactionCount } from '../gen/chat/v1/common.js';
 
 /** Domain <-> proto conversions. Nothing here decides anything. */
@@ -68,6 +68,15 @@ export const toProtoChannel = (v: ChannelView): PChannel => ({
   createdAtMs: v.channel.createdAtMs,
 });
 
+export const toProtoInvitation = (i: InvitationInfo): PInvitation => ({
+  channelId: i.channelId,
+  kind: i.kind === 'direct' ? ChannelKind.CHANNEL_KIND_DIRECT : ChannelKind.CHANNEL_KIND_GROUP,
+  title: i.title,
+  inviterUserId: i.inviterUserId,
+  inviterUserName: i.inviterUserName,
+  createdAtMs: i.createdAtMs,
+});
+
 const CHANGE = {
   joined: MembershipChange.MEMBERSHIP_CHANGE_JOINED,
   left: MembershipChange.MEMBERSHIP_CHANGE_LEFT,
@@ -90,6 +99,8 @@ export function toServerFrame(ev: SessionEvent): ServerFrame {
       return { frame: { $case: 'presence', presence: toProtoPresence(ev.presence) } };
     case 'membership':
       return { frame: { $case: 'membership', membership: { channelId: ev.channelId, userId: ev.userId, change: CHANGE[ev.change], byUserId: ev.byUserId } } };
+    case 'invited':
+      return { frame: { $case: 'invitation', invitation: toProtoInvitation(ev.invitation) } };
     case 'caughtUp':
       return { frame: { $case: 'caughtUp', caughtUp: { cursors: toProtoCursors(ev.cursors) } } };
     case 'sendAck':

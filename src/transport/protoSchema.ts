@@ -2,7 +2,7 @@ import { loadSync, type PackageDefinition } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 
 /** The .proto files the node serves (and reflects). */
-export const PROTO_FILES = ['chat/v1/account.proto', 'chat/v1/chat.proto', 'chat/v1/presence.proto', 'chat/v1/discovery.proto'];
+export const PROTO_FILES = ['chat/v1/account.proto', 'chat/v1/chat.proto', 'chat/v1/presence.proto', 'chat/v1/discovery.proto', 'chat/v1/safety.proto'];
 
 /** One field of a message, as the descriptor states it. */
 export interface FieldInfo {

@@ -6,11 +6,13 @@ import * as chat from '../gen/chat/v1/chat.js';
 import * as common from '../gen/chat/v1/common.js';
 import * as discovery from '../gen/chat/v1/discovery.js';
 import * as presence from '../gen/chat/v1/presence.js';
+import * as safety from '../gen/chat/v1/safety.js';
 import { accountService } from './accountService.js';
 import { chatService } from './chatService.js';
 import { discoveryService } from './discoveryService.js';
 import type { TransportDeps } from './handler.js';
 import { presenceService } from './presenceService.js';
+import { safetyService } from './safetyService.js';
 import { type ProtoSchema, protoSchema } from './protoSchema.js';
 import { type GeneratedCodec, problemWith, strictDecoder } from './strictDecode.js';
 
@@ -18,8 +20,9 @@ const { AccountServiceService } = account;
 const { ChatServiceService, ServerFrame } = chat;
 const { DiscoveryServiceService } = discovery;
 const { PresenceServiceService } = presence;
+const { SafetyServiceService } = safety;
 
-export const SERVICE_NAMES = ['chat.v1.AccountService', 'chat.v1.ChatService', 'chat.v1.PresenceService', 'chat.v1.DiscoveryService'];
+export const SERVICE_NAMES = ['chat.v1.AccountService', 'chat.v1.ChatService', 'chat.v1.PresenceService', 'chat.v1.DiscoveryService', 'chat.v1.SafetyService'];
 
 export interface GrpcOptions {
   maxReceiveMessageBytes: number;
@@ -36,7 +39,7 @@ type Handler = (call: ServerWritableStream<object, unknown>, cb?: unknown) => vo
 
 /** Every generated message codec, by full type name. */
 const CODECS: Record<string, unknown> = Object.fromEntries(
-  [account, chat, common, discovery, presence].flatMap((mod) => Object.entries(mod).map(([name, codec]) => [`${mod.protobufPackage}.${name}`, codec])),
+  [account, chat, common, discovery, presence, safety].flatMap((mod) => Object.entries(mod).map(([name, codec]) => [`${mod.protobufPackage}.${name}`, codec])),
 );
 
 /**
@@ -103,6 +106,7 @@ export async function startGrpcServer(deps: TransportDeps, host: string, port: n
   addService(server, ChatServiceService, chatService(deps), { connect: frames, subscribe: frames });
   addService(server, PresenceServiceService, presenceService(deps));
   addService(server, DiscoveryServiceService, discoveryService(deps));
+  addService(server, SafetyServiceService, safetyService(deps));
 
   const statuses = Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'SERVING' as const]));
   const health = new HealthImplementation(statuses);

@@ -1,4 +1,6 @@
 import { contractSuites } from './suites.js';
+import { safetySuite } from './safetySuite.js';
+import { MemorySafetyStore } from '../../src/adapters/memory/MemorySafetyStore.js';
 import { MemoryRateLimiter } from '../../src/adapters/memory/MemoryRateLimiter.js';
 import { MemoryAccountStore } from '../../src/adapters/memory/MemoryAccountStore.js';
 import { MemoryChannelStore } from '../../src/adapters/memory/MemoryChannelStore.js';
@@ -22,3 +24,5 @@ contractSuites({
   fanout: async () => new MemoryFanout(),
   rateLimiter: async () => new MemoryRateLimiter(),
 });
+
+safetySuite('memory', async () => new MemorySafetyStore());

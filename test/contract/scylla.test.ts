@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import { contractSuites } from './suites.js';
+import { safetySuite } from './safetySuite.js';
 import { SCHEMA } from '../../src/adapters/scylla/migrate.js';
 import { createScyllaStores, toDomainError, type ScyllaStoreOptions, type ScyllaStores } from '../../src/adapters/scylla/index.js';
 
@@ -68,6 +69,7 @@ contractSuites({
   accounts: async () => (await stores()).accounts,
   cursors: async () => (await stores()).cursors,
 });
+safetySuite('scylla', async () => (await stores()).safety);
 
 /** The same keyspace with cursors written behind (CHAT_CURSOR_WRITE_BEHIND_MS), for the cursor contract and the test below. */
 let behind: Promise<ScyllaStores> | undefined;
@@ -149,7 +151,10 @@ test('scylla: a keyspace of the previous version (before device_sessions) upgrad
       if (i === 0) {
         assert.equal(await s.accounts.session('u_old', 'p'), undefined, 'a device from before sessions: generation 0, no refresh token');
         await s.accounts.saveSession({ userId: 'u_old', deviceId: 'p', gen: 0, refreshHash: 'h1', refreshExpiresAtMs: 9, usedHashes: [] });
+        // The consent tables (blocks, invitations, mutes) came with the upgrade.
+        await s.safety.block('u_old', 'u_new', 5);
       }
+      assert.deepEqual((await s.safety.blocks('u_new')).blockers, ['u_old']);
       assert.equal(await s.accounts.rotateRefresh('u_old', 'p', `h${i + 1}`, `h${i + 2}`, 10, 4), true);
     } finally {
       await s.close();

@@ -4,6 +4,7 @@ import { AccountServiceClient, AccountServiceService } from '../../src/gen/chat/
 import { ChatServiceClient, ChatServiceService, type ClientFrame, type ServerFrame } from '../../src/gen/chat/v1/chat.js';
 import { PresenceServiceClient } from '../../src/gen/chat/v1/presence.js';
 import { DiscoveryServiceClient } from '../../src/gen/chat/v1/discovery.js';
+import { SafetyServiceClient, SafetyServiceService } from '../../src/gen/chat/v1/safety.js';
 import type { ChannelCursor } from '../../src/gen/chat/v1/common.js';
 
 /** A unary method of a generated service definition (e.g. ChatServiceService.sendMessage). */
@@ -29,6 +30,7 @@ export class Api {
   readonly chat: ChatServiceClient;
   readonly presence: PresenceServiceClient;
   readonly discovery: DiscoveryServiceClient;
+  readonly safety: SafetyServiceClient;
 
   constructor(
     readonly address: string,
@@ -39,6 +41,7 @@ export class Api {
     this.chat = new ChatServiceClient(address, creds, options);
     this.presence = new PresenceServiceClient(address, creds, options);
     this.discovery = new DiscoveryServiceClient(address, creds, options);
+    this.safety = new SafetyServiceClient(address, creds, options);
   }
 
   close() {
@@ -46,11 +49,13 @@ export class Api {
     this.chat.close();
     this.presence.close();
     this.discovery.close();
+    this.safety.close();
   }
 }
 
 export const C = ChatServiceService;
 export const A = AccountServiceService;
+export const S = SafetyServiceService;
 
 export function bearer(token: string) {
   const md = new Metadata();
@@ -75,6 +80,11 @@ export class Device {
   /** Any ChatService unary call as this device. */
   chat<Req, Res>(def: UnaryDef<Req, Res>, req: Req) {
     return rpc(this.api.chat, def, req, this.md());
+  }
+
+  /** Any SafetyService unary call as this device. */
+  safety<Req, Res>(def: UnaryDef<Req, Res>, req: Req) {
+    return rpc(this.api.safety, def, req, this.md());
   }
 
   send(channelId: string, body: string, clientMsgId = randomUUID()) {

@@ -41,6 +41,8 @@ export const TEST_DEFAULTS: Record<string, string> = {
   CHAT_TYPING_BURST: '100000',
   CHAT_MARK_RATE_PER_SEC: '100000',
   CHAT_MARK_BURST: '100000',
+  // Suites written before consent build groups of strangers; consent (the default, invite) is tested in consent.test.ts.
+  CHAT_CONSENT: 'open',
 };
 
 /** Starts an in-process node on a free loopback port with test-friendly settings. */

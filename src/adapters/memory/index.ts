@@ -8,6 +8,7 @@ import { MemoryPresenceStore } from './MemoryPresenceStore.js';
 import { MemorySequencer } from './MemorySequencer.js';
 import { MemorySkippedIds } from './MemorySkippedIds.js';
 import { MemoryRateLimiter } from './MemoryRateLimiter.js';
+import { MemorySafetyStore } from './MemorySafetyStore.js';
 
 /** Every storage and messaging port in process memory: the embedded default, one node. */
 export function memoryPorts() {
@@ -22,5 +23,6 @@ export function memoryPorts() {
     fanout: new MemoryFanout(),
     presence: new MemoryPresenceStore(),
     rateLimiter: new MemoryRateLimiter(),
+    safety: new MemorySafetyStore(),
   };
 }

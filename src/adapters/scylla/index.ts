@@ -10,6 +10,8 @@ import { ScyllaCursorStore } from './ScyllaCursorStore.js';
 import { ScyllaMessageStore } from './ScyllaMessageStore.js';
 import { ScyllaSkippedIds } from './ScyllaSkippedIds.js';
 import type { SkippedIds } from '../../ports/SkippedIds.js';
+import type { SafetyStore } from '../../ports/SafetyStore.js';
+import { ScyllaSafetyStore } from './ScyllaSafetyStore.js';
 
 export { CqlSession, toDomainError, type CqlConsistency, type CqlOptions } from './CqlSession.js';
 export { ScyllaAccountStore } from './ScyllaAccountStore.js';
@@ -17,6 +19,7 @@ export { ScyllaChannelStore } from './ScyllaChannelStore.js';
 export { ScyllaCursorStore } from './ScyllaCursorStore.js';
 export { ScyllaMessageStore } from './ScyllaMessageStore.js';
 export { ScyllaSkippedIds } from './ScyllaSkippedIds.js';
+export { ScyllaSafetyStore } from './ScyllaSafetyStore.js';
 
 /** Connection options plus the message layout (see ScyllaMessageStore). */
 export interface ScyllaStoreOptions extends CqlOptions {
@@ -35,6 +38,7 @@ export interface ScyllaStores {
   accounts: AccountStore;
   cursors: CursorStore;
   skipped: SkippedIds;
+  safety: SafetyStore;
   /** Closes the shared client (call once, at shutdown). */
   close(): Promise<void>;
 }
@@ -60,6 +64,7 @@ export async function createScyllaStores(opts: ScyllaStoreOptions): Promise<Scyl
       accounts: new ScyllaAccountStore(session),
       cursors,
       skipped: new ScyllaSkippedIds(session),
+      safety: new ScyllaSafetyStore(session),
       async close() {
         // Queued pointer raises are written before the client goes (bounded: failures are retried a few rounds).
         await cursors.flush().catch(() => {});

@@ -40,6 +40,11 @@ import { toDomainError, type CqlSession } from './CqlSession.js';
  * - member_pointers: per channel and member, the highest id any of the
  *   member's devices acked and the member's read pointer (receipts), each a
  *   max-register like delivered_cursors.
+ * - blocks / blocks_by_blocked / invitations / mutes (added with consent;
+ *   new tables only, so an existing keyspace upgrades in place): blocks by
+ *   blocker and by blocked user (both directions of one user in two
+ *   single-partition reads), pending invitations per invitee, channel mutes
+ *   per user (see ScyllaSafetyStore).
  */
 export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS messages (
@@ -104,6 +109,22 @@ export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS member_pointers (
      channel_id text, user_id text, delivered bigint, read bigint,
      PRIMARY KEY (channel_id, user_id)
+   )`,
+  `CREATE TABLE IF NOT EXISTS blocks (
+     blocker text, blocked text, at_ms bigint,
+     PRIMARY KEY (blocker, blocked)
+   )`,
+  `CREATE TABLE IF NOT EXISTS blocks_by_blocked (
+     blocked text, blocker text,
+     PRIMARY KEY (blocked, blocker)
+   )`,
+  `CREATE TABLE IF NOT EXISTS invitations (
+     invitee_user_id text, channel_id text, inviter_user_id text, created_at_ms bigint,
+     PRIMARY KEY (invitee_user_id, channel_id)
+   )`,
+  `CREATE TABLE IF NOT EXISTS mutes (
+     user_id text, channel_id text, until_ms bigint,
+     PRIMARY KEY (user_id, channel_id)
    )`,
 ];
 

@@ -27,6 +27,8 @@ export interface RunningNode {
   metricsPort: number;
   /** grpc-web endpoint and web client: http://host:webPort/ */
   webPort: number;
+  /** grpc-web connections the node holds open from one client address. */
+  webConnectionsFrom(peer: string): number;
   /** Drains (NOT_SERVING, leave discovery, redirect clients, finish in-flight calls) and stops. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -126,6 +128,7 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
     port: grpc.port,
     metricsPort: metricsHttp.port,
     webPort: web.port,
+    webConnectionsFrom: (peer) => web.openConnections(peer),
     stop(graceMs = cfg.CHAT_SHUTDOWN_GRACE_MS) {
       return (stopping ??= (async () => {
         grpc.setServing(false);

@@ -36,6 +36,8 @@ export interface GrpcWebOptions {
 
 export interface GrpcWebServer {
   port: number;
+  /** Connections from this address the server holds open now (the per-peer cap's own count). */
+  openConnections(peer: string): number;
   /** Stops accepting, cancels the calls in flight, closes the upstream channel. */
   close(): Promise<void>;
 }
@@ -188,8 +190,8 @@ function httpOptions(opts: GrpcWebOptions): ServerOptions {
   };
 }
 
-/** Closes a new connection at once when its address already holds `max` open ones. */
-function capPerPeer(server: Server, max: number) {
+/** Closes a new connection at once when its address already holds `max` open ones; returns the open counts. */
+function capPerPeer(server: Server, max: number): ReadonlyMap<string, number> {
   const open = new Map<string, number>();
   server.on('connection', (socket: Socket) => {
     const peer = socket.remoteAddress ?? '?';
@@ -202,6 +204,7 @@ function capPerPeer(server: Server, max: number) {
       else open.delete(peer);
     });
   });
+  return open;
 }
 
 /**
@@ -339,11 +342,12 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
     if ((req.method === 'GET' || req.method === 'HEAD') && root) return void serveStatic(req, res, path).catch(() => res.destroy());
     res.writeHead(req.method === 'POST' ? 415 : 405, { 'content-type': 'text/plain' }).end('expected a grpc-web POST\n');
   });
-  capPerPeer(server, opts.maxConnectionsPerPeer ?? 256);
+  const perPeer = capPerPeer(server, opts.maxConnectionsPerPeer ?? 256);
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(opts.port, opts.host, ok));
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : opts.port,
+    openConnections: (peer: string) => perPeer.get(peer) ?? 0,
     async close() {
       const closed = new Promise<void>((ok) => server.close(() => ok()));
       for (const c of calls) c.cancel();

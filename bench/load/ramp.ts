@@ -122,8 +122,8 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
     () => true,
     () => false,
   );
-  const r = await stepResult(ctx, p, d, { idx, rate, durMs, phase, drained });
-  logStep(ctx, r);
+  const { r, delivered } = await stepResult(ctx, p, d, { idx, rate, durMs, phase, drained });
+  logStep(ctx, r, delivered);
   return r;
 }
 
@@ -185,7 +185,7 @@ async function stepResult(
   p: RampParams,
   d: Driven,
   s: { idx: number; rate: number; durMs: number; phase: StepResult['phase']; drained: boolean },
-): Promise<StepResult> {
+): Promise<{ r: StepResult; delivered: number }> {
   const { rec } = ctx;
   const { rate, durMs } = s;
   const windowS = (durMs - p.warmMs) / 1000;
@@ -210,7 +210,7 @@ async function stepResult(
   if (lost > 0) why.push(`${lost} deliveries missing after ${p.drainMs} ms`);
   if (!(p99 <= p.p99LimitMs)) why.push(`p99 ${fmt(p99)} ms > ${p.p99LimitMs} ms`);
   if (d.notSent > 0) why.push(`${d.notSent} sends skipped (stream down)`);
-  return {
+  const r: StepResult = {
     step: s.idx,
     phase: s.phase,
     offered: rate,
@@ -230,9 +230,11 @@ async function stepResult(
     sustained: why.length === 0,
     why: why.join('; ') || (s.drained ? 'ok' : 'ok (slow drain)'),
   };
+  return { r, delivered };
 }
 
-function logStep(ctx: RampContext, r: StepResult) {
+/** `delivered`: the unrounded deliveries/s. */
+function logStep(ctx: RampContext, r: StepResult, delivered: number) {
   const { latency, lastDelivery } = r;
   const lat = lastDelivery
     ? `last-delivery p50 ${fmt(lastDelivery.p50)} p99 ${fmt(lastDelivery.p99)} max ${fmt(lastDelivery.max)}`
@@ -241,7 +243,7 @@ function logStep(ctx: RampContext, r: StepResult) {
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(' ');
   ctx.log(
-    `${ctx.label} ${r.phase} step ${r.step}: offered ${fmt(r.offeredDeliveries)}/s delivered ${fmt(r.delivered)}/s ${lat} ms | cpu ${cpuTxt}` +
+    `${ctx.label} ${r.phase} step ${r.step}: offered ${fmt(r.offeredDeliveries)}/s delivered ${fmt(delivered)}/s ${lat} ms | cpu ${cpuTxt}` +
       (r.encodesPerMessage !== undefined ? ` | ${r.encodesPerMessage} encodes/msg` : '') +
       (r.cqlPerMessage !== undefined ? ` | ${r.cqlPerMessage} CQL/msg` : '') +
       (r.redisPerMessage !== undefined ? ` | ${r.redisPerMessage} Redis/msg` : '') +

@@ -117,41 +117,71 @@ const rampTargets: { name: (typeof DIRECT)[number]; server: ServerKind; kind: Sp
 const usesRedis = (s: ServerKind) => s === 'project-production' || s === 'sio-redis' || s === 'relay-durable';
 const usesCql = (s: ServerKind) => s === 'project-production' || s === 'relay-durable';
 
+/** One run: its mode and settings, what it measured so far and what it skipped. */
+interface Run {
+  mode: Mode;
+  cfg: ModeConfig;
+  /** Bytes of a delivered frame. */
+  fb: number;
+  infra: Record<string, number>;
+  code: string;
+  startedAt: Date;
+  /** BENCH_ONLY: the phases to run (a partial run). */
+  only: string[] | undefined;
+  results: Results;
+  skipped: string[];
+}
+
 async function bench(mode: Mode) {
   const cfg: ModeConfig = MODES[mode];
-  const fb = frameBytes(cfg.bodyBytes);
-  const infra = infraPids();
-  const code = tree();
-  const startedAt = new Date();
-  const notes: string[] = [];
-  log(`code: ${code}`);
+  const run: Run = {
+    mode,
+    cfg,
+    fb: frameBytes(cfg.bodyBytes),
+    infra: infraPids(),
+    code: tree(),
+    startedAt: new Date(),
+    only: process.env.BENCH_ONLY?.split(',').filter(Boolean),
+    results: { direct: {}, group: {}, density: {}, storm: {} },
+    skipped: [],
+  };
+  log(`code: ${run.code}`);
   log(
     `${mode} run ${runId}: ${cpus().length} cores, node ${process.version}, ${hasTaskset ? 'servers on core 0, load generator on core 1' : 'no taskset: processes unpinned'}; ` +
-      `body ${cfg.bodyBytes} B, delivered frame ${fb} B; infra ${JSON.stringify(infra)}`,
+      `body ${cfg.bodyBytes} B, delivered frame ${run.fb} B; infra ${JSON.stringify(run.infra)}`,
   );
-  const results: Results = { direct: {}, group: {}, density: {}, storm: {} };
-  const skipped: string[] = [];
-  const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
-  const phase = async <T>(name: string, est: number, fn: () => Promise<T>): Promise<Outcome<T> | undefined> => {
-    if (only && !only.some((o) => name.includes(o))) return undefined;
-    if (Date.now() - t0 + est > cfg.budgetMs) {
-      log(`skipping ${name}: the ${cfg.budgetMs / 1000} s budget would be exceeded`);
-      skipped.push(name);
-      return undefined;
-    }
-    log(`${name}`);
-    try {
-      return await fn();
-    } catch (e) {
-      const msg = (e as Error).message;
-      log(`${name} FAILED: ${msg.split('\n').slice(0, 6).join('\n')}`);
-      return { error: msg };
-    }
-  };
-  // Redis and Cassandra are metered on every run: on the others they are idle background, and `other` is the rest of the machine.
-  const pidsFor = (s: ServerHandle, _production: boolean) => ({ server: s.pid, ...infra });
+  await directPhases(run);
+  await groupPhases(run);
+  await densityPhases(run);
+  await stormPhases(run);
+  await cleanupProduction();
+  report(run);
+}
 
-  // 1. 1:1 ramps
+/** Runs one phase unless filtered out or over the time budget; a failure is recorded, not thrown. */
+async function phase<T>(run: Run, name: string, est: number, fn: () => Promise<T>): Promise<Outcome<T> | undefined> {
+  if (run.only && !run.only.some((o) => name.includes(o))) return undefined;
+  if (Date.now() - t0 + est > run.cfg.budgetMs) {
+    log(`skipping ${name}: the ${run.cfg.budgetMs / 1000} s budget would be exceeded`);
+    run.skipped.push(name);
+    return undefined;
+  }
+  log(`${name}`);
+  try {
+    return await fn();
+  } catch (e) {
+    const msg = (e as Error).message;
+    log(`${name} FAILED: ${msg.split('\n').slice(0, 6).join('\n')}`);
+    return { error: msg };
+  }
+}
+
+// Redis and Cassandra are metered on every run: on the others they are idle background, and `other` is the rest of the machine.
+const pidsFor = (run: Run, s: ServerHandle) => ({ server: s.pid, ...run.infra });
+
+/** 1. 1:1 ramps. */
+async function directPhases(run: Run) {
+  const { cfg, fb } = run;
   for (const t of rampTargets) {
     const production = usesRedis(t.server);
     if (t.server === 'sio-redis' && !cfg.socketioRedis) continue;
@@ -160,7 +190,7 @@ async function bench(mode: Mode) {
       ...(production ? cfg.direct.production : {}),
       startRate: cfg.direct.start[t.name] ?? cfg.direct.ramp.startRate,
     };
-    const r = await phase(`1:1 ${t.name}`, 15_000, () =>
+    const r = await phase(run, `1:1 ${t.name}`, 15_000, () =>
       withServer(t.server, (s) =>
         runLoad<RampResult>(
           {
@@ -168,7 +198,7 @@ async function bench(mode: Mode) {
             label: `1:1 ${t.name}`,
             kind: t.kind,
             address: s.address,
-            pids: pidsFor(s, production),
+            pids: pidsFor(run, s),
             runId: runId + 'r' + specSeq++,
             devices: cfg.direct.devices,
             blockSize: 2,
@@ -185,18 +215,20 @@ async function bench(mode: Mode) {
         ),
       ),
     );
-    if (r) results.direct[t.name] = r;
+    if (r) run.results.direct[t.name] = r;
   }
+}
 
-  // 2. groups of 100
+/** 2. groups of 100. */
+async function groupPhases(run: Run) {
+  const { cfg, fb } = run;
   const groupTargets = [
     { name: 'bare fan-out' as const, server: 'relay' as ServerKind, kind: 'relay' as const },
     { name: 'project-memory' as const, server: 'project-memory' as ServerKind, kind: 'project' as const },
     ...(cfg.group.production ? [{ name: 'project-production' as const, server: 'project-production' as ServerKind, kind: 'project' as const }] : []),
   ];
   for (const t of groupTargets) {
-    const production = t.server === 'project-production';
-    const r = await phase(`groups of ${cfg.group.size}: ${t.name}`, 12_000, () =>
+    const r = await phase(run, `groups of ${cfg.group.size}: ${t.name}`, 12_000, () =>
       withServer(
         t.server,
         (s) =>
@@ -206,7 +238,7 @@ async function bench(mode: Mode) {
               label: `group ${t.name}`,
               kind: t.kind,
               address: s.address,
-              pids: pidsFor(s, production),
+              pids: pidsFor(run, s),
               runId: runId + 'g' + specSeq++,
               devices: cfg.group.groups * cfg.group.size,
               blockSize: cfg.group.size,
@@ -224,17 +256,20 @@ async function bench(mode: Mode) {
         { countEncodes: true },
       ),
     );
-    if (r) results.group[t.name] = r;
+    if (r) run.results.group[t.name] = r;
   }
+}
 
-  // 3. density
+/** 3. density. */
+async function densityPhases(run: Run) {
+  const { cfg } = run;
   for (const t of [
     { name: 'bare grpc-js' as const, server: 'relay' as ServerKind, kind: 'relay' as const },
     { name: 'project-memory' as const, server: 'project-memory' as ServerKind, kind: 'project' as const },
   ]) {
     // The project registers K/2 users and logs K devices in (one scrypt hash each): about 2 ms per stream on this box.
     const est = 5000 + cfg.density.streams * (t.kind === 'project' ? 2 : 0.2);
-    const r = await phase(`density: ${cfg.density.streams} idle streams on ${t.name}`, est, () =>
+    const r = await phase(run, `density: ${cfg.density.streams} idle streams on ${t.name}`, est, () =>
       withServer(
         t.server,
         async (s) => {
@@ -260,10 +295,13 @@ async function bench(mode: Mode) {
         { pin: false },
       ),
     );
-    if (r) results.density[t.name] = r;
+    if (r) run.results.density[t.name] = r;
   }
+}
 
-  // 4. reconnect storm
+/** 4. reconnect storm. */
+async function stormPhases(run: Run) {
+  const { cfg } = run;
   for (const t of [
     { name: 'project-memory' as const, server: 'project-memory' as ServerKind },
     ...(cfg.storm.production ? [{ name: 'project-production' as const, server: 'project-production' as ServerKind }] : []),
@@ -271,6 +309,7 @@ async function bench(mode: Mode) {
     const production = t.server === 'project-production';
     const { production: _p, ...so } = cfg.storm;
     const r = await phase(
+      run,
       `reconnect storm: ${cfg.storm.devices} devices ${cfg.storm.behind} behind on ${t.name}`,
       6000 + cfg.storm.devices * (production ? 20 : 10),
       () =>
@@ -281,7 +320,7 @@ async function bench(mode: Mode) {
               label: `storm ${t.name}`,
               kind: 'project',
               address: s.address,
-              pids: pidsFor(s, production),
+              pids: pidsFor(run, s),
               runId: runId + 's' + specSeq++,
               ...so,
             },
@@ -294,62 +333,23 @@ async function bench(mode: Mode) {
           return st;
         }),
     );
-    if (r) results.storm[t.name] = r;
+    if (r) run.results.storm[t.name] = r;
   }
+}
 
-  await cleanupProduction();
-
-  // Report
-  const q = ratiosOf(results);
-  const targets = targetsOf(results, q, mode, cfg.density.streams, cfg.storm.devices);
-  const stamp = startedAt
-    .toISOString()
-    .replace(/[:.]/g, '-')
-    .replace(/-\d\dZ$/, 'Z');
+/** Caveats read off the ramps: generator-bound steps, an unsaturated server, noisy steps, losses. */
+function runNotes(run: Run): string[] {
+  const notes: string[] = [];
   for (const [kind, set] of [
-    ['1:1', results.direct],
-    ['groups', results.group],
+    ['1:1', run.results.direct],
+    ['groups', run.results.group],
   ] as const) {
     for (const [name, rr] of Object.entries(set)) {
       const r = ok(rr as Outcome<RampResult>);
-      const genBound = r?.steps.filter((s) => s.why.includes('generator') || (s.cpu.loadgen ?? 0) >= 0.95).length;
-      if (genBound)
-        notes.push(
-          `${kind} ${name}: in ${genBound} step(s) the load generator used its whole core or fell behind its schedule; past them the measured rate is the generator's, a lower bound for the server.`,
-        );
-      const firstBad = r?.steps.find((s) => !s.sustained);
-      if (r?.saturation && r.saturation.serverCpu < 0.85) {
-        const store =
-          firstBad && (firstBad.cpu.cassandra ?? 0) >= 0.8
-            ? ` Cassandra used ${firstBad.cpu.cassandra} cores at the first saturated step: the store is the limit there.`
-            : '';
-        const gen = firstBad && (firstBad.cpu.loadgen ?? 0) >= 0.95 ? ' The load generator used its whole core at the first saturated step.' : '';
-        notes.push(
-          `${kind} ${name}: the server used only ${r.saturation.serverCpu} cores at its best sustained step; its own limit lies higher (see the per-server-core figure).${store}${gen}`,
-        );
-      }
-      // Work on the machine that is not this target's: other processes, and Redis/Cassandra when the target does not use them.
-      const usesStore = name.includes('production') || name.includes('redis') || name.includes('durable');
-      const noise = (s: StepResult) => Math.round(((s.cpu.other ?? 0) + (usesStore ? 0 : (s.cpu.cassandra ?? 0) + (s.cpu.redis ?? 0))) * 100) / 100;
-      const noisy = r?.steps.filter((s) => noise(s) > 0.25) ?? [];
-      if (noisy.length)
-        notes.push(
-          `${kind} ${name}: ${noisy.length} step(s) (${noisy.map((s) => `${s.phase} ${s.offered}/s`).join(', ')}) ran while processes outside the test used more than 0.25 cores (up to ${Math.max(...noisy.map(noise))}): expect noise there.`,
-        );
-      if (r && (r.missingAtEnd || r.extraAtEnd))
-        notes.push(
-          `${kind} ${name}: at the end of the run ${r.missingAtEnd} deliveries of accepted messages had never arrived and ${r.extraAtEnd} had arrived more than once (all steps, after reopening closed streams from their cursors and waiting).`,
-        );
-      if (r?.notAcceptedAtEnd)
-        notes.push(
-          `${kind} ${name}: ${r.notAcceptedAtEnd} sends were never acknowledged (their stream was closed under overload before the server took them; a client resends those with the same client_msg_id).`,
-        );
-      const c = r && Object.entries(r.counters).filter(([, v]) => v);
-      if (c?.length)
-        notes.push(`${kind} ${name}: ${c.map(([a, b]) => `${a} ${b}`).join(', ')} (streams the server closed are reopened from their cursor between steps).`);
+      if (r) notes.push(...rampNotes(`${kind} ${name}`, name, r));
     }
   }
-  if (skipped.length) notes.push(`Skipped for time: ${skipped.join(', ')}.`);
+  if (run.skipped.length) notes.push(`Skipped for time: ${run.skipped.join(', ')}.`);
   notes.push(
     'Saturation = the highest step whose deliveries/s reached 95% of the offered rate with nothing lost after the drain wait and p99 <= 200 ms; ' +
       '"per server core" divides that by the CPU the server process used in the step (comparable even where the generator, not the server, was the limit).',
@@ -357,18 +357,64 @@ async function bench(mode: Mode) {
   notes.push(
     'socket.io uses one WebSocket per device (its normal client model); socket.io+redis is one node with @socket.io/redis-adapter, so every emit is also published on Redis while local receivers get it directly.',
   );
-  const lines = [
-    { name: 'project (memory)', color: '#1f77b4', key: 'project-memory' },
-    { name: 'project (Redis+Cassandra)', color: '#9467bd', key: 'project-production' },
-    { name: 'bare grpc-js relay', color: '#2ca02c', key: 'ceiling' },
-    { name: 'ack relay', color: '#17becf', key: 'ack relay' },
-    { name: 'durable relay', color: '#8c564b', key: 'durable relay' },
-    { name: 'socket.io', color: '#d62728', key: 'socket.io' },
-    { name: 'socket.io with acks', color: '#e377c2', key: 'socket.io+acks' },
-    { name: 'socket.io + Redis adapter', color: '#ff7f0e', key: 'socket.io+redis' },
-  ] as const;
+  return notes;
+}
+
+function rampNotes(label: string, name: string, r: RampResult): string[] {
+  const notes: string[] = [];
+  const genBound = r.steps.filter((s) => s.why.includes('generator') || (s.cpu.loadgen ?? 0) >= 0.95).length;
+  if (genBound)
+    notes.push(
+      `${label}: in ${genBound} step(s) the load generator used its whole core or fell behind its schedule; past them the measured rate is the generator's, a lower bound for the server.`,
+    );
+  const firstBad = r.steps.find((s) => !s.sustained);
+  if (r.saturation && r.saturation.serverCpu < 0.85) {
+    const store =
+      firstBad && (firstBad.cpu.cassandra ?? 0) >= 0.8
+        ? ` Cassandra used ${firstBad.cpu.cassandra} cores at the first saturated step: the store is the limit there.`
+        : '';
+    const gen = firstBad && (firstBad.cpu.loadgen ?? 0) >= 0.95 ? ' The load generator used its whole core at the first saturated step.' : '';
+    notes.push(
+      `${label}: the server used only ${r.saturation.serverCpu} cores at its best sustained step; its own limit lies higher (see the per-server-core figure).${store}${gen}`,
+    );
+  }
+  // Work on the machine that is not this target's: other processes, and Redis/Cassandra when the target does not use them.
+  const usesStore = name.includes('production') || name.includes('redis') || name.includes('durable');
+  const noise = (s: StepResult) => Math.round(((s.cpu.other ?? 0) + (usesStore ? 0 : (s.cpu.cassandra ?? 0) + (s.cpu.redis ?? 0))) * 100) / 100;
+  const noisy = r.steps.filter((s) => noise(s) > 0.25);
+  if (noisy.length)
+    notes.push(
+      `${label}: ${noisy.length} step(s) (${noisy.map((s) => `${s.phase} ${s.offered}/s`).join(', ')}) ran while processes outside the test used more than 0.25 cores (up to ${Math.max(...noisy.map(noise))}): expect noise there.`,
+    );
+  if (r.missingAtEnd || r.extraAtEnd)
+    notes.push(
+      `${label}: at the end of the run ${r.missingAtEnd} deliveries of accepted messages had never arrived and ${r.extraAtEnd} had arrived more than once (all steps, after reopening closed streams from their cursors and waiting).`,
+    );
+  if (r.notAcceptedAtEnd)
+    notes.push(
+      `${label}: ${r.notAcceptedAtEnd} sends were never acknowledged (their stream was closed under overload before the server took them; a client resends those with the same client_msg_id).`,
+    );
+  const c = Object.entries(r.counters).filter(([, v]) => v);
+  if (c.length) notes.push(`${label}: ${c.map(([a, b]) => `${a} ${b}`).join(', ')} (streams the server closed are reopened from their cursor between steps).`);
+  return notes;
+}
+
+const chartLines = [
+  { name: 'project (memory)', color: '#1f77b4', key: 'project-memory' },
+  { name: 'project (Redis+Cassandra)', color: '#9467bd', key: 'project-production' },
+  { name: 'bare grpc-js relay', color: '#2ca02c', key: 'ceiling' },
+  { name: 'ack relay', color: '#17becf', key: 'ack relay' },
+  { name: 'durable relay', color: '#8c564b', key: 'durable relay' },
+  { name: 'socket.io', color: '#d62728', key: 'socket.io' },
+  { name: 'socket.io with acks', color: '#e377c2', key: 'socket.io+acks' },
+  { name: 'socket.io + Redis adapter', color: '#ff7f0e', key: 'socket.io+redis' },
+] as const;
+
+/** Writes the latency and CPU charts of the 1:1 ramps; returns their file names. */
+function writeCharts(run: Run, base: string): { svgFile: string; cpuSvgFile: string } {
+  const { results } = run;
   const seriesOf = (y: (x: StepResult, key: string) => number): Series[] =>
-    lines
+    chartLines
       .filter((s) => ok(results.direct[s.key]))
       .map((s) => ({
         name: s.name,
@@ -383,17 +429,31 @@ async function bench(mode: Mode) {
   const cpuSeries = seriesOf((x, key) =>
     /production|redis|durable/.test(key) ? Object.values(x.cpuPer1k ?? {}).reduce((a, b) => a + b, 0) : (x.cpuPer1k?.server ?? NaN),
   );
-  mkdirSync(OUT, { recursive: true });
-  // A run filtered with BENCH_ONLY must not replace the report of a whole run.
-  const base = only ? `${mode}-partial` : mode;
   const svgFile = `${base}-latest.svg`;
   const cpuSvgFile = `${base}-cpu-latest.svg`;
-  const subtitle = `${mode} run ${runId}, ${startedAt.toISOString().slice(0, 16)}Z, ${cpus().length} cores, ${cfg.bodyBytes}-byte bodies`;
+  const subtitle = `${run.mode} run ${runId}, ${run.startedAt.toISOString().slice(0, 16)}Z, ${cpus().length} cores, ${run.cfg.bodyBytes}-byte bodies`;
   writeFileSync(resolve(OUT, svgFile), chart('1:1 chat: p99 delivery latency vs delivered messages/s', subtitle, series));
   writeFileSync(
     resolve(OUT, cpuSvgFile),
     chart('1:1 chat: CPU seconds per 1,000 delivered messages (server + its Cassandra and Redis)', subtitle, cpuSeries, 'CPU seconds per 1,000 messages (log)'),
   );
+  return { svgFile, cpuSvgFile };
+}
+
+/** Writes the run's JSON, Markdown and charts under bench/results and prints the summary. */
+function report(run: Run) {
+  const { mode, cfg, fb, results, startedAt, code } = run;
+  const notes = runNotes(run);
+  const q = ratiosOf(results);
+  const targets = targetsOf(results, q, mode, cfg.density.streams, cfg.storm.devices);
+  const stamp = startedAt
+    .toISOString()
+    .replace(/[:.]/g, '-')
+    .replace(/-\d\dZ$/, 'Z');
+  mkdirSync(OUT, { recursive: true });
+  // A run filtered with BENCH_ONLY must not replace the report of a whole run.
+  const base = run.only ? `${mode}-partial` : mode;
+  const { svgFile, cpuSvgFile } = writeCharts(run, base);
   const durationS = Math.round((Date.now() - t0) / 1000);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}. ${hasTaskset ? 'Each server pinned to core 0 and the load generator (one process hosting every device) to core 1 with taskset; Redis and Cassandra (production stack) unpinned on the same two cores.' : 'Processes unpinned (no taskset).'}`;
   const message = `Every message has a ${cfg.bodyBytes}-byte body carrying its send time; a delivered frame is ${fb} bytes on every target (the baselines pad their payload to the project's ServerFrame size). 1:1: ${cfg.direct.devices} devices in ${cfg.direct.devices / 2} pairs over ${cfg.direct.connections} HTTP/2 connections, every device sending to its peer. Groups: ${cfg.group.groups} groups of ${cfg.group.size} over ${cfg.group.connections} connections.`;
@@ -411,7 +471,7 @@ async function bench(mode: Mode) {
     ratios: q,
     targets,
     notes,
-    skipped,
+    skipped: run.skipped,
   };
   const jsonFile = resolve(OUT, `${base}-${stamp}.json`);
   writeFileSync(jsonFile, JSON.stringify(json, null, 2));

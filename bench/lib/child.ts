@@ -84,6 +84,8 @@ const LIFTED_LIMITS = {
   CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN: '1000000',
   CHAT_PASSWORD_HASH_CONCURRENCY: '1000',
   CHAT_PASSWORD_HASH_QUEUE: '100000',
+  // The workloads measure delivery among members: a stranger added to a group or a direct channel joins at once, not as an invitee.
+  CHAT_CONSENT: 'open',
 };
 
 export function projectEnv(kind: ServerKind, o: ServerOptions): Record<string, string> {
@@ -129,11 +131,8 @@ function baselineEnv(kind: ServerKind, o: ServerOptions): Record<string, string>
   }
 }
 
-export async function startServer(kind: ServerKind, o: ServerOptions): Promise<ServerHandle> {
-  const script =
-    kind === 'project-memory' || kind === 'project-production'
-      ? resolve(DIST, 'src/app/main.js')
-      : resolve(DIST, kind.startsWith('relay') ? 'bench/servers/relay.js' : 'bench/servers/sio.js');
+/** The environment of one server: its settings (only those the built node knows) and the probe's counters. */
+async function serverEnv(kind: ServerKind, o: ServerOptions): Promise<Record<string, string>> {
   const env: Record<string, string> = kind.startsWith('project') ? projectEnv(kind, o) : baselineEnv(kind, o);
   if (kind.startsWith('project')) {
     const k = await knownSettings();
@@ -142,6 +141,15 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
   // The CQL driver's requests are counted (probe preload) where a server uses Cassandra.
   if (kind === 'project-production' || kind === 'relay-durable') env.BENCH_COUNT_CQL = '1';
   if (o.countEncodes && kind.startsWith('project')) env.BENCH_COUNT_ENCODES = pathToFileURL(resolve(DIST, 'src/transport/mapping.js')).href;
+  return env;
+}
+
+export async function startServer(kind: ServerKind, o: ServerOptions): Promise<ServerHandle> {
+  const script =
+    kind === 'project-memory' || kind === 'project-production'
+      ? resolve(DIST, 'src/app/main.js')
+      : resolve(DIST, kind.startsWith('relay') ? 'bench/servers/relay.js' : 'bench/servers/sio.js');
+  const env = await serverEnv(kind, o);
   const probe = pathToFileURL(resolve(DIST, 'bench/servers/probe.js')).href;
   // BENCH_PROJECT_NODE_ARGS: extra node flags for the project's node only (experiments, e.g. --trace-gc).
   const extraArgs = kind.startsWith('project') ? (process.env.BENCH_PROJECT_NODE_ARGS ?? '').split(' ').filter(Boolean) : [];

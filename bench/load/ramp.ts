@@ -101,8 +101,34 @@ export function per1k(cpu: Record<string, number>, deliveredPerSec: number): Rec
   return out;
 }
 
+/** What the sending part of a step saw: its schedule, how far it fell behind, and the CPU and counters around the measurement window. */
+interface Driven {
+  warmTag: number;
+  measTag: number;
+  warmEnd: number;
+  end: number;
+  scheduled: number;
+  behindMax: number;
+  notSent: number;
+  cpuUse: Record<string, number>;
+  c0: Promise<Record<string, number>> | undefined;
+  c1: Promise<Record<string, number>> | undefined;
+}
+
 /** One open-loop step: sends on schedule whatever the replies do, then waits for stragglers. */
 export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate: number, durMs: number, phase: StepResult['phase']): Promise<StepResult> {
+  const d = await drive(ctx, p, idx, rate, durMs);
+  const drained = await waitFor(() => ctx.rec.outstanding(d.warmTag, d.measTag) <= 0, p.drainMs, 'drain').then(
+    () => true,
+    () => false,
+  );
+  const { r, delivered } = await stepResult(ctx, p, d, { idx, rate, durMs, phase, drained });
+  logStep(ctx, r, delivered);
+  return r;
+}
+
+/** Sends at `rate` for `durMs` (the first `warmMs` of it warm-up), round-robin over the devices, in bursts of at most 2% of a second. */
+async function drive(ctx: RampContext, p: RampParams, idx: number, rate: number, durMs: number): Promise<Driven> {
   const { fleet, rec, cpu } = ctx;
   const warmTag = 2 * idx;
   const measTag = 2 * idx + 1;
@@ -150,36 +176,43 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
       }
     }, 1);
   });
+  return { warmTag, measTag, warmEnd, end, scheduled, behindMax, notSent, cpuUse, c0, c1 };
+}
+
+/** The step's figures and whether it was sustained (and if not, why). */
+async function stepResult(
+  ctx: RampContext,
+  p: RampParams,
+  d: Driven,
+  s: { idx: number; rate: number; durMs: number; phase: StepResult['phase']; drained: boolean },
+): Promise<{ r: StepResult; delivered: number }> {
+  const { rec } = ctx;
+  const { rate, durMs } = s;
   const windowS = (durMs - p.warmMs) / 1000;
-  const drained = await waitFor(() => rec.outstanding(warmTag, measTag) <= 0, p.drainMs, 'drain').then(
-    () => true,
-    () => false,
-  );
   const latency = rec.lat.summary();
   // Deliveries/s: what arrived in the measurement window shifted by the median latency (so a
   // latency blip at the window's edge does not read as lost throughput; a queue that grows does).
   const shiftMs = Math.min(Number.isFinite(latency.p50) ? latency.p50 : 0, p.drainMs / 2);
-  const delivered = rec.receivedBetween((warmEnd + shiftMs) * 1000, (end + shiftMs) * 1000) / windowS;
-  const [k0, k1] = c0 && c1 ? await Promise.all([c0, c1]) : [{}, {}];
+  const delivered = rec.receivedBetween((d.warmEnd + shiftMs) * 1000, (d.end + shiftMs) * 1000) / windowS;
+  const [k0, k1] = d.c0 && d.c1 ? await Promise.all([d.c0, d.c1]) : [{}, {}];
   const perMessage = (k: string) =>
-    k0[k] !== undefined && k1[k] !== undefined ? Math.round(((k1[k]! - k0[k]!) / Math.max(1, rec.sent[measTag] ?? 0)) * 100) / 100 : undefined;
-  const encodesPerMessage = perMessage('encodes');
-  const lost = Math.max(0, rec.outstanding(measTag));
+    k0[k] !== undefined && k1[k] !== undefined ? Math.round(((k1[k]! - k0[k]!) / Math.max(1, rec.sent[d.measTag] ?? 0)) * 100) / 100 : undefined;
+  const lost = Math.max(0, rec.outstanding(d.measTag));
   const lastDelivery = rec.fanout > 1 ? rec.last.summary() : undefined;
   const p99 = (lastDelivery ?? latency).p99;
   const totalDue = Math.floor((durMs / 1000) * rate);
-  const generatorBound = scheduled < totalDue * 0.97;
+  const generatorBound = d.scheduled < totalDue * 0.97;
   const offeredDeliveries = rate * rec.fanout;
   const deliveryRatio = delivered / offeredDeliveries;
   const why: string[] = [];
-  if (generatorBound) why.push(`generator fell behind (${fmt(behindMax)} ms)`);
+  if (generatorBound) why.push(`generator fell behind (${fmt(d.behindMax)} ms)`);
   if (deliveryRatio < p.sustainRatio) why.push(`delivered ${Math.round(deliveryRatio * 100)}% of offered`);
   if (lost > 0) why.push(`${lost} deliveries missing after ${p.drainMs} ms`);
   if (!(p99 <= p.p99LimitMs)) why.push(`p99 ${fmt(p99)} ms > ${p.p99LimitMs} ms`);
-  if (notSent > 0) why.push(`${notSent} sends skipped (stream down)`);
+  if (d.notSent > 0) why.push(`${d.notSent} sends skipped (stream down)`);
   const r: StepResult = {
-    step: idx,
-    phase,
+    step: s.idx,
+    phase: s.phase,
     offered: rate,
     offeredDeliveries,
     delivered: r1(delivered),
@@ -187,25 +220,31 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
     lost,
     latency,
     lastDelivery,
-    cpu: cpuUse,
-    generatorBehindMs: r1(behindMax),
-    encodesPerMessage,
+    cpu: d.cpuUse,
+    generatorBehindMs: r1(d.behindMax),
+    encodesPerMessage: perMessage('encodes'),
     cqlPerMessage: perMessage('cql'),
     redisPerMessage: perMessage('redis'),
-    cpuPer1k: per1k(cpuUse, delivered),
-    notSent,
+    cpuPer1k: per1k(d.cpuUse, delivered),
+    notSent: d.notSent,
     sustained: why.length === 0,
-    why: why.join('; ') || (drained ? 'ok' : 'ok (slow drain)'),
+    why: why.join('; ') || (s.drained ? 'ok' : 'ok (slow drain)'),
   };
+  return { r, delivered };
+}
+
+/** `delivered`: the unrounded deliveries/s. */
+function logStep(ctx: RampContext, r: StepResult, delivered: number) {
+  const { latency, lastDelivery } = r;
   const lat = lastDelivery
     ? `last-delivery p50 ${fmt(lastDelivery.p50)} p99 ${fmt(lastDelivery.p99)} max ${fmt(lastDelivery.max)}`
     : `p50 ${fmt(latency.p50)} p95 ${fmt(latency.p95)} p99 ${fmt(latency.p99)} max ${fmt(latency.max)}`;
-  const cpuTxt = Object.entries(cpuUse)
+  const cpuTxt = Object.entries(r.cpu)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(' ');
   ctx.log(
-    `${ctx.label} ${phase} step ${idx}: offered ${fmt(offeredDeliveries)}/s delivered ${fmt(delivered)}/s ${lat} ms | cpu ${cpuTxt}` +
-      (encodesPerMessage !== undefined ? ` | ${encodesPerMessage} encodes/msg` : '') +
+    `${ctx.label} ${r.phase} step ${r.step}: offered ${fmt(r.offeredDeliveries)}/s delivered ${fmt(delivered)}/s ${lat} ms | cpu ${cpuTxt}` +
+      (r.encodesPerMessage !== undefined ? ` | ${r.encodesPerMessage} encodes/msg` : '') +
       (r.cqlPerMessage !== undefined ? ` | ${r.cqlPerMessage} CQL/msg` : '') +
       (r.redisPerMessage !== undefined ? ` | ${r.redisPerMessage} Redis/msg` : '') +
       ` | CPU-s/1k ${Object.entries(r.cpuPer1k)
@@ -213,7 +252,6 @@ export async function runStep(ctx: RampContext, p: RampParams, idx: number, rate
         .join(' ')}` +
       ` | ${r.sustained ? 'ok' : 'SATURATED: ' + r.why}`,
   );
-  return r;
 }
 
 /** Steps up the offered rate until saturation, refines, then measures at half the saturation rate. */
@@ -265,29 +303,9 @@ export async function runRamp(ctx: RampContext, p: RampParams): Promise<RampResu
       if (!r.sustained) break;
     }
   }
-  const sustained = steps.filter((s) => s.sustained);
-  // What a sustained step delivered, not counting warm-up backlog that spilled into its window.
-  const kept = (s: StepResult) => Math.min(s.delivered, s.offeredDeliveries);
-  const best = sustained.reduce<StepResult | undefined>((a, s) => (!a || kept(s) > kept(a) ? s : a), undefined);
-  const saturation = best
-    ? {
-        offered: best.offered,
-        delivered: kept(best),
-        serverCpu: best.cpu.server ?? NaN,
-        deliveriesPerServerCore: Math.round(kept(best) / (best.cpu.server || NaN)),
-        p99: (best.lastDelivery ?? best.latency).p99,
-      }
-    : null;
+  const saturation = saturationOf(steps);
   const half = saturation ? await step(Math.round(saturation.offered / 2), 'half', p.halfMs) : undefined;
-  // Integrity over the whole run: every accepted message of every step should have reached every receiver by now.
-  await ctx.fleet.repair();
-  await waitFor(() => ctx.rec.integrity().missing === 0, p.finalWaitMs, 'the last deliveries').catch(() => {});
-  const { missing, notAccepted } = ctx.rec.integrity();
-  const extra = ctx.rec.extra;
-  if (missing || extra || notAccepted)
-    ctx.log(
-      `${ctx.label}   at the end: ${missing} deliveries of accepted messages never arrived, ${extra} arrived more than once; ${notAccepted} sends never acknowledged`,
-    );
+  const { missing, extra, notAccepted } = await finalIntegrity(ctx, p);
   return {
     steps,
     saturation,
@@ -298,4 +316,33 @@ export async function runRamp(ctx: RampContext, p: RampParams): Promise<RampResu
     extraAtEnd: extra,
     notAcceptedAtEnd: notAccepted,
   };
+}
+
+/** The best sustained step (what it delivered, not counting warm-up backlog that spilled into its window), or null. */
+function saturationOf(steps: StepResult[]): RampResult['saturation'] {
+  const sustained = steps.filter((s) => s.sustained);
+  const kept = (s: StepResult) => Math.min(s.delivered, s.offeredDeliveries);
+  const best = sustained.reduce<StepResult | undefined>((a, s) => (!a || kept(s) > kept(a) ? s : a), undefined);
+  return best
+    ? {
+        offered: best.offered,
+        delivered: kept(best),
+        serverCpu: best.cpu.server ?? NaN,
+        deliveriesPerServerCore: Math.round(kept(best) / (best.cpu.server || NaN)),
+        p99: (best.lastDelivery ?? best.latency).p99,
+      }
+    : null;
+}
+
+/** Integrity over the whole run: every accepted message of every step should have reached every receiver by now. */
+async function finalIntegrity(ctx: RampContext, p: RampParams): Promise<{ missing: number; extra: number; notAccepted: number }> {
+  await ctx.fleet.repair();
+  await waitFor(() => ctx.rec.integrity().missing === 0, p.finalWaitMs, 'the last deliveries').catch(() => {});
+  const { missing, notAccepted } = ctx.rec.integrity();
+  const extra = ctx.rec.extra;
+  if (missing || extra || notAccepted)
+    ctx.log(
+      `${ctx.label}   at the end: ${missing} deliveries of accepted messages never arrived, ${extra} arrived more than once; ${notAccepted} sends never acknowledged`,
+    );
+  return { missing, extra, notAccepted };
 }

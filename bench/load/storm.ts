@@ -54,72 +54,12 @@ export async function storm(
   const channels = Math.ceil(o.devices / o.usersPerChannel);
   const clients = connections(address, o.connections);
 
-  // One writer device per channel (a second device of the channel's first user).
-  const api = setupClient(address);
-  const writers: ProjectDevice[] = [];
-  await pool(channels, 32, async (b) => {
-    const owner = devs[b * o.usersPerChannel]!;
-    const r = await api.accounts.login({ userName: userPrefix(o.runId) + owner.user, password: PASSWORD, deviceId: 'w' });
-    writers[b] = {
-      index: b,
-      user: owner.user,
-      userId: r.userId,
-      token: r.accessToken,
-      md: bearer(r.accessToken),
-      channelId: owner.channelId,
-      lastId: 0,
-      alive: false,
-      caughtUp: false,
-    };
-  });
-  api.close();
-  let acks = 0;
-  let sendErrors = 0;
-  const writerFrame = (w: ProjectDevice, buf: Buffer) => {
-    const f = readServerFrame(buf);
-    if (f === 2) acks++;
-    else if (f === 3) sendErrors++;
-    else if (f === 7) w.caughtUp = true;
-  };
-  for (const w of writers) openStream(clients[w.index % clients.length]!, w, writerFrame, () => {});
-  await waitFor(() => writers.every((w) => w.caughtUp), 60_000, 'writers to catch up');
-  const write = async (n: number) => {
-    const want = acks + n * writers.length;
-    for (const w of writers) {
-      const enc = new SendFrameEncoder(w.channelId, 128);
-      for (let i = 0; i < n; i++) w.stream!.write(enc.encode(randomUUID(), makeBody(128, 1, 0, i, 0)));
-    }
-    await waitFor(() => acks + sendErrors >= want, o.timeoutMs, `${n * writers.length} sends to be acknowledged`);
-    if (sendErrors) throw new Error(`${sendErrors} sends failed while preparing the storm`);
-  };
+  const writers = await loginWriters(address, devs, o, channels);
+  const write = await startWriters(clients, writers, o.timeoutMs);
 
   // Every device connects and catches up once, then goes offline.
   await write(2);
-  const onFrame = (d: ProjectDevice, buf: Buffer) => {
-    const sd = d as StormDevice;
-    const f = readServerFrame(buf);
-    if (f === 1) {
-      sd.got.push(msg.id);
-      if (msg.id > sd.lastId) sd.lastId = msg.id;
-    } else if (f === 7) {
-      if (!sd.caughtUp) {
-        sd.caughtUp = true;
-        sd.caughtUpAt = nowMs();
-        sd.gotBeforeCaughtUp = sd.got.length;
-        const cu = ServerFrame.decode(buf).frame;
-        if (cu?.$case === 'caughtUp')
-          for (const c of cu.caughtUp.cursors) if (c.channelId === sd.channelId && c.lastMessageId > sd.lastId) sd.lastId = c.lastMessageId;
-      }
-    }
-  };
-  for (const d of devs) openStream(clients[d.index % clients.length]!, d, onFrame, () => {});
-  await waitFor(() => devs.every((d) => d.caughtUp), 60_000, 'devices to catch up before the storm');
-  await sleep(300);
-  for (const d of devs) {
-    d.alive = false;
-    d.stream!.cancel();
-  }
-  const cursors = devs.map((d) => d.lastId);
+  const cursors = await catchUpOnce(clients, devs);
   await sleep(300);
 
   // The backlog: `behind` messages in every channel while the devices are away.
@@ -137,30 +77,13 @@ export async function storm(
   const cpu = new CpuMeter({ ...o.pids, loadgen: process.pid });
   cpu.start();
   const start = nowMs();
-  devs.forEach((d, i) => openStream(clients[d.index % clients.length]!, d, onFrame, () => {}, [{ channelId: d.channelId, lastMessageId: cursors[i]! }]));
+  devs.forEach((d, i) => openStream(clients[d.index % clients.length]!, d, onStormFrame, () => {}, [{ channelId: d.channelId, lastMessageId: cursors[i]! }]));
   await waitFor(() => devs.every((d) => d.caughtUp), o.timeoutMs, 'every device to catch up').catch((e) => log(`  storm: ${(e as Error).message}`));
   const end = Math.max(...devs.map((d) => (d.caughtUp ? d.caughtUpAt : nowMs())));
   const cpuUse = cpu.read();
   await sleep(300);
 
-  let missing = 0;
-  let duplicates = 0;
-  let outOfOrder = 0;
-  let unexpected = 0;
-  devs.forEach((d, i) => {
-    const from = cursors[i]!;
-    const head = from + o.behind;
-    const seen = new Set<number>();
-    let prev = from;
-    d.got.forEach((id, k) => {
-      if (seen.has(id)) duplicates++;
-      else if (id <= from || id > head || k >= d.gotBeforeCaughtUp) unexpected++;
-      if (id <= prev) outOfOrder++;
-      seen.add(id);
-      prev = id;
-    });
-    for (let id = from + 1; id <= head; id++) if (!seen.has(id)) missing++;
-  });
+  const { missing, duplicates, outOfOrder, unexpected } = checkBacklog(devs, cursors, o.behind);
   const times = devs
     .filter((d) => d.caughtUp)
     .map((d) => d.caughtUpAt - start)
@@ -186,4 +109,105 @@ export async function storm(
     cpu: cpuUse,
     setupSeconds: r1(setupSeconds),
   };
+}
+
+/** Logs in one writer device per channel (a second device of the channel's first user). */
+async function loginWriters(address: string, devs: StormDevice[], o: { usersPerChannel: number; runId: string }, channels: number): Promise<ProjectDevice[]> {
+  const api = setupClient(address);
+  const writers: ProjectDevice[] = [];
+  await pool(channels, 32, async (b) => {
+    const owner = devs[b * o.usersPerChannel]!;
+    const r = await api.accounts.login({ userName: userPrefix(o.runId) + owner.user, password: PASSWORD, deviceId: 'w' });
+    writers[b] = {
+      index: b,
+      user: owner.user,
+      userId: r.userId,
+      token: r.accessToken,
+      md: bearer(r.accessToken),
+      channelId: owner.channelId,
+      lastId: 0,
+      alive: false,
+      caughtUp: false,
+    };
+  });
+  api.close();
+  return writers;
+}
+
+/** Opens the writers' streams; the returned `write(n)` sends n messages from every writer and waits for their acks. */
+async function startWriters(clients: ReturnType<typeof connections>, writers: ProjectDevice[], timeoutMs: number): Promise<(n: number) => Promise<void>> {
+  let acks = 0;
+  let sendErrors = 0;
+  const writerFrame = (w: ProjectDevice, buf: Buffer) => {
+    const f = readServerFrame(buf);
+    if (f === 2) acks++;
+    else if (f === 3) sendErrors++;
+    else if (f === 7) w.caughtUp = true;
+  };
+  for (const w of writers) openStream(clients[w.index % clients.length]!, w, writerFrame, () => {});
+  await waitFor(() => writers.every((w) => w.caughtUp), 60_000, 'writers to catch up');
+  return async (n: number) => {
+    const want = acks + n * writers.length;
+    for (const w of writers) {
+      const enc = new SendFrameEncoder(w.channelId, 128);
+      for (let i = 0; i < n; i++) w.stream!.write(enc.encode(randomUUID(), makeBody(128, 1, 0, i, 0)));
+    }
+    await waitFor(() => acks + sendErrors >= want, timeoutMs, `${n * writers.length} sends to be acknowledged`);
+    if (sendErrors) throw new Error(`${sendErrors} sends failed while preparing the storm`);
+  };
+}
+
+/** A storm device's frames: messages are recorded; the first caught_up marks its time and cursor. */
+function onStormFrame(d: ProjectDevice, buf: Buffer) {
+  const sd = d as StormDevice;
+  const f = readServerFrame(buf);
+  if (f === 1) {
+    sd.got.push(msg.id);
+    if (msg.id > sd.lastId) sd.lastId = msg.id;
+  } else if (f === 7) {
+    if (!sd.caughtUp) {
+      sd.caughtUp = true;
+      sd.caughtUpAt = nowMs();
+      sd.gotBeforeCaughtUp = sd.got.length;
+      const cu = ServerFrame.decode(buf).frame;
+      if (cu?.$case === 'caughtUp')
+        for (const c of cu.caughtUp.cursors) if (c.channelId === sd.channelId && c.lastMessageId > sd.lastId) sd.lastId = c.lastMessageId;
+    }
+  }
+}
+
+/** Checks each device's backlog: every id after its cursor up to the head, once, in order, before caught_up. */
+function checkBacklog(devs: StormDevice[], cursors: number[], behind: number) {
+  let missing = 0;
+  let duplicates = 0;
+  let outOfOrder = 0;
+  let unexpected = 0;
+  devs.forEach((d, i) => {
+    const from = cursors[i]!;
+    const head = from + behind;
+    const seen = new Set<number>();
+    let prev = from;
+    d.got.forEach((id, k) => {
+      if (seen.has(id)) duplicates++;
+      else if (id <= from || id > head || k >= d.gotBeforeCaughtUp) unexpected++;
+      if (id <= prev) outOfOrder++;
+      seen.add(id);
+      prev = id;
+    });
+    for (let id = from + 1; id <= head; id++) if (!seen.has(id)) missing++;
+  });
+  return { missing, duplicates, outOfOrder, unexpected };
+}
+
+/** Every device connects and catches up, then goes offline; returns their cursors. */
+async function catchUpOnce(clients: ReturnType<typeof connections>, devs: StormDevice[]): Promise<number[]> {
+  for (const d of devs) openStream(clients[d.index % clients.length]!, d, onStormFrame, () => {});
+  await waitFor(() => devs.every((d) => d.caughtUp), 60_000, 'devices to catch up before the storm');
+  await sleep(300);
+  for (const d of devs) {
+    d.alive = false;
+    d.stream!.cancel();
+  }
+  const cursors = devs.map((d) => d.lastId);
+  return cursors;
 }

@@ -116,6 +116,16 @@ export function markdown(meta: ReportMeta, r: Results, q: Ratios, targets: Targe
   out.push(...cpuSection('1:1: CPU seconds per 1,000 delivered messages, and store requests per message', DIRECT, r.direct, 'msg/s'));
   out.push(...rampSection('100-member groups', 'deliveries/s', GROUP, r.group, 'latency of the last of the 99 deliveries of each message'));
   out.push(...cpuSection('100-member groups: CPU seconds per 1,000 deliveries', GROUP, r.group, 'deliveries/s'));
+  out.push(...densitySection(r), ...stormSection(r));
+  out.push('## Ratios', '', '| ratio | value |', '|---|---:|');
+  for (const [k, v] of Object.entries(q)) out.push(`| ${k} | ${v === null ? 'n/a' : v} |`);
+  out.push('');
+  if (meta.notes.length) out.push('## Notes', '', ...meta.notes.map((s) => `- ${s}`), '');
+  return out.join('\n');
+}
+
+function densitySection(r: Results): string[] {
+  const out: string[] = [];
   out.push('## Connection density: idle authenticated streams', '');
   out.push(
     '| server | streams | connections | open time (s) | RSS before / half / all (MiB) | RSS per stream (bytes) | marginal RSS per stream (bytes) | JS heap per stream (bytes) | open at end |',
@@ -139,6 +149,11 @@ export function markdown(meta: ReportMeta, r: Results, q: Ratios, targets: Targe
       'RSS per stream = (after - before) / streams; marginal = (all - half) / (streams / 2), which is not flattered by memory the process had already committed during set-up (the project registers every account first).',
     '',
   );
+  return out;
+}
+
+function stormSection(r: Results): string[] {
+  const out: string[] = [];
   out.push('## Reconnect storm', '');
   out.push(
     '| backend | devices | channels | behind | all caught up (ms) | per device p50 / p99 / max (ms) | replayed msg/s | missing | duplicates | out of order | unexpected | server CPU |',
@@ -157,9 +172,5 @@ export function markdown(meta: ReportMeta, r: Results, q: Ratios, targets: Targe
     );
   }
   out.push('');
-  out.push('## Ratios', '', '| ratio | value |', '|---|---:|');
-  for (const [k, v] of Object.entries(q)) out.push(`| ${k} | ${v === null ? 'n/a' : v} |`);
-  out.push('');
-  if (meta.notes.length) out.push('## Notes', '', ...meta.notes.map((s) => `- ${s}`), '');
-  return out.join('\n');
+  return out;
 }

@@ -87,12 +87,20 @@ export function ratiosOf(r: Results): Ratios {
   };
 }
 
+type Sat = { sat: (k: (typeof DIRECT)[number]) => number | undefined; gsat: (k: (typeof GROUP)[number]) => number | undefined };
+const ge = (v: number | null, min: number) => (v === null ? null : v >= min);
+const le = (v: number | null, max: number) => (v === null ? null : v <= max);
+
 export function targetsOf(r: Results, q: Ratios, mode: Mode, densityK: number, stormDevices: number): Target[] {
-  const sat = (k: (typeof DIRECT)[number]) => ok(r.direct[k])?.saturation?.delivered;
-  const gsat = (k: (typeof GROUP)[number]) => ok(r.group[k])?.saturation?.delivered;
+  const s: Sat = {
+    sat: (k) => ok(r.direct[k])?.saturation?.delivered,
+    gsat: (k) => ok(r.group[k])?.saturation?.delivered,
+  };
+  return [...directTargets(r, q, s), ...groupTargets(q, s), ...densityTargets(r, q, mode, densityK), ...stormTargets(r, stormDevices)];
+}
+
+function directTargets(r: Results, q: Ratios, { sat }: Sat): Target[] {
   const t: Target[] = [];
-  const ge = (v: number | null, min: number) => (v === null ? null : v >= min);
-  const le = (v: number | null, max: number) => (v === null ? null : v <= max);
   const eff = (k: (typeof DIRECT)[number]) => ok(r.direct[k])?.saturation?.deliveriesPerServerCore;
   t.push({
     target: "Memory 1:1: deliveries per server core >= 60% of the ack relay's",
@@ -128,6 +136,11 @@ export function targetsOf(r: Results, q: Ratios, mode: Mode, densityK: number, s
       met: le(v, max),
     });
   }
+  return t;
+}
+
+function groupTargets(q: Ratios, { gsat }: Sat): Target[] {
+  const t: Target[] = [];
   const enc = q.groupMemoryEncodesPerMessage ?? null;
   t.push({
     target: '100-member groups: a message is serialized once, not per receiver',
@@ -146,6 +159,11 @@ export function targetsOf(r: Results, q: Ratios, mode: Mode, densityK: number, s
       (q.groupProductionOverBare != null ? `; production ${n(gsat('project-production'))} = ${pct(q.groupProductionOverBare)}` : ''),
     met: ge(q.groupMemoryOverBare!, 0.8),
   });
+  return t;
+}
+
+function densityTargets(r: Results, q: Ratios, mode: Mode, densityK: number): Target[] {
+  const t: Target[] = [];
   const pm = ok(r.density['project-memory']);
   const pb = ok(r.density['bare grpc-js']);
   t.push({
@@ -164,6 +182,11 @@ export function targetsOf(r: Results, q: Ratios, mode: Mode, densityK: number, s
         : 'n/a',
     met: le(worst, 1.5),
   });
+  return t;
+}
+
+function stormTargets(r: Results, stormDevices: number): Target[] {
+  const t: Target[] = [];
   for (const [k, name] of [
     ['project-memory', 'memory'],
     ['project-production', 'production'],

@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { PeerResolver } from '../transport/peer.js';
+import type { ChatCore } from '../core/ChatCore.js';
+import type { CoreSettings } from '../core/deps.js';
+
+type ChatCoreAuthSettings = ConstructorParameters<typeof ChatCore>[1];
 
 const int = (dflt: number, min = 0) => z.coerce.number().int().min(min).default(dflt);
 
@@ -220,4 +224,54 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   );
   const jwtSecret = c.CHAT_JWT_SECRET ? new TextEncoder().encode(c.CHAT_JWT_SECRET) : randomBytes(32);
   return { ...c, jwtSecret, serviceKeys };
+}
+
+/** The use cases' tunables, read from the configuration (the core does not know the CHAT_* names). */
+export function coreSettings(cfg: Config): CoreSettings {
+  return {
+    nodeId: cfg.CHAT_NODE_ID,
+    maxBodyBytes: cfg.CHAT_MAX_BODY_BYTES,
+    maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS,
+    maxGroupTitle: 200,
+    presenceTimeoutMs: cfg.CHAT_PRESENCE_TIMEOUT_MS,
+    heartbeatIntervalMs: cfg.CHAT_HEARTBEAT_INTERVAL_MS,
+    idempotencyTtlMs: cfg.CHAT_IDEMPOTENCY_TTL_MS,
+    gapWaitMs: cfg.CHAT_GAP_WAIT_MS,
+    holeWindowMs: cfg.CHAT_HOLE_WINDOW_MS,
+    editWindowMs: cfg.CHAT_EDIT_WINDOW_MS,
+    outboundQueueLimit: cfg.CHAT_OUTBOUND_QUEUE_LIMIT,
+    sendsPerSecond: cfg.CHAT_SEND_RATE_PER_SEC,
+    sendBurst: cfg.CHAT_SEND_BURST,
+    typingPerSecond: cfg.CHAT_TYPING_RATE_PER_SEC,
+    typingBurst: cfg.CHAT_TYPING_BURST,
+    marksPerSecond: cfg.CHAT_MARK_RATE_PER_SEC,
+    marksBurst: cfg.CHAT_MARK_BURST,
+    loginAttemptsPerMinute: cfg.CHAT_LOGIN_ATTEMPTS_PER_MIN,
+    maxChannelsPerUser: cfg.CHAT_MAX_CHANNELS_PER_USER,
+    maxStreamsPerUser: cfg.CHAT_MAX_STREAMS_PER_USER,
+    resumeTimeoutMs: cfg.CHAT_RESUME_TIMEOUT_MS,
+    consent: cfg.CHAT_CONSENT,
+    maxPendingInvites: cfg.CHAT_MAX_PENDING_INVITES,
+    invitesPerMinute: cfg.CHAT_INVITE_RATE_PER_MIN,
+    inviteBurst: cfg.CHAT_INVITE_BURST,
+    blockCacheMs: cfg.CHAT_BLOCK_CACHE_MS,
+  };
+}
+
+/** Sign-in and token settings, read from the configuration. */
+export function authSettings(cfg: Config): ChatCoreAuthSettings {
+  return {
+    jwtSecret: cfg.jwtSecret,
+    issuer: 'grpc-chat',
+    audience: 'grpc-chat',
+    tokenTtlMs: cfg.CHAT_TOKEN_TTL_MS,
+    refreshTtlMs: cfg.CHAT_REFRESH_TTL_MS,
+    passwordHashCost: cfg.CHAT_PASSWORD_HASH_COST,
+    hashConcurrency: cfg.CHAT_PASSWORD_HASH_CONCURRENCY,
+    hashQueue: cfg.CHAT_PASSWORD_HASH_QUEUE,
+    accountCacheMs: cfg.CHAT_ACCOUNT_CACHE_MS,
+    authPerAddressPerMinute: cfg.CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN,
+    loginNameCeilingPerMinute: cfg.CHAT_LOGIN_NAME_CEILING_PER_MIN,
+    serviceKeys: cfg.serviceKeys,
+  };
 }

@@ -12,9 +12,9 @@ import { PeerResolver } from '../transport/peer.js';
 
 /** <repo>/web, from dist/src/app or src/app. */
 const webDir = () => fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../web/' : '../../web/', import.meta.url));
-import { compose } from './compose.js';
+import { type Composition, compose } from './compose.js';
 import { installProcessGuard, unhandledRejections } from './processGuard.js';
-import type { Config } from './config.js';
+import { authSettings, type Config, coreSettings } from './config.js';
 
 export interface RunningNode {
   core: ChatCore;
@@ -37,63 +37,51 @@ export interface RunningNode {
 export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHAT_LOG_LEVEL }) as unknown as Logger): Promise<RunningNode> {
   installProcessGuard(log);
   const c = await compose(cfg, log);
+  const metrics = nodeMetrics();
+  c.ports.fanout = countFanout(c.ports.fanout, (n) => metrics.fanout.observe(n));
+  const core = new ChatCore({ ...c.ports, log, now: Date.now, settings: coreSettings(cfg) }, authSettings(cfg));
+  core.start();
+  const metricsHttp = await metrics.serve(cfg.CHAT_HOST, cfg.CHAT_METRICS_PORT);
+  const { grpc, web, address } = await serve(cfg, core, log, metrics);
+  await c.ports.registry.join({ nodeId: cfg.CHAT_NODE_ID, address, region: cfg.CHAT_REGION, capacity: cfg.CHAT_NODE_CAPACITY }, () => core.hub.count());
+
+  let stopping: Promise<void> | undefined;
+  return {
+    core,
+    ports: c.ports,
+    nodeId: cfg.CHAT_NODE_ID,
+    address,
+    port: grpc.port,
+    metricsPort: metricsHttp.port,
+    webPort: web.port,
+    webConnectionsFrom: (peer) => web.openConnections(peer),
+    stop(graceMs = cfg.CHAT_SHUTDOWN_GRACE_MS) {
+      return (stopping ??= (async () => {
+        await drain(cfg, core, c.ports, { grpc, web, log }, graceMs);
+        core.stop();
+        metricsHttp.server.close();
+        await c.ports.fanout.close();
+        await c.close();
+      })());
+    },
+  };
+}
+
+/** The node's metrics, following the process-wide counters. */
+function nodeMetrics(): Metrics {
   const metrics = new Metrics();
   metrics.followTotal(metrics.unhandledRejections, unhandledRejections);
   for (const reason of ['limited', 'coalesced', 'dropped'] as const) {
     metrics.followTotal(metrics.ephemeralDropped.labels({ reason }), () => ephemeralStats[reason]);
   }
-  c.ports.fanout = countFanout(c.ports.fanout, (n) => metrics.fanout.observe(n));
-  const core = new ChatCore(
-    {
-      ...c.ports,
-      log,
-      now: Date.now,
-      settings: {
-        nodeId: cfg.CHAT_NODE_ID,
-        maxBodyBytes: cfg.CHAT_MAX_BODY_BYTES,
-        maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS,
-        maxGroupTitle: 200,
-        presenceTimeoutMs: cfg.CHAT_PRESENCE_TIMEOUT_MS,
-        heartbeatIntervalMs: cfg.CHAT_HEARTBEAT_INTERVAL_MS,
-        idempotencyTtlMs: cfg.CHAT_IDEMPOTENCY_TTL_MS,
-        gapWaitMs: cfg.CHAT_GAP_WAIT_MS,
-        holeWindowMs: cfg.CHAT_HOLE_WINDOW_MS,
-        editWindowMs: cfg.CHAT_EDIT_WINDOW_MS,
-        outboundQueueLimit: cfg.CHAT_OUTBOUND_QUEUE_LIMIT,
-        sendsPerSecond: cfg.CHAT_SEND_RATE_PER_SEC,
-        sendBurst: cfg.CHAT_SEND_BURST,
-        typingPerSecond: cfg.CHAT_TYPING_RATE_PER_SEC,
-        typingBurst: cfg.CHAT_TYPING_BURST,
-        marksPerSecond: cfg.CHAT_MARK_RATE_PER_SEC,
-        marksBurst: cfg.CHAT_MARK_BURST,
-        loginAttemptsPerMinute: cfg.CHAT_LOGIN_ATTEMPTS_PER_MIN,
-        maxChannelsPerUser: cfg.CHAT_MAX_CHANNELS_PER_USER,
-        maxStreamsPerUser: cfg.CHAT_MAX_STREAMS_PER_USER,
-        resumeTimeoutMs: cfg.CHAT_RESUME_TIMEOUT_MS,
-        consent: cfg.CHAT_CONSENT,
-        maxPendingInvites: cfg.CHAT_MAX_PENDING_INVITES,
-        invitesPerMinute: cfg.CHAT_INVITE_RATE_PER_MIN,
-        inviteBurst: cfg.CHAT_INVITE_BURST,
-        blockCacheMs: cfg.CHAT_BLOCK_CACHE_MS,
-      },
-    },
-    {
-      jwtSecret: cfg.jwtSecret,
-      issuer: 'grpc-chat',
-      audience: 'grpc-chat',
-      tokenTtlMs: cfg.CHAT_TOKEN_TTL_MS,
-      refreshTtlMs: cfg.CHAT_REFRESH_TTL_MS,
-      passwordHashCost: cfg.CHAT_PASSWORD_HASH_COST,
-      hashConcurrency: cfg.CHAT_PASSWORD_HASH_CONCURRENCY,
-      hashQueue: cfg.CHAT_PASSWORD_HASH_QUEUE,
-      accountCacheMs: cfg.CHAT_ACCOUNT_CACHE_MS,
-      authPerAddressPerMinute: cfg.CHAT_AUTH_ATTEMPTS_PER_ADDRESS_PER_MIN,
-      loginNameCeilingPerMinute: cfg.CHAT_LOGIN_NAME_CEILING_PER_MIN,
-      serviceKeys: cfg.serviceKeys,
-    },
-  );
-  core.start();
-  const metricsHttp = await metrics.serve(cfg.CHAT_HOST, cfg.CHAT_METRICS_PORT);
+  return metrics;
+}
+
+type GrpcServer = Awaited<ReturnType<typeof startGrpcServer>>;
+type WebServer = Awaited<ReturnType<typeof startGrpcWebServer>>;
+
+/** Opens the gRPC server and, in front of it, the grpc-web endpoint. */
+async function serve(cfg: Config, core: ChatCore, log: Logger, metrics: Metrics): Promise<{ grpc: GrpcServer; web: WebServer; address: string }> {
   const peers = new PeerResolver(cfg.CHAT_TRUSTED_PROXIES);
   const grpc = await startGrpcServer({ core, log, metrics, peers }, cfg.CHAT_HOST, cfg.CHAT_PORT, {
     maxReceiveMessageBytes: cfg.CHAT_MAX_RECEIVE_MESSAGE_BYTES,
@@ -117,49 +105,39 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
     keepAliveTimeoutMs: cfg.CHAT_WEB_KEEPALIVE_TIMEOUT_MS,
     maxConnectionsPerPeer: cfg.CHAT_WEB_MAX_CONNECTIONS_PER_PEER,
   });
-  await c.ports.registry.join({ nodeId: cfg.CHAT_NODE_ID, address, region: cfg.CHAT_REGION, capacity: cfg.CHAT_NODE_CAPACITY }, () => core.hub.count());
+  return { grpc, web, address };
+}
 
-  let stopping: Promise<void> | undefined;
-  return {
-    core,
-    ports: c.ports,
-    nodeId: cfg.CHAT_NODE_ID,
-    address,
-    port: grpc.port,
-    metricsPort: metricsHttp.port,
-    webPort: web.port,
-    webConnectionsFrom: (peer) => web.openConnections(peer),
-    stop(graceMs = cfg.CHAT_SHUTDOWN_GRACE_MS) {
-      return (stopping ??= (async () => {
-        grpc.setServing(false);
-        await c.ports.registry.leave();
-        const target = await c.ports.registry.alternative(cfg.CHAT_NODE_ID);
-        core.hub.redirectAll(target, 'node shutting down');
-        // Keep answering while devices move and probes see NOT_SERVING, for up to half the grace.
-        const started = Date.now();
-        while (core.hub.count() > 0 && Date.now() - started < graceMs / 2) await new Promise((r) => setTimeout(r, 50));
-        log.info({ moved: core.hub.count() === 0, ms: Date.now() - started }, 'drain: streams moved; finishing in-flight calls');
-        await web.close(); // browsers got their reconnect frame; their upstream calls must not hold the shutdown
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(
-            () => {
-              grpc.server.forceShutdown();
-              resolve();
-            },
-            Math.max(0, graceMs - (Date.now() - started)),
-          );
-          grpc.server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        // Sends whose stream already went away still finish: their messages are stored and their ids recorded.
-        await Promise.race([core.messaging.idle(), new Promise((r) => setTimeout(r, Math.max(500, graceMs / 4)))]);
-        core.stop();
-        metricsHttp.server.close();
-        await c.ports.fanout.close();
-        await c.close();
-      })());
-    },
-  };
+/** NOT_SERVING, leave discovery, redirect clients, then finish in-flight calls and sends within the grace. */
+async function drain(
+  cfg: Config,
+  core: ChatCore,
+  ports: Composition['ports'],
+  s: { grpc: GrpcServer; web: WebServer; log: Logger },
+  graceMs: number,
+): Promise<void> {
+  s.grpc.setServing(false);
+  await ports.registry.leave();
+  const target = await ports.registry.alternative(cfg.CHAT_NODE_ID);
+  core.hub.redirectAll(target, 'node shutting down');
+  // Keep answering while devices move and probes see NOT_SERVING, for up to half the grace.
+  const started = Date.now();
+  while (core.hub.count() > 0 && Date.now() - started < graceMs / 2) await new Promise((r) => setTimeout(r, 50));
+  s.log.info({ moved: core.hub.count() === 0, ms: Date.now() - started }, 'drain: streams moved; finishing in-flight calls');
+  await s.web.close(); // browsers got their reconnect frame; their upstream calls must not hold the shutdown
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(
+      () => {
+        s.grpc.server.forceShutdown();
+        resolve();
+      },
+      Math.max(0, graceMs - (Date.now() - started)),
+    );
+    s.grpc.server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  // Sends whose stream already went away still finish: their messages are stored and their ids recorded.
+  await Promise.race([core.messaging.idle(), new Promise((r) => setTimeout(r, Math.max(500, graceMs / 4)))]);
 }

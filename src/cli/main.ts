@@ -64,6 +64,31 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The one-shot commands, by name (talk and tail run until stopped). */
+const COMMANDS = new Map<string, (ctx: cmd.Ctx, args: string[]) => Promise<unknown>>([
+  ['register', cmd.register],
+  ['login', cmd.login],
+  ['whoami', cmd.whoami],
+  ['devices', cmd.devices],
+  ['revoke', cmd.revoke],
+  ['logout', cmd.logout],
+  ['passwd', cmd.passwd],
+  ['dm', cmd.dm],
+  ['send', cmd.send],
+  ['history', cmd.history],
+  ['channels', cmd.channels],
+  ['group', cmd.group],
+  ['read', cmd.read],
+  ['presence', cmd.presence],
+  ['invites', safety.invites],
+  ['accept', safety.accept],
+  ['decline', safety.decline],
+  ['block', safety.block],
+  ['unblock', safety.unblock],
+  ['blocked', safety.blocked],
+  ['mute', safety.mute],
+]);
+
 /** Parses argv, runs one command and returns the exit code. */
 export async function run(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
@@ -78,72 +103,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  let limit: number | undefined;
-  if (values.limit !== undefined) {
-    limit = Number(values.limit);
-    if (!Number.isSafeInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive integer, not "${values.limit}"`);
+  const ctx = contextOf(values);
+  const oneShot = COMMANDS.get(command);
+  if (oneShot) {
+    await oneShot(ctx, args);
+    return 0;
   }
-  const ctx: cmd.Ctx = {
-    server: values.server || process.env['CHAT_SERVER'] || '127.0.0.1:50051',
-    profileName: values.as || process.env['CHAT_PROFILE'] || 'default',
-    password: values.password,
-    block: values.block,
-    newPassword: values['new-password'],
-    device: values.device,
-    limit,
-  };
   switch (command) {
-    case 'register':
-      await cmd.register(ctx, args);
-      return 0;
-    case 'login':
-      await cmd.login(ctx, args);
-      return 0;
-    case 'whoami':
-      await cmd.whoami(ctx);
-      return 0;
-    case 'devices':
-      await cmd.devices(ctx);
-      return 0;
-    case 'revoke':
-      await cmd.revoke(ctx, args);
-      return 0;
-    case 'logout':
-      await cmd.logout(ctx);
-      return 0;
-    case 'passwd':
-      await cmd.passwd(ctx);
-      return 0;
-    case 'dm':
-      await cmd.dm(ctx, args);
-      return 0;
-    case 'send':
-      await cmd.send(ctx, args);
-      return 0;
-    case 'history':
-      await cmd.history(ctx, args);
-      return 0;
-    case 'channels':
-      await cmd.channels(ctx);
-      return 0;
-    case 'group':
-      await cmd.group(ctx, args);
-      return 0;
-    case 'read':
-      await cmd.read(ctx, args);
-      return 0;
-    case 'presence':
-      await cmd.presence(ctx, args);
-      return 0;
-    case 'invites':
-    case 'accept':
-    case 'decline':
-    case 'block':
-    case 'unblock':
-    case 'blocked':
-    case 'mute':
-      await safety[command](ctx, args);
-      return 0;
     case 'talk':
       if (args.length !== 1) throw new CliError('usage: chat talk <user-or-channel>');
       return runTalk({ server: ctx.server, profileName: ctx.profileName, target: args[0], input: true });
@@ -153,6 +119,24 @@ export async function run(argv: string[]): Promise<number> {
     default:
       throw new CliError(`unknown command "${command}"; run "chat help" for usage`);
   }
+}
+
+/** The command context from the options and the environment. */
+function contextOf(values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>['values']): cmd.Ctx {
+  let limit: number | undefined;
+  if (values.limit !== undefined) {
+    limit = Number(values.limit);
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive integer, not "${values.limit}"`);
+  }
+  return {
+    server: values.server || process.env['CHAT_SERVER'] || '127.0.0.1:50051',
+    profileName: values.as || process.env['CHAT_PROFILE'] || 'default',
+    password: values.password,
+    block: values.block,
+    newPassword: values['new-password'],
+    device: values.device,
+    limit,
+  };
 }
 
 /** Prints a failure as one line; stack traces only for bugs (not gRPC or usage errors). */

@@ -6,6 +6,7 @@ import { checkBody } from '../domain/rules.js';
 import { checkTarget, isEntry } from '../domain/lifecycle.js';
 import { requireUser, type Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
+import type { ClaimResult } from '../ports/IdempotencyStore.js';
 import { EphemeralLimits, ephemeralStats } from './EphemeralLimits.js';
 
 export interface SendResult {
@@ -94,23 +95,8 @@ export class Messaging {
     const ch = member.value;
     const claim = claimed.value;
 
-    if (claim.status === 'done') {
-      const original = await this.d.messages.get(claim.channelId, claim.messageId);
-      if (!original) throw unavailable('the original of this client_msg_id is not readable right now; retry');
-      return { message: original, duplicate: true };
-    }
-    if (claim.recovered || claim.unvouched) {
-      // A previous attempt may have stored the message: it died holding the claim (recovered), or
-      // the store lost its record (unvouched). Never guess: if storage cannot say, refuse.
-      const earlier = await this.d.messages
-        .findByClientMsgId(sender.userId, clientMsgId)
-        .catch(() => refuse(unavailable('could not check for an earlier copy of this send; retry')));
-      if (earlier) {
-        await this.d.idempotency.complete(key, earlier.channelId, earlier.id, ttl).catch(() => {});
-        await this.d.fanout.publish(channelTopic(earlier.channelId), { type: 'message', message: earlier }).catch(() => {});
-        return { message: earlier, duplicate: true };
-      }
-    }
+    const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse);
+    if (earlier) return { message: earlier, duplicate: true };
     let message: Message;
     try {
       // ch.id: the one string per channel, so records kept per message do not each hold a copy.
@@ -126,17 +112,52 @@ export class Messaging {
       await this.d.idempotency.release(key).catch(() => {});
       throw asUnavailable(e, 'the message was not stored');
     }
-    // Durable from here on: failures below are logged, never reported as a failed
-    // send. The three writes are independent and go out together.
+    await this.afterStored(p, channelId, ch, message, key);
+    return { message, duplicate: false };
+  }
+
+  /**
+   * The message of an earlier attempt with this claim, if there is one: the claim is done, or a
+   * previous attempt may have stored the message and died holding the claim (recovered), or the
+   * store lost its record (unvouched). Never guess: if storage cannot say, refuse.
+   */
+  private async earlierCopy(
+    claim: ClaimResult,
+    userId: string,
+    clientMsgId: string,
+    key: string,
+    refuse: (e: unknown) => Promise<never>,
+  ): Promise<Message | undefined> {
+    if (claim.status === 'done') {
+      const original = await this.d.messages.get(claim.channelId, claim.messageId);
+      if (!original) throw unavailable('the original of this client_msg_id is not readable right now; retry');
+      return original;
+    }
+    if (!claim.recovered && !claim.unvouched) return undefined;
+    const earlier = await this.d.messages
+      .findByClientMsgId(userId, clientMsgId)
+      .catch(() => refuse(unavailable('could not check for an earlier copy of this send; retry')));
+    if (!earlier) return undefined;
+    await this.d.idempotency.complete(key, earlier.channelId, earlier.id, this.d.settings.idempotencyTtlMs).catch(() => {});
+    await this.d.fanout.publish(channelTopic(earlier.channelId), { type: 'message', message: earlier }).catch(() => {});
+    return earlier;
+  }
+
+  /**
+   * The message is durable: failures here are logged, never reported as a failed send.
+   * The three writes are independent and go out together; then offline members are pushed.
+   */
+  private async afterStored(p: Principal, channelId: string, ch: Channel, message: Message, key: string): Promise<void> {
     await Promise.all([
-      this.d.idempotency.complete(key, channelId, message.id, ttl).catch((e) => this.d.log.error({ err: e }, 'idempotency complete failed')),
+      this.d.idempotency
+        .complete(key, channelId, message.id, this.d.settings.idempotencyTtlMs)
+        .catch((e) => this.d.log.error({ err: e }, 'idempotency complete failed')),
       p.kind === 'user' ? this.d.cursors.markRead(p.userId, channelId, message.id).catch(() => {}) : undefined,
       this.d.fanout
         .publish(channelTopic(channelId), { type: 'message', message })
         .catch((e) => this.d.log.error({ err: e, channelId }, 'publish failed; receivers catch up from storage')),
     ]);
     void this.pushToOffline(ch, message);
-    return { message, duplicate: false };
   }
 
   /** Takes the channel's next id and stores the message under it (ids are unique by the sequencer's guarantee). */

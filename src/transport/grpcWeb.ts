@@ -219,108 +219,15 @@ function capPerPeer(server: Server, max: number): ReadonlyMap<string, number> {
  *   socket is full, and it is cancelled when the browser goes away.
  */
 export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebServer> {
-  const upstream = new Client(opts.grpcAddress, credentials.createInsecure());
-  const calls = new Set<ClientUnaryCall | ClientReadableStream<Buffer>>();
+  const bridge: Bridge = {
+    upstream: new Client(opts.grpcAddress, credentials.createInsecure()),
+    calls: new Set(),
+    limit: opts.maxRequestBytes ?? 1 << 20,
+    peers: opts.peers ?? new PeerResolver(''),
+  };
+  const { upstream, calls } = bridge;
   const allowed = opts.allowedOrigins ?? ['*'];
-  const limit = opts.maxRequestBytes ?? 1 << 20;
-  const peers = opts.peers ?? new PeerResolver('');
   const root = opts.staticDir ? resolve(opts.staticDir) : undefined;
-
-  /** CORS: false when a cross-origin caller is not allowed. */
-  const cors = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const origin = req.headers.origin;
-    if (!origin) return true;
-    const same = origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`;
-    if (!same && !allowed.includes('*') && !allowed.includes(origin)) return false;
-    res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('vary', 'Origin');
-    res.setHeader('access-control-expose-headers', 'grpc-status, grpc-message, grpc-status-details-bin');
-    return true;
-  };
-
-  const forward = async (req: IncomingMessage, res: ServerResponse, path: string, text: boolean) => {
-    const reply = new Reply(res, text);
-    try {
-      const kind = KINDS.get(path) ?? 'server';
-      if (kind === 'client') {
-        req.resume();
-        throw new CallError(
-          status.UNIMPLEMENTED,
-          `${path.slice(1)} streams from the client, which grpc-web cannot carry: use chat.v1.ChatService/Subscribe and the unary calls`,
-        );
-      }
-      const body = await readBody(req, limit);
-      const msg = singleMessage(text ? fromBase64Chunks(body.toString('latin1')) : body);
-      const md = metadataOf(req);
-      stripBridgePeer(md);
-      const xff = req.headers['x-forwarded-for'];
-      setBridgePeer(md, peers.resolve(req.socket.remoteAddress, xff === undefined ? [] : [xff].flat()));
-      if (res.destroyed) return;
-      const onStatus = (st: StatusObject) => reply.finish(st.code, st.details, st.metadata);
-      if (kind === 'unary') {
-        const call = upstream.makeUnaryRequest(path, identity, identity, msg, md, { deadline: deadlineOf(req) }, (err, value) => {
-          if (!err && value) reply.message(value);
-        });
-        calls.add(call);
-        call.on('metadata', (m: Metadata) => reply.headers(m));
-        call.on('status', (st: StatusObject) => {
-          calls.delete(call);
-          onStatus(st);
-        });
-        res.on('close', () => reply.done || call.cancel());
-        return;
-      }
-      const call = upstream.makeServerStreamRequest(path, identity, identity, msg, md, { deadline: deadlineOf(req) });
-      calls.add(call);
-      let final: StatusObject | undefined;
-      let ended = false;
-      // The trailer goes out after every data frame: wait for both the status and the end of the readable side.
-      const settle = () => {
-        if (!final || !(ended || call.readableLength === 0)) return;
-        calls.delete(call);
-        onStatus(final);
-      };
-      call.on('metadata', (m: Metadata) => reply.headers(m));
-      call.on('data', (m: Buffer) => {
-        if (reply.message(m) || res.destroyed) return;
-        call.pause();
-        res.once('drain', () => call.resume());
-      });
-      call.on('error', () => {}); // reported through 'status'
-      call.on('end', () => {
-        ended = true;
-        settle();
-      });
-      call.on('status', (st: StatusObject) => {
-        final = st;
-        settle();
-      });
-      res.on('close', () => {
-        if (reply.done) return;
-        calls.delete(call);
-        call.cancel();
-      });
-    } catch (e) {
-      if (e instanceof CallError) reply.finish(e.code, e.message);
-      else reply.finish(status.INTERNAL, 'grpc-web bridge failure');
-    }
-  };
-
-  const serveStatic = async (req: IncomingMessage, res: ServerResponse, path: string) => {
-    let file = root && !path.includes('\0') && !/(^|\/)\./.test(path) ? resolve(root, '.' + path) : undefined;
-    if (file && file !== root && !file.startsWith(root + sep)) file = undefined; // traversal
-    if (file && (await stat(file).catch(() => undefined))?.isDirectory()) file = join(file, 'index.html');
-    const data = file ? await readFile(file).catch(() => undefined) : undefined;
-    if (!data) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-    res.writeHead(200, {
-      'content-type': MIME[extname(file!)] ?? 'application/octet-stream',
-      'content-length': data.length,
-      'cache-control': 'no-cache',
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(req.method === 'HEAD' ? undefined : data);
-  };
-
   const server = createServer(httpOptions(opts), (req, res) => {
     let path: string;
     try {
@@ -328,18 +235,12 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
     } catch {
       return void res.writeHead(400).end();
     }
-    if (!cors(req, res)) return void res.writeHead(403, { 'content-type': 'text/plain' }).end('origin not allowed\n');
+    if (!cors(allowed, req, res)) return void res.writeHead(403, { 'content-type': 'text/plain' }).end('origin not allowed\n');
     const type = String(req.headers['content-type'] ?? '');
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, {
-        'access-control-allow-methods': 'POST, GET, OPTIONS',
-        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'content-type, x-grpc-web, x-user-agent, authorization, grpc-timeout',
-        'access-control-max-age': '86400',
-      });
-      return void res.end();
-    }
-    if (req.method === 'POST' && type.startsWith('application/grpc-web')) return void forward(req, res, path, type.startsWith('application/grpc-web-text'));
-    if ((req.method === 'GET' || req.method === 'HEAD') && root) return void serveStatic(req, res, path).catch(() => res.destroy());
+    if (req.method === 'OPTIONS') return preflight(req, res);
+    if (req.method === 'POST' && type.startsWith('application/grpc-web'))
+      return void forward(bridge, req, res, path, type.startsWith('application/grpc-web-text'));
+    if ((req.method === 'GET' || req.method === 'HEAD') && root) return void serveStatic(root, req, res, path).catch(() => res.destroy());
     res.writeHead(req.method === 'POST' ? 415 : 405, { 'content-type': 'text/plain' }).end('expected a grpc-web POST\n');
   });
   const perPeer = capPerPeer(server, opts.maxConnectionsPerPeer ?? 256);
@@ -357,4 +258,124 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
       upstream.close();
     },
   };
+}
+
+/** What the bridge forwards through: the upstream client, its open calls, the body limit and the peer resolver. */
+interface Bridge {
+  upstream: Client;
+  calls: Set<ClientUnaryCall | ClientReadableStream<Buffer>>;
+  limit: number;
+  peers: PeerResolver;
+}
+
+/** CORS: false when a cross-origin caller is not allowed. */
+function cors(allowed: string[], req: IncomingMessage, res: ServerResponse): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true;
+  const same = origin === `http://${req.headers.host}` || origin === `https://${req.headers.host}`;
+  if (!same && !allowed.includes('*') && !allowed.includes(origin)) return false;
+  res.setHeader('access-control-allow-origin', origin);
+  res.setHeader('vary', 'Origin');
+  res.setHeader('access-control-expose-headers', 'grpc-status, grpc-message, grpc-status-details-bin');
+  return true;
+}
+
+/** Answers a CORS preflight. */
+function preflight(req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(204, {
+    'access-control-allow-methods': 'POST, GET, OPTIONS',
+    'access-control-allow-headers': req.headers['access-control-request-headers'] ?? 'content-type, x-grpc-web, x-user-agent, authorization, grpc-timeout',
+    'access-control-max-age': '86400',
+  });
+  res.end();
+}
+
+/** Forwards one grpc-web call upstream; every outcome ends in a trailer frame. */
+async function forward(bridge: Bridge, req: IncomingMessage, res: ServerResponse, path: string, text: boolean): Promise<void> {
+  const reply = new Reply(res, text);
+  try {
+    const kind = KINDS.get(path) ?? 'server';
+    if (kind === 'client') {
+      req.resume();
+      throw new CallError(
+        status.UNIMPLEMENTED,
+        `${path.slice(1)} streams from the client, which grpc-web cannot carry: use chat.v1.ChatService/Subscribe and the unary calls`,
+      );
+    }
+    const body = await readBody(req, bridge.limit);
+    const msg = singleMessage(text ? fromBase64Chunks(body.toString('latin1')) : body);
+    const md = metadataOf(req);
+    stripBridgePeer(md);
+    const xff = req.headers['x-forwarded-for'];
+    setBridgePeer(md, bridge.peers.resolve(req.socket.remoteAddress, xff === undefined ? [] : [xff].flat()));
+    if (res.destroyed) return;
+    if (kind === 'unary') forwardUnary(bridge, req, res, reply, path, msg, md);
+    else forwardStream(bridge, req, res, reply, path, msg, md);
+  } catch (e) {
+    if (e instanceof CallError) reply.finish(e.code, e.message);
+    else reply.finish(status.INTERNAL, 'grpc-web bridge failure');
+  }
+}
+
+function forwardUnary(bridge: Bridge, req: IncomingMessage, res: ServerResponse, reply: Reply, path: string, msg: Buffer, md: Metadata): void {
+  const call = bridge.upstream.makeUnaryRequest(path, identity, identity, msg, md, { deadline: deadlineOf(req) }, (err, value) => {
+    if (!err && value) reply.message(value);
+  });
+  bridge.calls.add(call);
+  call.on('metadata', (m: Metadata) => reply.headers(m));
+  call.on('status', (st: StatusObject) => {
+    bridge.calls.delete(call);
+    reply.finish(st.code, st.details, st.metadata);
+  });
+  res.on('close', () => reply.done || call.cancel());
+}
+
+/** A server stream: flushed per message, paused while the socket is full, cancelled when the browser goes away. */
+function forwardStream(bridge: Bridge, req: IncomingMessage, res: ServerResponse, reply: Reply, path: string, msg: Buffer, md: Metadata): void {
+  const call = bridge.upstream.makeServerStreamRequest(path, identity, identity, msg, md, { deadline: deadlineOf(req) });
+  bridge.calls.add(call);
+  let final: StatusObject | undefined;
+  let ended = false;
+  // The trailer goes out after every data frame: wait for both the status and the end of the readable side.
+  const settle = () => {
+    if (!final || !(ended || call.readableLength === 0)) return;
+    bridge.calls.delete(call);
+    reply.finish(final.code, final.details, final.metadata);
+  };
+  call.on('metadata', (m: Metadata) => reply.headers(m));
+  call.on('data', (m: Buffer) => {
+    if (reply.message(m) || res.destroyed) return;
+    call.pause();
+    res.once('drain', () => call.resume());
+  });
+  call.on('error', () => {}); // reported through 'status'
+  call.on('end', () => {
+    ended = true;
+    settle();
+  });
+  call.on('status', (st: StatusObject) => {
+    final = st;
+    settle();
+  });
+  res.on('close', () => {
+    if (reply.done) return;
+    bridge.calls.delete(call);
+    call.cancel();
+  });
+}
+
+/** Serves the web client's files under `root` (no dot files, no traversal). */
+async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  let file = !path.includes('\0') && !/(^|\/)\./.test(path) ? resolve(root, '.' + path) : undefined;
+  if (file && file !== root && !file.startsWith(root + sep)) file = undefined; // traversal
+  if (file && (await stat(file).catch(() => undefined))?.isDirectory()) file = join(file, 'index.html');
+  const data = file ? await readFile(file).catch(() => undefined) : undefined;
+  if (!data) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  res.writeHead(200, {
+    'content-type': MIME[extname(file!)] ?? 'application/octet-stream',
+    'content-length': data.length,
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(req.method === 'HEAD' ? undefined : data);
 }

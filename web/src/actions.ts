@@ -140,7 +140,7 @@ export function stopTyping(s: State) {
 }
 
 /** Adds a channel the server just returned, then shows it. */
-async function adopt(s: State, ch: Channel | undefined) {
+export async function adoptChannel(s: State, ch: Channel | undefined) {
   if (!ch || s !== app.state) return;
   s.channels.set(ch.channelId, ch);
   for (const m of ch.members) s.names.set(m.userId, m.userName);
@@ -149,7 +149,7 @@ async function adopt(s: State, ch: Channel | undefined) {
 }
 
 /** Runs a user action; its error shows under the conversation. True when it succeeded. */
-async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
+export async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
   try {
     await fn();
     return true;
@@ -161,11 +161,11 @@ async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-export const openDirect = (s: State, peer: string) => attempt(async () => adopt(s, (await api.chat.openDirect({ peer })).channel));
+export const openDirect = (s: State, peer: string) => attempt(async () => adoptChannel(s, (await api.chat.openDirect({ peer })).channel));
 
 /** `members`: user names or ids, separated by commas or spaces. */
 export const createGroup = (s: State, title: string, members: string) =>
-  attempt(async () => adopt(s, (await api.chat.createGroup({ title, members: splitNames(members) })).channel));
+  attempt(async () => adoptChannel(s, (await api.chat.createGroup({ title, members: splitNames(members) })).channel));
 
 export const addMembers = (s: State, channelId: string, members: string) =>
   attempt(async () => {

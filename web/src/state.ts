@@ -64,6 +64,8 @@ export interface State {
   invitations: Map<string, Invitation>;
   /** channelId -> muted until (ms): this device's record of its MuteChannel calls (the server does not list mutes). */
   mutes: Map<string, number>;
+  /** channelId -> the name I asked for, for my direct chats whose peer has not accepted yet (not a member: no name from the server). */
+  invitees: Map<string, string>;
   /** The settings panel's lists, loaded when it opens (ListBlocked, ListDevices). */
   blocked: BlockedUser[];
   devices: Device[];
@@ -109,6 +111,7 @@ export const store = {
 
 const cursorKey = (s: Session) => `chat.cursors.${s.userId}.${s.deviceId}`;
 export const muteKey = (s: Session) => `chat.mutes.${s.userId}`;
+export const inviteeKey = (s: Session) => `chat.invitees.${s.userId}`;
 const receiptKey = (s: Session, kind: string) => `chat.${kind}.${s.userId}`;
 type Pointers = Map<string, Map<string, bigint>>;
 const fromIds = (m: Map<string, bigint>) => Object.fromEntries([...m].map(([k, v]) => [k, String(v)]));
@@ -142,6 +145,7 @@ export function freshState(session: Session): State {
     cursors: toIds(store.get(cursorKey(session), {})),
     invitations: new Map(),
     mutes: new Map(Object.entries(store.get<Record<string, number>>(muteKey(session), {}))),
+    invitees: new Map(Object.entries(store.get<Record<string, string>>(inviteeKey(session), {}))),
     blocked: [],
     devices: [],
     settingsOpen: false,

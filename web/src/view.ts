@@ -34,7 +34,7 @@ export function showError(e: unknown) {
 
 /** The other member of a direct channel. */
 export const peerOf = (s: State, ch: Channel) => (ch.kind === ChannelKind.DIRECT ? ch.members.find((m) => m.userId !== s.session.userId) : undefined);
-const titleOf = (s: State, ch: Channel) => ch.title || peerOf(s, ch)?.userName || 'chat';
+const titleOf = (s: State, ch: Channel) => ch.title || peerOf(s, ch)?.userName || s.invitees.get(ch.channelId) || 'chat';
 
 function presenceText(s: State, userId: string): [string, string] {
   const p = s.presence.get(userId);
@@ -53,7 +53,8 @@ export function draw(s: State, on: Actions) {
   for (const c of composer.elements) (c as HTMLInputElement).disabled = !ch;
   $('#conv-title').textContent = ch ? titleOf(s, ch) : 'Pick a chat';
   const peer = ch && peerOf(s, ch);
-  const [ptext, pstate] = peer ? presenceText(s, peer.userId) : ['', ''];
+  const invited = ch?.kind === ChannelKind.DIRECT && !peer;
+  const [ptext, pstate] = peer ? presenceText(s, peer.userId) : [invited ? 'invited: not accepted yet' : '', ''];
   $('#peer-presence').textContent = ptext;
   $('#peer-presence').dataset.state = pstate;
   drawConvActions(s, ch, peer);

@@ -4,7 +4,7 @@
 import type { Channel } from '../../src/gen-es/chat/v1/chat_pb.js';
 import { codeOf, messageOf } from './api.js';
 import { deleteMessage, editMessage, toggleReaction } from './lifecycle.js';
-import { api, app, maxId, type Shown, type State, uuid } from './state.js';
+import { api, app, inviteeKey, maxId, type Shown, type State, store, uuid } from './state.js';
 import { addMessage, fillPresence, forgetChannel, loadChannelsSoon, markRead, movePointer, TRANSIENT } from './sync.js';
 import { peerOf, showError } from './view.js';
 
@@ -140,7 +140,7 @@ export function stopTyping(s: State) {
 }
 
 /** Adds a channel the server just returned, then shows it. */
-async function adopt(s: State, ch: Channel | undefined) {
+export async function adoptChannel(s: State, ch: Channel | undefined) {
   if (!ch || s !== app.state) return;
   s.channels.set(ch.channelId, ch);
   for (const m of ch.members) s.names.set(m.userId, m.userName);
@@ -149,7 +149,7 @@ async function adopt(s: State, ch: Channel | undefined) {
 }
 
 /** Runs a user action; its error shows under the conversation. True when it succeeded. */
-async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
+export async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
   try {
     await fn();
     return true;
@@ -161,11 +161,20 @@ async function attempt(fn: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-export const openDirect = (s: State, peer: string) => attempt(async () => adopt(s, (await api.chat.openDirect({ peer })).channel));
+export const openDirect = (s: State, peer: string) =>
+  attempt(async () => {
+    const { channel } = await api.chat.openDirect({ peer });
+    // A stranger is invited, not added: remember whom this chat is with until they accept.
+    if (channel && !peerOf(s, channel)) {
+      s.invitees.set(channel.channelId, peer);
+      store.set(inviteeKey(s.session), Object.fromEntries(s.invitees));
+    }
+    await adoptChannel(s, channel);
+  });
 
 /** `members`: user names or ids, separated by commas or spaces. */
 export const createGroup = (s: State, title: string, members: string) =>
-  attempt(async () => adopt(s, (await api.chat.createGroup({ title, members: splitNames(members) })).channel));
+  attempt(async () => adoptChannel(s, (await api.chat.createGroup({ title, members: splitNames(members) })).channel));
 
 export const addMembers = (s: State, channelId: string, members: string) =>
   attempt(async () => {

@@ -6,6 +6,7 @@ import { createGrpcWebTransport } from '@connectrpc/connect-web';
 import { AccountService } from '../../src/gen-es/chat/v1/account_pb.js';
 import { ChatService } from '../../src/gen-es/chat/v1/chat_pb.js';
 import { PresenceService } from '../../src/gen-es/chat/v1/presence_pb.js';
+import { SafetyService } from '../../src/gen-es/chat/v1/safety_pb.js';
 
 export { Code, ConnectError };
 
@@ -13,6 +14,7 @@ export interface ChatApi {
   account: Client<typeof AccountService>;
   chat: Client<typeof ChatService>;
   presence: Client<typeof PresenceService>;
+  safety: Client<typeof SafetyService>;
   /** The bearer token sent with every call ('' = none). */
   token: string;
   /** Set by session.ts: `due` refreshes a token about to expire before a call; `renew` after one was refused (false: signed out). */
@@ -44,6 +46,7 @@ export function chatApi(baseUrl = location.origin): ChatApi {
   api.account = createClient(AccountService, transport);
   api.chat = createClient(ChatService, transport);
   api.presence = createClient(PresenceService, transport);
+  api.safety = createClient(SafetyService, transport);
   return api;
 }
 

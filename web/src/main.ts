@@ -17,6 +17,7 @@ import {
   submitComposer,
 } from './actions.js';
 import { Code, codeOf, messageOf } from './api.js';
+import { blockUser, loadSettings, toggleSettings } from './safety.js';
 import { adopt, adoptNew, sessionFrom, sessionHooks } from './session.js';
 import { api, app, freshState, type Session, store, uuid } from './state.js';
 import { heartbeatLoop, hooks, loadChannels, markRead, onOffline, onOnline, streamLoop } from './sync.js';
@@ -37,6 +38,7 @@ async function start(session: Session, fromLogin = false) {
   $('#login-view').hidden = true;
   $('#chat-view').hidden = false;
   $('#logout').hidden = false;
+  $('#settings').hidden = false;
   $('#me').textContent = `${session.userName} · ${session.deviceId}`;
   setConn(s, 'connecting');
   try {
@@ -45,6 +47,7 @@ async function start(session: Session, fromLogin = false) {
     if (codeOf(e) === Code.Unauthenticated) return logout('Signed out: your session expired. Log in again.');
     showError(e);
   }
+  void loadSettings(s).catch(() => {}); // who is blocked, for the block buttons
   void streamLoop(s);
   void heartbeatLoop(s);
   app.render();
@@ -63,6 +66,7 @@ function logout(message = '') {
   setConn(undefined, 'offline');
   $('#chat-view').hidden = true;
   $('#logout').hidden = true;
+  $('#settings').hidden = true;
   $('#me').textContent = '';
   $('#login-view').hidden = false;
   $('#login-error').textContent = message;
@@ -131,6 +135,8 @@ $('#logout').addEventListener('click', () => {
 onSubmit('#direct-form', async (f) => (await openDirect(app.state!, field(f, 'peer').value.trim())) && f.reset());
 onSubmit('#group-form', async (f) => (await createGroup(app.state!, field(f, 'title').value.trim(), field(f, 'members').value)) && f.reset());
 onSubmit('#add-form', async (f) => app.state?.current && (await addMembers(app.state, app.state.current, field(f, 'member').value)) && f.reset());
+onSubmit('#block-form', async (f) => (await blockUser(app.state!, field(f, 'user').value.trim())) && f.reset());
+$('#settings').addEventListener('click', () => app.state && toggleSettings(app.state));
 $('#leave').addEventListener('click', () => app.state?.current && void leaveChannel(app.state, app.state.current));
 
 onSubmit('#composer', (f) => {

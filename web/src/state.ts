@@ -1,7 +1,9 @@
 // The browser client's state, kept in one object per signed-in session and
 // redrawn from by view.ts. Ids are uint64 on the wire, so bigint here.
-import type { Channel } from '../../src/gen-es/chat/v1/chat_pb.js';
+import type { Device } from '../../src/gen-es/chat/v1/account_pb.js';
+import type { Channel, Invitation } from '../../src/gen-es/chat/v1/chat_pb.js';
 import type { Message, Presence } from '../../src/gen-es/chat/v1/common_pb.js';
+import type { BlockedUser } from '../../src/gen-es/chat/v1/safety_pb.js';
 import { chatApi } from './api.js';
 
 /** One signed-in device, as kept in localStorage ('chat.session') and shared by this browser's tabs. */
@@ -58,6 +60,16 @@ export interface State {
   older: Map<string, bigint>;
   /** channelId -> highest id the stream delivered: the resume point, also kept in localStorage. */
   cursors: Map<string, bigint>;
+  /** Pending invitations to me, by channel id (ListChannels, then `invitation` frames). */
+  invitations: Map<string, Invitation>;
+  /** channelId -> muted until (ms): this device's record of its MuteChannel calls (the server does not list mutes). */
+  mutes: Map<string, number>;
+  /** channelId -> the name I asked for, for my direct chats whose peer has not accepted yet (not a member: no name from the server). */
+  invitees: Map<string, string>;
+  /** The settings panel's lists, loaded when it opens (ListBlocked, ListDevices). */
+  blocked: BlockedUser[];
+  devices: Device[];
+  settingsOpen: boolean;
   current: string | null;
   conn: Conn;
   caughtUp: boolean;
@@ -98,6 +110,8 @@ export const store = {
 };
 
 const cursorKey = (s: Session) => `chat.cursors.${s.userId}.${s.deviceId}`;
+export const muteKey = (s: Session) => `chat.mutes.${s.userId}`;
+export const inviteeKey = (s: Session) => `chat.invitees.${s.userId}`;
 const receiptKey = (s: Session, kind: string) => `chat.${kind}.${s.userId}`;
 type Pointers = Map<string, Map<string, bigint>>;
 const fromIds = (m: Map<string, bigint>) => Object.fromEntries([...m].map(([k, v]) => [k, String(v)]));
@@ -129,6 +143,12 @@ export function freshState(session: Session): State {
     liveFrom: new Map(),
     older: new Map(),
     cursors: toIds(store.get(cursorKey(session), {})),
+    invitations: new Map(),
+    mutes: new Map(Object.entries(store.get<Record<string, number>>(muteKey(session), {}))),
+    invitees: new Map(Object.entries(store.get<Record<string, string>>(inviteeKey(session), {}))),
+    blocked: [],
+    devices: [],
+    settingsOpen: false,
     current: null,
     conn: 'connecting',
     caughtUp: false,

@@ -128,6 +128,9 @@ function onFrame(s: State, { frame }: ServerFrame) {
     case 'membership':
       onMembership(s, frame.value);
       break;
+    case 'invitation':
+      s.invitations.set(frame.value.channelId, frame.value);
+      break;
     case 'reconnect':
       s.abort?.abort(); // the node is draining: streamLoop resumes from the cursors (on another node behind the balancer)
       break;
@@ -244,8 +247,9 @@ export function markRead(s: State, channelId: string) {
 
 /** ListChannels: the channel list with unread counts and members (names for display). */
 export async function loadChannels(s: State) {
-  const { channels } = await api.chat.listChannels({});
+  const { channels, invitations } = await api.chat.listChannels({});
   if (s !== app.state) return;
+  s.invitations = new Map(invitations.map((i) => [i.channelId, i]));
   const seen = new Set<string>();
   for (const ch of channels) {
     seen.add(ch.channelId);

@@ -4,6 +4,7 @@ import { type Channel, ChannelKind, MemberRole } from '../../src/gen-es/chat/v1/
 import { PresenceState } from '../../src/gen-es/chat/v1/common_pb.js';
 import { messageOf } from './api.js';
 import { el, type MessageAct, messageItem, nameOf, time } from './messageView.js';
+import { blockButton, drawConvActions, drawInvitations, drawSettings } from './safetyView.js';
 import { byId, type Conn, type Shown, type State } from './state.js';
 
 export interface Actions {
@@ -33,7 +34,7 @@ export function showError(e: unknown) {
 
 /** The other member of a direct channel. */
 export const peerOf = (s: State, ch: Channel) => (ch.kind === ChannelKind.DIRECT ? ch.members.find((m) => m.userId !== s.session.userId) : undefined);
-const titleOf = (s: State, ch: Channel) => ch.title || peerOf(s, ch)?.userName || 'chat';
+const titleOf = (s: State, ch: Channel) => ch.title || peerOf(s, ch)?.userName || s.invitees.get(ch.channelId) || 'chat';
 
 function presenceText(s: State, userId: string): [string, string] {
   const p = s.presence.get(userId);
@@ -44,15 +45,19 @@ function presenceText(s: State, userId: string): [string, string] {
 
 /** Redraws everything from state `s`. */
 export function draw(s: State, on: Actions) {
+  drawInvitations(s);
   drawChannels(s, on);
+  drawSettings(s);
   const ch = s.current ? s.channels.get(s.current) : undefined;
   const composer = form('#composer');
   for (const c of composer.elements) (c as HTMLInputElement).disabled = !ch;
   $('#conv-title').textContent = ch ? titleOf(s, ch) : 'Pick a chat';
   const peer = ch && peerOf(s, ch);
-  const [ptext, pstate] = peer ? presenceText(s, peer.userId) : ['', ''];
+  const invited = ch?.kind === ChannelKind.DIRECT && !peer;
+  const [ptext, pstate] = peer ? presenceText(s, peer.userId) : [invited ? 'invited: not accepted yet' : '', ''];
   $('#peer-presence').textContent = ptext;
   $('#peer-presence').dataset.state = pstate;
+  drawConvActions(s, ch, peer);
   drawGroup(s, ch, on);
   drawMessages(s, ch, on);
   drawComposeMode(s);
@@ -110,6 +115,7 @@ function drawGroup(s: State, ch: Channel | undefined, on: Actions) {
         el('span', { className: 'name', textContent: me ? `${m.userName} (you)` : m.userName }),
         ROLE[m.role] ? ` · ${ROLE[m.role]}` : null,
         remove,
+        me ? null : blockButton(s, m.userId, m.userName),
       );
       li.dataset.userName = m.userName;
       return li;

@@ -42,7 +42,7 @@ build: gen web
 lint: install ## proto lint and breaking-change check against the previous commit, then format and lint of every source (Biome)
 	npx buf lint
 	if git rev-parse -q --verify HEAD~1 >/dev/null; then npx buf breaking --against '.git#ref=HEAD~1'; else echo "buf breaking: no previous commit here (shallow clone): skipped"; fi
-	npx biome ci --colors=off .
+	npx biome ci --error-on-warnings --colors=off .
 
 unit: build ## the tests that need no Redis, Cassandra or browser (under a minute)
 	node --test --test-concurrency=1 --test-force-exit $$(find dist/src dist/bench -name '*.test.js') dist/test/contract/memory.test.js

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { status } from '@grpc/grpc-js';
 import { PresenceServiceService as P } from '../../src/gen/chat/v1/presence.js';
 import { PresenceState } from '../../src/gen/chat/v1/common.js';
-import { C, S, DeviceStream, registerAndLogin, rpc, type Device } from '../support/client.js';
+import { C, S, type DeviceStream, registerAndLogin, rpc, type Device } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
 
 /** Issue 11: blocking, invitations (consent) and mute, with CHAT_CONSENT=invite (the default) and the default invitation rate. */

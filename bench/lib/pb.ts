@@ -1,3 +1,7 @@
+import { varintSize, writeVarint } from '../../src/codec/messageWire.js';
+
+// The varint helpers live once, in the product's hot-frame codec.
+export { varintSize, writeVarint };
 /**
  * Just enough protobuf wire format for the load generator's hot path: it
  * writes `send` frames and reads `message` frames without ts-proto objects, so
@@ -5,24 +9,6 @@
  * are exactly what the generated encoder would produce (the project's
  * decoders read them as usual); setup and control frames use ts-proto.
  */
-
-export function varintSize(n: number): number {
-  let s = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    s++;
-  }
-  return s;
-}
-
-export function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 0x80) {
-    buf[pos++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
 
 /** Position after the last readVarint (module state: no allocation per call). */
 export let pbPos = 0;

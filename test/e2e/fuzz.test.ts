@@ -9,6 +9,7 @@ import { PresenceServiceService } from '../../src/gen/chat/v1/presence.js';
 import { registerAndLogin, type Device } from '../support/client.js';
 import { testNode } from '../support/node.js';
 import { rng } from '../support/rng.js';
+import { varintSize, writeVarint } from '../../src/codec/messageWire.js';
 
 let env: Awaited<ReturnType<typeof testNode>>;
 before(async () => {
@@ -76,13 +77,9 @@ function hostileFrame(r: () => number, foreign: string[]): { bytes: Buffer; isSe
 }
 
 function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n >= 128) {
-    out.push((n % 128) | 128);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
+  const out = Buffer.alloc(varintSize(n));
+  writeVarint(out, 0, n);
+  return out;
 }
 
 test(`fuzz: ${FRAMES} hostile Connect frames each get a status; the node stays up, memory bounded, other streams unaffected`, {

@@ -1,6 +1,7 @@
 import { ChannelKind, type Channel } from '../gen/chat/v1/chat.js';
 import type { ChatClient } from '../client/index.js';
 import { CliError } from './errors.js';
+import { directPeer } from '../domain/ids.js';
 
 /** Channel ids as the server makes them: groups `g_<hex>`, direct channels `d_<uid>_<uid>`. */
 const CHANNEL_ID = /^(g_[a-f0-9]{32}|d_u_[a-f0-9]{32}_u_[a-f0-9]{32})$/;
@@ -94,7 +95,9 @@ export class Directory {
   peerName(ch: Channel): string {
     if (ch.kind === ChannelKind.CHANNEL_KIND_GROUP) return ch.title;
     const peer = ch.members.find((m) => m.userId !== this.me.userId);
-    return peer ? peer.userName || this.name(peer.userId) : '(yourself)';
+    if (peer) return peer.userName || this.name(peer.userId);
+    // Only the caller is a member: the peer has not accepted the invitation yet.
+    return `${this.name(directPeer(ch.channelId, this.me.userId))} (invited)`;
   }
 
   /** Looks a channel up in the cache. */
@@ -119,6 +122,9 @@ export class Directory {
     const r = await this.api.chat.openDirect({ peer: target });
     if (!r.channel) throw new CliError('OpenDirect returned no channel');
     this.remember(r.channel);
+    // A stranger is only invited until they accept, so the channel lists no peer yet: keep the name typed.
+    const peerId = directPeer(r.channel.channelId, this.me.userId);
+    if (!this.names.has(peerId) && !target.startsWith('u_')) this.names.set(peerId, target);
     return r.channel.channelId;
   }
 

@@ -42,11 +42,11 @@ export interface ChatClientOptions {
  * session that survives drops and drains.
  */
 export class ChatClient {
-  readonly accounts = unaryCalls(AccountServiceService, (d, r, o) => this.invoke(d, r, o));
-  readonly chat = unaryCalls(ChatServiceService, (d, r, o) => this.invoke(d, r, o));
-  readonly presence = unaryCalls(PresenceServiceService, (d, r, o) => this.invoke(d, r, o));
-  readonly discovery = unaryCalls(DiscoveryServiceService, (d, r, o) => this.invoke(d, r, o));
-  readonly safety = unaryCalls(SafetyServiceService, (d, r, o) => this.invoke(d, r, o));
+  readonly accounts = unaryCalls(AccountServiceService, (d, r, o) => this.call(d, r, o));
+  readonly chat = unaryCalls(ChatServiceService, (d, r, o) => this.call(d, r, o));
+  readonly presence = unaryCalls(PresenceServiceService, (d, r, o) => this.call(d, r, o));
+  readonly discovery = unaryCalls(DiscoveryServiceService, (d, r, o) => this.call(d, r, o));
+  readonly safety = unaryCalls(SafetyServiceService, (d, r, o) => this.call(d, r, o));
   /** Who is logged in (after login or given tokens with `identity`). */
   userId = '';
   deviceId = '';
@@ -130,28 +130,37 @@ export class ChatClient {
 
   /** The raw bidi Connect stream, metadata included (ChatSession is built on it). */
   async openConnect(signal?: AbortSignal) {
-    const d = ChatServiceService.connect;
-    const s = this.grpc.makeBidiStreamRequest<ClientFrame, ServerFrame>(d.path, d.requestSerialize, d.responseDeserialize, await this.metadata());
+    const s = this.connectWith(await this.metadata());
     signal?.addEventListener('abort', () => s.cancel(), { once: true });
     return s;
   }
 
   /** The raw Subscribe stream (server frames without client streaming, as browsers get them). */
   async openSubscribe(req: SubscribeRequest) {
-    const d = ChatServiceService.subscribe;
-    return this.grpc.makeServerStreamRequest<SubscribeRequest, ServerFrame>(d.path, d.requestSerialize, d.responseDeserialize, req, await this.metadata());
+    return this.subscribeWith(req, await this.metadata());
   }
 
   /** The raw WatchPresence stream. */
   async openWatchPresence(req: WatchPresenceRequest) {
+    return this.watchPresenceWith(req, await this.metadata());
+  }
+
+  /** The raw Connect stream sent with exactly `md` (no token added): for tools and tests presenting their own credentials. */
+  connectWith(md: Metadata) {
+    const d = ChatServiceService.connect;
+    return this.grpc.makeBidiStreamRequest<ClientFrame, ServerFrame>(d.path, d.requestSerialize, d.responseDeserialize, md);
+  }
+
+  /** The raw Subscribe stream sent with exactly `md` (no token added). */
+  subscribeWith(req: SubscribeRequest, md: Metadata) {
+    const d = ChatServiceService.subscribe;
+    return this.grpc.makeServerStreamRequest<SubscribeRequest, ServerFrame>(d.path, d.requestSerialize, d.responseDeserialize, req, md);
+  }
+
+  /** The raw WatchPresence stream sent with exactly `md` (no token added). */
+  watchPresenceWith(req: WatchPresenceRequest, md: Metadata) {
     const d = PresenceServiceService.watchPresence;
-    return this.grpc.makeServerStreamRequest<WatchPresenceRequest, PresenceEvent>(
-      d.path,
-      d.requestSerialize,
-      d.responseDeserialize,
-      req,
-      await this.metadata(),
-    );
+    return this.grpc.makeServerStreamRequest<WatchPresenceRequest, PresenceEvent>(d.path, d.requestSerialize, d.responseDeserialize, req, md);
   }
 
   /** Closes the channel to the node (open streams end with CANCELLED). */
@@ -169,7 +178,11 @@ export class ChatClient {
     return this.keeper.refresh(used);
   }
 
-  private async invoke<Req, Res>(def: MethodDef<Req, Res>, request: Req, opts: CallOpts = {}): Promise<Res> {
+  /**
+   * Any unary call by its method definition, e.g. `call(ChatServiceService.sendMessage, req)`
+   * (the typed calls are built on it): the token is added, refreshed once on UNAUTHENTICATED.
+   */
+  async call<Req, Res>(def: MethodDef<Req, Res>, request: Req, opts: CallOpts = {}): Promise<Res> {
     if (PUBLIC.has(def.path)) return this.once(def, request, opts, opts.metadata ?? new Metadata());
     const md = await this.metadata(opts.metadata);
     try {

@@ -8,4 +8,4 @@ export { ChatSession, type Frame, type SessionEvent, type SessionOptions } from 
 export { CursorBook } from './cursors.js';
 export { clientError, codeName, describeError, isRetryableEnd, isServiceError } from './errors.js';
 export type { Tokens } from './Tokens.js';
-export type { CallOpts, UnaryCalls } from './unary.js';
+export type { CallOpts, MethodDef, UnaryCalls } from './unary.js';

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { PresenceServiceService as P } from '../../src/gen/chat/v1/presence.js';
 import { PresenceState } from '../../src/gen/chat/v1/common.js';
-import { C, DeviceStream, registerAndLogin, rpc, type Device } from '../support/client.js';
+import { C, registerAndLogin, rpc, type Device, type DeviceStream } from '../support/client.js';
 import { storeEnv, testNode, sleep } from '../support/node.js';
 
 /**
@@ -74,7 +74,7 @@ test('presence is withdrawn when the last shared channel goes: Connect and Watch
   const channelId = channel!.channelId;
   const ownerStream = owner.connect();
   await ownerStream.caughtUp();
-  const watch = new DeviceStream(owner.api.presence.watchPresence({ userIds: [member.userId] }, owner.md()) as never);
+  const watch = owner.watchPresence([member.userId]);
   await watch.until(() => presenceStates(watch, member.userId).length >= 1, 'initial presence');
   const memberStream = member.connect();
   await memberStream.caughtUp();

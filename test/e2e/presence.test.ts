@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { status } from '@grpc/grpc-js';
 import { PresenceServiceService as P } from '../../src/gen/chat/v1/presence.js';
 import { PresenceState } from '../../src/gen/chat/v1/common.js';
-import { DeviceStream, registerAndLogin, rpc, type Device } from '../support/client.js';
+import { registerAndLogin, rpc, type Device, type DeviceStream } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
 
 let env: Awaited<ReturnType<typeof testNode>>;
@@ -24,7 +24,7 @@ const pair = async () => {
   return [a, b] as const;
 };
 
-const watch = (watcher: Device, userId: string) => new DeviceStream(watcher.api.presence.watchPresence({ userIds: [userId] }, watcher.md()) as never);
+const watch = (watcher: Device, userId: string) => watcher.watchPresence([userId]);
 
 type PresenceFrame = { presence: { userId: string; state: PresenceState; lastActiveAtMs: number } };
 const states = (w: DeviceStream) =>

@@ -1,4 +1,4 @@
-import { credentials, Metadata, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelOptions, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { AccountServiceClient, AccountServiceService } from '../../src/gen/chat/v1/account.js';
 import { ChatServiceClient, ChatServiceService, type ClientFrame, type ServerFrame } from '../../src/gen/chat/v1/chat.js';
@@ -6,35 +6,42 @@ import { PresenceServiceClient } from '../../src/gen/chat/v1/presence.js';
 import { DiscoveryServiceClient } from '../../src/gen/chat/v1/discovery.js';
 import { SafetyServiceClient, SafetyServiceService } from '../../src/gen/chat/v1/safety.js';
 import type { ChannelCursor } from '../../src/gen/chat/v1/common.js';
+import { ChatClient, type MethodDef } from '../../src/client/index.js';
 
-/** A unary method of a generated service definition (e.g. ChatServiceService.sendMessage). */
-interface UnaryDef<Req, Res> {
-  path: string;
-  requestSerialize: (v: Req) => Buffer;
-  responseDeserialize: (b: Buffer) => Res;
+/** Deadline of every test call: a server that never answers fails the test instead of hanging it. */
+const DEADLINE_MS = 20_000;
+
+/** The Api each raw generated client belongs to (rpc calls through that Api's SDK client). */
+const owners = new WeakMap<Client, Api>();
+
+/**
+ * Calls a unary RPC of the node behind `client` (one of an Api's generated
+ * clients) with exactly the metadata given, forged or missing tokens included:
+ * through the SDK's anonymous client, which adds no token and never refreshes.
+ */
+export function rpc<Req, Res>(client: Client, def: MethodDef<Req, Res>, req: Req, md = new Metadata()): Promise<Res> {
+  const api = owners.get(client);
+  if (!api) throw new Error("rpc: the client must be one of an Api's clients");
+  return api.sdk.call(def, req, { metadata: md });
 }
 
-/** Calls a unary RPC and returns a promise of its typed response. */
-export function rpc<Req, Res>(client: Client, def: UnaryDef<Req, Res>, req: Req, md = new Metadata()): Promise<Res> {
-  return new Promise((resolve, reject) =>
-    // Every test call has a deadline: a server that never answers fails the test instead of hanging it.
-    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, { deadline: Date.now() + 20_000 }, (e, r) =>
-      e ? reject(e) : resolve(r!),
-    ),
-  );
-}
-
-/** Typed clients for one address, sharing one channel per client object. */
+/**
+ * One node's address: SDK clients (ChatClient, see `client()` and `sdk`) for
+ * devices and accounts, plus raw generated clients for tests that send their
+ * own metadata, cancel calls or drive streams frame by frame.
+ */
 export class Api {
   readonly accounts: AccountServiceClient;
   readonly chat: ChatServiceClient;
   readonly presence: PresenceServiceClient;
   readonly discovery: DiscoveryServiceClient;
   readonly safety: SafetyServiceClient;
+  private readonly clients: ChatClient[] = [];
+  private anonymous?: ChatClient;
 
   constructor(
     readonly address: string,
-    options: object = {},
+    readonly options: ChannelOptions = {},
   ) {
     const creds = credentials.createInsecure();
     this.accounts = new AccountServiceClient(address, creds, options);
@@ -42,9 +49,24 @@ export class Api {
     this.presence = new PresenceServiceClient(address, creds, options);
     this.discovery = new DiscoveryServiceClient(address, creds, options);
     this.safety = new SafetyServiceClient(address, creds, options);
+    for (const c of [this.accounts, this.chat, this.presence, this.discovery, this.safety]) owners.set(c, this);
+  }
+
+  /** A new SDK client of this node presenting `credential` (a fixed bearer token; none: anonymous), closed with the Api. */
+  client(credential?: string): ChatClient {
+    const c = new ChatClient(this.address, { credential, deadlineMs: DEADLINE_MS, channelOptions: this.options });
+    this.clients.push(c);
+    return c;
+  }
+
+  /** A shared anonymous SDK client (Register, Login, PickServer). */
+  get sdk(): ChatClient {
+    this.anonymous ??= this.client();
+    return this.anonymous;
   }
 
   close() {
+    for (const c of this.clients) c.close();
     this.accounts.close();
     this.chat.close();
     this.presence.close();
@@ -63,44 +85,51 @@ export function bearer(token: string) {
   return md;
 }
 
-/** A logged-in device: unary helpers plus stream openers. */
+/**
+ * A logged-in device: an SDK client presenting its access token (fixed, never
+ * refreshed behind the test's back), unary helpers and raw stream openers.
+ */
 export class Device {
+  readonly client: ChatClient;
+
   constructor(
     readonly api: Api,
     readonly userId: string,
     readonly userName: string,
     readonly deviceId: string,
     readonly token: string,
-  ) {}
+  ) {
+    this.client = api.client(token);
+  }
 
   md() {
     return bearer(this.token);
   }
 
-  /** Any ChatService unary call as this device. */
-  chat<Req, Res>(def: UnaryDef<Req, Res>, req: Req) {
-    return rpc(this.api.chat, def, req, this.md());
+  /** Any ChatService unary call as this device, by its generated definition (e.g. `C.sendMessage`). */
+  chat<Req, Res>(def: MethodDef<Req, Res>, req: Req) {
+    return this.client.call(def, req);
   }
 
   /** Any SafetyService unary call as this device. */
-  safety<Req, Res>(def: UnaryDef<Req, Res>, req: Req) {
-    return rpc(this.api.safety, def, req, this.md());
+  safety<Req, Res>(def: MethodDef<Req, Res>, req: Req) {
+    return this.client.call(def, req);
   }
 
   send(channelId: string, body: string, clientMsgId = randomUUID()) {
-    return this.chat(C.sendMessage, { channelId, clientMsgId, body });
+    return this.client.chat.sendMessage({ channelId, clientMsgId, body });
   }
 
   openDirect(peer: string) {
-    return this.chat(C.openDirect, { peer });
+    return this.client.chat.openDirect({ peer });
   }
 
   createGroup(title: string, members: string[]) {
-    return this.chat(C.createGroup, { title, members });
+    return this.client.chat.createGroup({ title, members });
   }
 
   history(channelId: string, beforeId = 0, limit = 0) {
-    return this.chat(C.listHistory, { channelId, beforeId, limit });
+    return this.client.chat.listHistory({ channelId, beforeId, limit });
   }
 
   /** The whole history of a channel, oldest first, read page by page. */
@@ -116,28 +145,33 @@ export class Device {
   }
 
   connect(cursors: ChannelCursor[] = []): DeviceStream {
-    const s = this.api.chat.connect(this.md());
+    const s = this.client.connectWith(this.md());
     s.write({ frame: { $case: 'resume', resume: { cursors } } });
     return new DeviceStream(s);
   }
 
   subscribe(cursors: ChannelCursor[] = []): DeviceStream {
-    return new DeviceStream(this.api.chat.subscribe({ cursors }, this.md()));
+    return new DeviceStream(this.client.subscribeWith({ cursors }, this.md()));
+  }
+
+  /** A WatchPresence stream of `userIds` (its PresenceEvents are kept whole in `frames`). */
+  watchPresence(userIds: string[]): DeviceStream {
+    return new DeviceStream(this.client.watchPresenceWith({ userIds }, this.md()) as never);
   }
 }
 
 export async function registerAndLogin(api: Api, userName: string, deviceIds: string[] = ['d1'], password = 'correct horse battery') {
-  const { userId } = await rpc(api.accounts, A.register, { userName, password });
+  const { userId } = await api.sdk.accounts.register({ userName, password });
   const devices: Device[] = [];
   for (const deviceId of deviceIds) {
-    const r = await rpc(api.accounts, A.login, { userName, password, deviceId });
+    const r = await api.sdk.accounts.login({ userName, password, deviceId });
     devices.push(new Device(api, userId, userName, r.deviceId, r.accessToken));
   }
   return devices;
 }
 
 export async function login(api: Api, userName: string, deviceId: string, password = 'correct horse battery') {
-  const r = await rpc(api.accounts, A.login, { userName, password, deviceId });
+  const r = await api.sdk.accounts.login({ userName, password, deviceId });
   return new Device(api, r.userId, userName, r.deviceId, r.accessToken);
 }
 

@@ -20,6 +20,8 @@ type Cell = { value: number; params: (v: number) => unknown[] };
 export class CursorWriteBehind {
   /** Per partition, per cell (e.g. channel id): the highest value not yet written. */
   private pending = new Map<string, Map<string, Cell>>();
+  /** Batches taken by a flush whose writes have not completed yet (still to be merged by readers). */
+  private readonly inflight = new Set<Map<string, Map<string, Cell>>>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -42,9 +44,22 @@ export class CursorWriteBehind {
     this.timer ??= setTimeout(() => void this.flush(), this.delayMs);
   }
 
-  /** The values queued in `partition` and not yet written, by cell. */
+  /**
+   * The values queued in `partition` and not yet written, by cell: those waiting
+   * for the next flush and those whose write is in flight (not yet readable
+   * from the store), the higher of the two per cell.
+   */
   queued(partition: string): ReadonlyMap<string, { value: number }> | undefined {
-    return this.pending.get(partition);
+    const waiting = this.pending.get(partition);
+    if (this.inflight.size === 0) return waiting;
+    let out: Map<string, { value: number }> | undefined;
+    for (const parts of [...this.inflight, this.pending]) {
+      const cells = parts.get(partition);
+      if (!cells) continue;
+      out ??= new Map();
+      for (const [cell, c] of cells) if ((out.get(cell)?.value ?? -1) < c.value) out.set(cell, { value: c.value });
+    }
+    return out;
   }
 
   /** Writes what is queued now; resolves when those writes are done (failures are re-queued). */
@@ -54,12 +69,15 @@ export class CursorWriteBehind {
     if (this.pending.size === 0) return this.flushing;
     const parts = this.pending;
     this.pending = new Map();
+    this.inflight.add(parts);
     const writes: Promise<void>[] = [];
     for (const [partition, cells] of parts) {
       const list = [...cells];
       for (let i = 0; i < list.length; i += this.maxBatch) writes.push(this.write(partition, list.slice(i, i + this.maxBatch)));
     }
-    const done = Promise.all(writes).then(() => {});
+    const done = Promise.all(writes).then(() => {
+      this.inflight.delete(parts);
+    });
     this.flushing = Promise.all([this.flushing, done]).then(() => {});
     return done;
   }

@@ -5,34 +5,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testNode } from '../support/node.js';
+import { CHAT, chat, childEnv, type Run } from '../support/cli.js';
 
 /** The compiled CLI entry point (tests run from the repository root). */
-const CHAT = join(process.cwd(), 'bin', 'chat.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI's environment: a private CHAT_HOME and the test node, no profile from the caller. */
-function childEnv(home: string, server: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, CHAT_HOME: home, CHAT_SERVER: server };
-  delete env['CHAT_PROFILE'];
-  return env;
-}
-
-/** Runs `node bin/chat.js ...args` without blocking the in-process node; killed after `ms`. */
-function chat(home: string, server: string, args: string[], ms = 10_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const env = childEnv(home, server);
-    execFile(process.execPath, [CHAT, ...args], { env, timeout: ms, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
-
 test('cli: register two users, send a direct message, read it back', { timeout: 60_000 }, async () => {
   const { node, stop } = await testNode();
   const home = await mkdtemp(join(tmpdir(), 'chat-cli-'));

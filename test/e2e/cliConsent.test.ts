@@ -1,22 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testNode } from '../support/node.js';
-
-const CHAT = join(process.cwd(), 'bin', 'chat.js');
-
-function chat(home: string, server: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, CHAT_HOME: home, CHAT_SERVER: server };
-  delete env['CHAT_PROFILE'];
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CHAT, ...args], { env, timeout: 10_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
+import { chat } from '../support/cli.js';
 
 /** Issue 11: the CLI's invites, accept, decline, block, unblock, blocked and mute. */
 test('cli: invitations are listed, accepted and declined; block and mute', { timeout: 90_000 }, async () => {

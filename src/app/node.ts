@@ -120,9 +120,13 @@ async function drain(
   await ports.registry.leave();
   const target = await ports.registry.alternative(cfg.CHAT_NODE_ID);
   core.hub.redirectAll(target, 'node shutting down');
-  // Keep answering while devices move and probes see NOT_SERVING, for up to half the grace.
+  // Keep answering while devices move, for up to half the grace, and in any case long enough (a quarter of the
+  // grace, at most 1 s) for health probes and load balancers to see NOT_SERVING before the listener closes:
+  // clients that follow their reconnect frame at once can empty the node within milliseconds.
   const started = Date.now();
-  while (core.hub.count() > 0 && Date.now() - started < graceMs / 2) await new Promise((r) => setTimeout(r, 50));
+  const probeWindow = Math.min(1000, graceMs / 4);
+  const busy = () => core.hub.count() > 0 || Date.now() - started < probeWindow;
+  while (busy() && Date.now() - started < graceMs / 2) await new Promise((r) => setTimeout(r, 50));
   s.log.info({ moved: core.hub.count() === 0, ms: Date.now() - started }, 'drain: streams moved; finishing in-flight calls');
   await s.web.close(); // browsers got their reconnect frame; their upstream calls must not hold the shutdown
   await new Promise<void>((resolve) => {

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { testNode } from '../support/node.js';
 import { CHAT, chat, childEnv, type Run } from '../support/cli.js';
 
-/** The compiled CLI entry point (tests run from the repository root). */
 test('cli: register two users, send a direct message, read it back', { timeout: 60_000 }, async () => {
   const { node, stop } = await testNode();
   const home = await mkdtemp(join(tmpdir(), 'chat-cli-'));

@@ -35,7 +35,7 @@ export interface ServerOptions {
   nodeArgs?: string[];
   /** Pin to core 0 (throughput runs); false lets it use both cores (density: set-up goes faster, RSS is the same). */
   pin?: boolean;
-  /** Count ServerFrame.encode calls in the project's node (the probe preload wraps it). */
+  /** Read the project node's count of ServerFrame encodes (its chat_frames_encoded_total metric). */
   countEncodes?: boolean;
   /** The production stack's keyspace and Redis prefix (one per run); the durable relay's keyspace. */
   keyspace: string;
@@ -140,8 +140,37 @@ async function serverEnv(kind: ServerKind, o: ServerOptions): Promise<Record<str
   }
   // The CQL driver's requests are counted (probe preload) where a server uses Cassandra.
   if (kind === 'project-production' || kind === 'relay-durable') env.BENCH_COUNT_CQL = '1';
-  if (o.countEncodes && kind.startsWith('project')) env.BENCH_COUNT_ENCODES = pathToFileURL(resolve(DIST, 'src/transport/mapping.js')).href;
   return env;
+}
+
+/** Asks the server's probe preload (over IPC) and waits for its answer. */
+function prober(proc: ChildProcess, kind: ServerKind) {
+  let probeId = 0;
+  const waiting = new Map<number, (m: MemProbe & ServerCounts) => void>();
+  proc.on('message', (m: { probeReply?: number } & MemProbe & ServerCounts) => {
+    if (m.probeReply === undefined) return;
+    waiting.get(m.probeReply)?.(m);
+    waiting.delete(m.probeReply);
+  });
+  return (probe: string) =>
+    new Promise<MemProbe & ServerCounts>((resolve, reject) => {
+      const id = ++probeId;
+      const t = setTimeout(() => reject(new Error(`${kind}: no ${probe} probe answer`)), 30_000);
+      waiting.set(id, (m) => {
+        clearTimeout(t);
+        resolve(m);
+      });
+      proc.send({ probe, id });
+    });
+}
+
+/** The project node's chat_frames_encoded_total, scraped from the metrics address its start-up lines name. */
+async function framesEncoded(url: string | undefined): Promise<number> {
+  if (!url) throw new Error('the node did not say where its metrics are');
+  const text = await (await fetch(url)).text();
+  const m = /^chat_frames_encoded_total (\d+)/m.exec(text);
+  if (!m) throw new Error('chat_frames_encoded_total is not in the node metrics');
+  return Number(m[1]);
 }
 
 export async function startServer(kind: ServerKind, o: ServerOptions): Promise<ServerHandle> {
@@ -181,30 +210,18 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
       throw new Error(`${kind} did not start within 90 s:\n${out.slice(-3000)}`);
     } else await new Promise((r) => setTimeout(r, 50));
   }
-  let probeId = 0;
-  const waiting = new Map<number, (m: MemProbe & ServerCounts) => void>();
-  proc.on('message', (m: { probeReply?: number } & MemProbe & ServerCounts) => {
-    if (m.probeReply === undefined) return;
-    waiting.get(m.probeReply)?.(m);
-    waiting.delete(m.probeReply);
-  });
-  const ask = (probe: string) =>
-    new Promise<MemProbe & ServerCounts>((resolve, reject) => {
-      const id = ++probeId;
-      const t = setTimeout(() => reject(new Error(`${kind}: no ${probe} probe answer`)), 30_000);
-      waiting.set(id, (m) => {
-        clearTimeout(t);
-        resolve(m);
-      });
-      proc.send({ probe, id });
-    });
+  const metricsUrl = /metrics: (http:\/\/\S+\/metrics)/.exec(out)?.[1];
+  const ask = prober(proc, kind);
   return {
     kind,
     pid: proc.pid!,
     address,
     output: () => out,
     mem: () => ask('mem').then((m) => ({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })),
-    counts: () => ask('count').then((m) => ({ encodes: m.encodes ?? 0, cql: m.cql ?? 0 })),
+    async counts() {
+      const [m, encodes] = await Promise.all([ask('count'), o.countEncodes ? framesEncoded(metricsUrl) : 0]);
+      return { encodes, cql: m.cql ?? 0 };
+    },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill('SIGTERM');

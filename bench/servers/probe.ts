@@ -3,19 +3,13 @@
  * node included, without touching its code. Over the IPC channel it answers
  * the harness's probes:
  *   mem:   RSS and heap after two full GCs (with --expose-gc);
- *   count: how many ServerFrames the project serialized, when
- *          BENCH_COUNT_ENCODES names its transport/mapping module (every
- *          outbound frame is encoded there, by the hand-written or the
- *          generated codec; this is how the harness checks that fan-out
- *          encodes once); and, with BENCH_COUNT_CQL=1, how many requests
+ *   count: with BENCH_COUNT_CQL=1, how many requests
  *          the process sent through the CQL driver (Client#execute and
  *          #batch, wrapped here: every statement and batch the server
  *          issues, whatever its code; the driver's own metadata queries
  *          do not go through them).
  * It also exits when the harness goes away, so no server outlives a crashed run.
  */
-const mappingUrl = process.env.BENCH_COUNT_ENCODES;
-const stats = mappingUrl ? ((await import(mappingUrl)) as { encodeStats: { frames: number } }).encodeStats : undefined;
 const cql = { requests: 0 };
 if (process.env.BENCH_COUNT_CQL === '1') {
   const driver = (await import('cassandra-driver')).default;
@@ -32,7 +26,7 @@ if (process.env.BENCH_COUNT_CQL === '1') {
 if (process.send) {
   process.on('message', (m: { probe?: string; id?: number }) => {
     if (m?.probe === 'count') {
-      process.send!({ probeReply: m.id, encodes: stats?.frames ?? 0, cql: cql.requests });
+      process.send!({ probeReply: m.id, cql: cql.requests });
       return;
     }
     if (m?.probe !== 'mem') return;

@@ -1,6 +1,5 @@
 import { pino } from 'pino';
 import { ChatCore } from '../core/ChatCore.js';
-import { ephemeralStats } from '../core/EphemeralLimits.js';
 import type { Logger } from '../core/logger.js';
 import type { Ports } from '../core/deps.js';
 import { startGrpcServer } from '../transport/server.js';
@@ -25,6 +24,8 @@ export interface RunningNode {
   port: number;
   /** Where Prometheus scrapes: http://host:metricsPort/metrics */
   metricsPort: number;
+  /** The node's metrics (tests read their running totals, `metrics.counts`). */
+  metrics: Metrics;
   /** grpc-web endpoint and web client: http://host:webPort/ */
   webPort: number;
   /** grpc-web connections the node holds open from one client address. */
@@ -39,7 +40,7 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
   const c = await compose(cfg, log);
   const metrics = nodeMetrics();
   c.ports.fanout = countFanout(c.ports.fanout, (n) => metrics.fanout.observe(n));
-  const core = new ChatCore({ ...c.ports, log, now: Date.now, settings: coreSettings(cfg) }, authSettings(cfg));
+  const core = new ChatCore({ ...c.ports, log, now: Date.now, settings: coreSettings(cfg), counts: metrics.counts }, authSettings(cfg));
   core.start();
   const metricsHttp = await metrics.serve(cfg.CHAT_HOST, cfg.CHAT_METRICS_PORT);
   const { grpc, web, address } = await serve(cfg, core, log, metrics);
@@ -53,6 +54,7 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
     address,
     port: grpc.port,
     metricsPort: metricsHttp.port,
+    metrics,
     webPort: web.port,
     webConnectionsFrom: (peer) => web.openConnections(peer),
     stop(graceMs = cfg.CHAT_SHUTDOWN_GRACE_MS) {
@@ -71,9 +73,6 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
 function nodeMetrics(): Metrics {
   const metrics = new Metrics();
   metrics.followTotal(metrics.unhandledRejections, unhandledRejections);
-  for (const reason of ['limited', 'coalesced', 'dropped'] as const) {
-    metrics.followTotal(metrics.ephemeralDropped.labels({ reason }), () => ephemeralStats[reason]);
-  }
   return metrics;
 }
 

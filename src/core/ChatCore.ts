@@ -1,7 +1,7 @@
 import type { Cursor } from '../domain/model.js';
 import { Auth, type AuthSettings } from './Auth.js';
 import { Channels } from './Channels.js';
-import type { CoreDeps } from './deps.js';
+import { type CoreDeps, type CoreInput, newEphemeralCounts } from './deps.js';
 import { Lifecycle } from './Lifecycle.js';
 import { Messaging } from './Messaging.js';
 import { PresenceTracker } from './PresenceTracker.js';
@@ -28,10 +28,11 @@ export class ChatCore {
   readonly hub = new SessionHub();
   private unlisten: Array<() => void> = [];
 
-  constructor(
-    private readonly deps: CoreDeps,
-    authSettings: Omit<AuthSettings, 'loginAttemptsPerMinute'>,
-  ) {
+  private readonly deps: CoreDeps;
+
+  constructor(input: CoreInput, authSettings: Omit<AuthSettings, 'loginAttemptsPerMinute'>) {
+    const deps = { ...input, counts: input.counts ?? newEphemeralCounts() };
+    this.deps = deps;
     const auth = { ...authSettings, loginAttemptsPerMinute: deps.settings.loginAttemptsPerMinute };
     this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, deps.rateLimiter, deps.fanout, auth, deps.now);
     this.channels = new Channels(deps, (userId) => this.auth.known.exists(userId));

@@ -1,14 +1,6 @@
 import type { RateLimiter } from '../ports/RateLimiter.js';
 import type { Logger } from './logger.js';
-
-/**
- * Process-wide counts of ephemeral frames (typing, receipts, presence) that
- * were not delivered: refused at the sender's rate limit (`limited`),
- * replaced in a reader's queue by a newer state of the same key
- * (`coalesced`), or dropped because the reader was behind (`dropped`).
- * Exported as `chat_ephemeral_dropped_total{reason}`.
- */
-export const ephemeralStats = { limited: 0, coalesced: 0, dropped: 0 };
+import type { EphemeralCounts } from './deps.js';
 
 /** Marks waiting for their user's bucket to refill, node-wide; past this, new keys are dropped. */
 const DEFERRED_MAX = 10_000;
@@ -61,6 +53,7 @@ export class EphemeralLimits {
     private readonly limiter: RateLimiter,
     private readonly rates: EphemeralRates,
     private readonly log: Logger,
+    private readonly counts: EphemeralCounts,
   ) {}
 
   /** 0 when the user may send one more signal of this kind now, else how many milliseconds until they may. */
@@ -77,7 +70,7 @@ export class EphemeralLimits {
    * value already waiting under `key`: only the latest state is applied.
    */
   defer<T>(key: string, waitMs: number, value: T, merge: (older: T, newer: T) => T, apply: (v: T) => Promise<void>) {
-    ephemeralStats.limited++;
+    this.counts.ephemeralLimited++;
     const waiting = this.deferred.get(key);
     if (waiting) {
       waiting.value = merge(waiting.value as T, value);

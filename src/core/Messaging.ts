@@ -7,7 +7,7 @@ import { checkTarget, isEntry } from '../domain/lifecycle.js';
 import { requireUser, type Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
 import type { ClaimResult } from '../ports/IdempotencyStore.js';
-import { EphemeralLimits, ephemeralStats } from './EphemeralLimits.js';
+import { EphemeralLimits } from './EphemeralLimits.js';
 
 export interface SendResult {
   message: Message;
@@ -37,7 +37,7 @@ export class Messaging {
     private readonly connectedHere: (userId: string) => boolean = () => false,
   ) {
     const { typingPerSecond, typingBurst, marksPerSecond, marksBurst } = d.settings;
-    this.ephemeral = new EphemeralLimits(d.rateLimiter, { typingPerSecond, typingBurst, marksPerSecond, marksBurst }, d.log);
+    this.ephemeral = new EphemeralLimits(d.rateLimiter, { typingPerSecond, typingBurst, marksPerSecond, marksBurst }, d.log, d.counts);
   }
 
   private inflight = 0;
@@ -319,7 +319,7 @@ export class Messaging {
     const me = requireUser(p);
     const wait = await this.ephemeral.take('typing', me.userId);
     if (wait > 0) {
-      ephemeralStats.limited++;
+      this.d.counts.ephemeralLimited++;
       throw exhausted(`typing too often: at most ${this.d.settings.typingPerSecond} updates per second; retry in ${wait} ms`, wait);
     }
     await this.channels.readable(p, channelId);

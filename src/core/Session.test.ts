@@ -5,12 +5,12 @@ import { StaticRegistry } from '../adapters/static/StaticRegistry.js';
 import { channelTopic, userTopic, type SessionEvent } from '../domain/events.js';
 import type { Message } from '../domain/model.js';
 import { ChatCore } from './ChatCore.js';
-import type { CoreDeps } from './deps.js';
+import type { CoreInput } from './deps.js';
 import { silentLogger } from './logger.js';
 import type { Outbox } from './Session.js';
 
 function core() {
-  const deps: CoreDeps = {
+  const deps: CoreInput = {
     ...memoryPorts(),
     push: { notify: async () => {} },
     registry: new StaticRegistry([]),

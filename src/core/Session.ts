@@ -4,7 +4,6 @@ import type { Cursor, Message } from '../domain/model.js';
 import { passSkipped, type IdRange } from '../domain/skipped.js';
 import type { Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
-import { ephemeralStats } from './EphemeralLimits.js';
 import type { Messaging } from './Messaging.js';
 import type { PresenceTracker } from './PresenceTracker.js';
 
@@ -505,7 +504,7 @@ export class Session {
     }
     if (isEphemeral(ev)) {
       if (this.heldEphemeral >= HELD_EPHEMERAL_MAX) {
-        ephemeralStats.dropped++;
+        this.d.counts.ephemeralDropped++;
         return;
       }
       this.heldEphemeral++;

@@ -72,8 +72,28 @@ export interface CoreSettings extends Limits {
   blockCacheMs: number;
 }
 
+/**
+ * Running totals of ephemeral frames (typing, receipts, presence) not
+ * delivered: refused at the sender's rate (`ephemeralLimited`), replaced in a
+ * reader's queue by a newer state of the same key (`ephemeralCoalesced`), or
+ * dropped because the reader was behind (`ephemeralDropped`). One object per
+ * node, owned by its metrics (exported as `chat_ephemeral_dropped_total`).
+ */
+export interface EphemeralCounts {
+  ephemeralLimited: number;
+  ephemeralCoalesced: number;
+  ephemeralDropped: number;
+}
+
+export const newEphemeralCounts = (): EphemeralCounts => ({ ephemeralLimited: 0, ephemeralCoalesced: 0, ephemeralDropped: 0 });
+
 export interface CoreDeps extends Ports {
   settings: CoreSettings;
   log: Logger;
   now: () => number;
+  /** Where the use cases count what they drop (the node's metrics). */
+  counts: EphemeralCounts;
 }
+
+/** What ChatCore is built from: `counts` may be left out (a private object then). */
+export type CoreInput = Omit<CoreDeps, 'counts'> & { counts?: EphemeralCounts };

@@ -2,13 +2,8 @@ import type { ServerWritableStream } from '@grpc/grpc-js';
 import { exhausted, type DomainError } from '../domain/errors.js';
 import type { SessionEvent } from '../domain/events.js';
 import type { Outbox } from '../core/Session.js';
-import { ephemeralStats } from '../core/EphemeralLimits.js';
 import { toStatus } from './errors.js';
 import type { Metrics } from './metrics.js';
-
-/** Process-wide counters of outbound queues (exported as metrics, asserted by tests). */
-export const outboxStats = { highWater: 0, slowConsumerCutoffs: 0 };
-export { ephemeralStats };
 
 /** Ephemeral states waiting in one stream's lane; a new key past this is dropped. */
 export const EPHEMERAL_LANE_MAX = 256;
@@ -50,7 +45,8 @@ export class StreamOutbox implements Outbox {
   private roomWaiters: Array<() => void> = [];
   private done = false;
   private live = false;
-  private readonly sentCounter?: { inc(): void };
+  private readonly sentCounter: { inc(): void };
+  private readonly counts: Metrics['counts'];
 
   constructor(
     private readonly call: ServerWritableStream<unknown, unknown>,
@@ -58,11 +54,12 @@ export class StreamOutbox implements Outbox {
     /** Turns an event into what `call.write()` takes (pre-encoded bytes or a response object). */
     private readonly encode: (ev: SessionEvent) => unknown,
     private readonly onDrop: () => void = () => {},
-    private readonly metrics?: Metrics,
+    private readonly metrics: Metrics,
     type: 'server_stream' | 'bidi_stream' = 'server_stream',
   ) {
     call.on('drain', () => this.flush());
-    this.sentCounter = metrics?.sentCounter(call.getPath(), type);
+    this.sentCounter = metrics.sentCounter(call.getPath(), type);
+    this.counts = metrics.counts;
   }
 
   get closed() {
@@ -77,20 +74,19 @@ export class StreamOutbox implements Outbox {
       return true;
     }
     const frame = this.encode(ev);
-    if (this.metrics) this.count(ev);
+    this.count(ev);
     if (!this.blocked && this.queue.length === 0) {
       if (!this.call.write(frame)) this.blocked = true;
       return true;
     }
     if (this.queue.length >= this.limit) {
-      outboxStats.slowConsumerCutoffs++;
-      this.metrics?.queueDrops.inc();
+      this.counts.slowConsumerCutoffs++;
       this.fail(exhausted(`the client is not reading: more than ${this.limit} frames queued; reconnect with your cursors`));
       this.onDrop();
       return false;
     }
     this.queue.push(frame);
-    if (this.queue.length > outboxStats.highWater) outboxStats.highWater = this.queue.length;
+    if (this.queue.length > this.counts.outboxHighWater) this.counts.outboxHighWater = this.queue.length;
     return true;
   }
 
@@ -148,28 +144,28 @@ export class StreamOutbox implements Outbox {
       return;
     }
     if (this.queue.length >= this.lowWater) {
-      ephemeralStats.dropped++;
+      this.counts.ephemeralDropped++;
       return;
     }
-    if (this.lane.delete(key)) ephemeralStats.coalesced++;
+    if (this.lane.delete(key)) this.counts.ephemeralCoalesced++;
     else if (this.lane.size >= EPHEMERAL_LANE_MAX) {
-      ephemeralStats.dropped++;
+      this.counts.ephemeralDropped++;
       return;
     }
     this.lane.set(key, ev);
   }
 
   private writeEphemeral(ev: SessionEvent): boolean {
-    this.sentCounter?.inc();
+    this.sentCounter.inc();
     return this.call.write(this.encode(ev));
   }
 
   private count(ev: SessionEvent) {
-    this.sentCounter!.inc();
+    this.sentCounter.inc();
     if (ev.type === 'caughtUp') this.live = true;
     else if (ev.type === 'message') {
-      this.metrics!.delivered.inc();
-      if (this.live) this.metrics!.latency.observe(Math.max(0, Date.now() - ev.message.sentAtMs) / 1000);
+      this.metrics.delivered.inc();
+      if (this.live) this.metrics.latency.observe(Math.max(0, Date.now() - ev.message.sentAtMs) / 1000);
     }
   }
 

@@ -128,23 +128,21 @@ export function toServerFrame(ev: SessionEvent): ServerFrame {
  */
 const encoded = new WeakMap<object, Buffer>();
 
-/** Frames serialized by this process (the benchmark reads it to check that fan-out encodes once). */
-export const encodeStats = { frames: 0 };
-
-export function encodeEvent(ev: SessionEvent): Buffer {
+/** `counts.framesEncoded` counts the frames serialized (the node's metrics; the benchmark checks that fan-out encodes once). */
+export function encodeEvent(ev: SessionEvent, counts: { framesEncoded: number }): Buffer {
   if (ev.type === 'sendAck') {
-    encodeStats.frames++;
+    counts.framesEncoded++;
     return encodeSendAckFrame(ev) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
   }
   // A message with reactions is written for one viewer (`me`): not shared, not cached.
   if (ev.type === 'message' && ev.message.reactions?.length) {
-    encodeStats.frames++;
+    counts.framesEncoded++;
     return Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
   }
   const key = ev.type === 'message' ? ev.message : ev;
   let buf = encoded.get(key);
   if (!buf) {
-    encodeStats.frames++;
+    counts.framesEncoded++;
     buf = (ev.type === 'message' ? encodeMessageFrame(ev.message) : undefined) ?? Buffer.from(ServerFrame.encode(toServerFrame(ev)).finish());
     encoded.set(key, buf);
   }

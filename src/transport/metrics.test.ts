@@ -22,3 +22,25 @@ test('per-frame counters and the delivery-latency histogram show up, cumulative,
   // A second scrape counts nothing twice: what was flushed into the counter is not flushed again.
   assert.equal(value(/^chat_messages_accepted_total (\S+)$/m, await m.metrics()), 2);
 });
+
+test('the running totals of the use cases and the server streams (metrics.counts) are exported when scraped', async () => {
+  const m = new Metrics();
+  const c = m.counts;
+  c.framesEncoded += 5;
+  c.slowConsumerCutoffs += 1;
+  c.outboxHighWater = 17;
+  c.ephemeralLimited += 3;
+  c.ephemeralCoalesced += 2;
+  c.ephemeralDropped += 4;
+  const value = (re: RegExp, t: string) => Number(re.exec(t)?.[1]);
+  let text = await m.metrics();
+  assert.equal(value(/^chat_frames_encoded_total (\S+)$/m, text), 5);
+  assert.equal(value(/^chat_queue_drops_total (\S+)$/m, text), 1);
+  assert.equal(value(/^chat_outbox_high_water (\S+)$/m, text), 17);
+  assert.equal(value(/^chat_ephemeral_dropped_total\{reason="limited"\} (\S+)$/m, text), 3);
+  assert.equal(value(/^chat_ephemeral_dropped_total\{reason="coalesced"\} (\S+)$/m, text), 2);
+  assert.equal(value(/^chat_ephemeral_dropped_total\{reason="dropped"\} (\S+)$/m, text), 4);
+  c.framesEncoded += 1;
+  text = await m.metrics();
+  assert.equal(value(/^chat_frames_encoded_total (\S+)$/m, text), 6, 'a later scrape adds only what is new');
+});

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { newEphemeralCounts } from '../core/deps.js';
 
 /**
  * A counter for per-frame events: `inc()` adds to a plain number and the
@@ -121,7 +122,12 @@ export class Metrics {
     help: 'Server streams (Connect, Subscribe, WatchPresence) open on this node.',
     registers: [this.registry],
   });
-  /** Process-wide counts (core/EphemeralLimits.ts `ephemeralStats`), read at scrape time. */
+  /**
+   * Running totals the hot paths bump as plain numbers: the use cases
+   * (`ephemeral*`, through ChatCore's `counts`) and the server streams. Read
+   * at scrape time; tests and the benchmark read them here or scrape them.
+   */
+  readonly counts = { ...newEphemeralCounts(), framesEncoded: 0, outboxHighWater: 0, slowConsumerCutoffs: 0 };
   readonly ephemeralDropped = new Counter({
     name: 'chat_ephemeral_dropped_total',
     help: 'Typing, receipt and presence frames not delivered: over the sender rate (limited), replaced by a newer state (coalesced), reader behind (dropped).',
@@ -153,6 +159,16 @@ export class Metrics {
     help: 'Streams cut off because their bounded outbound queue overflowed (slow consumers).',
     registers: [this.registry],
   });
+  readonly framesEncoded = new Counter({
+    name: 'chat_frames_encoded_total',
+    help: 'Server frames serialized (fan-out encodes a frame once for every stream that writes it).',
+    registers: [this.registry],
+  });
+  readonly outboxHighWater = new Gauge({
+    name: 'chat_outbox_high_water',
+    help: 'The most frames ever queued in one stream (bounded by CHAT_OUTBOUND_QUEUE_LIMIT).',
+    registers: [this.registry],
+  });
 
   private readonly sentChildren = new Map<string, FastCounter>();
   private readonly receivedChildren = new Map<string, FastCounter>();
@@ -160,6 +176,13 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     this.registry.registerMetric(this.latency as unknown as Metric);
+    const c = this.counts;
+    this.followTotal(this.framesEncoded, () => c.framesEncoded);
+    this.followTotal(this.queueDrops, () => c.slowConsumerCutoffs);
+    this.register(() => this.outboxHighWater.set(c.outboxHighWater));
+    this.followTotal(this.ephemeralDropped.labels({ reason: 'limited' }), () => c.ephemeralLimited);
+    this.followTotal(this.ephemeralDropped.labels({ reason: 'coalesced' }), () => c.ephemeralCoalesced);
+    this.followTotal(this.ephemeralDropped.labels({ reason: 'dropped' }), () => c.ephemeralDropped);
   }
 
   /** Text exposition of every metric, per-frame counters included. */

@@ -24,7 +24,8 @@ type Stream = ServerWritableStream<unknown, ServerFrame>;
  */
 function attach(deps: TransportDeps, call: Stream, type: 'server_stream' | 'bidi_stream') {
   let session: Session | undefined;
-  const s = openServerStream(deps, call as ServerWritableStream<unknown, unknown>, type, encodeEvent);
+  const counts = deps.metrics.counts;
+  const s = openServerStream(deps, call as ServerWritableStream<unknown, unknown>, type, (ev) => encodeEvent(ev, counts));
   s.onEnd(() => {
     if (session) deps.core.endSession(session);
   });

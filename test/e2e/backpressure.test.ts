@@ -5,7 +5,6 @@ import { status } from '@grpc/grpc-js';
 import { Api, Device, registerAndLogin } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
 import { PausableProxy } from '../support/pausableProxy.js';
-import { outboxStats } from '../../src/transport/StreamOutbox.js';
 
 const LIMIT = 64;
 let env: Awaited<ReturnType<typeof testNode>>;
@@ -38,8 +37,10 @@ test('a stream that does not read is cut off at the queue bound with RESOURCE_EX
   const body = 'z'.repeat(8000);
   for (let i = 0; i < N; i++) await a.send(ch, `${i} ${body}`);
   await quick.until(() => quick.messages(ch).length === N, 'every message on the fast device', 15000);
-  assert.ok(outboxStats.slowConsumerCutoffs >= 1, 'the slow stream was cut off');
-  assert.ok(outboxStats.highWater <= LIMIT, `queue never grew past the bound (high water ${outboxStats.highWater})`);
+  const counts = env.node.metrics.counts;
+  assert.ok(counts.slowConsumerCutoffs >= 1, 'the slow stream was cut off');
+  assert.ok(counts.outboxHighWater <= LIMIT, `queue never grew past the bound (high water ${counts.outboxHighWater})`);
+  assert.match(await env.node.metrics.metrics(), /^chat_queue_drops_total [1-9]/m, 'the cut-off is exported');
   // The server released the slow session at once, though the client has not read a byte.
   await sleep(50);
   assert.equal(env.node.core.hub.count(), baseSessions + 1, 'only the fast session remains');

@@ -4,7 +4,6 @@ import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { C, registerAndLogin, type Device, type DeviceStream } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
-import { ephemeralStats } from '../../src/core/EphemeralLimits.js';
 import { ConfigSchema } from '../../src/app/config.js';
 
 // The default limits (typing and mark rates, outbound queue): the flood meets the shipped configuration.
@@ -69,7 +68,8 @@ test('a typing/read flood from one member never pushes the other members out; a 
   await Promise.all(streams.map((s) => s.caughtUp()));
   const flooder = a.connect();
   await flooder.caughtUp();
-  const before = { ...ephemeralStats };
+  const counts = env.node.metrics.counts;
+  const before = { ...counts };
 
   // 50,000 frames on Connect and, meanwhile, 1,000 parallel SetTyping calls.
   const unary = Promise.allSettled(Array.from({ length: 1000 }, (_, i) => a.chat(C.setTyping, { channelId: ch, typing: i % 2 === 0 })));
@@ -104,9 +104,10 @@ test('a typing/read flood from one member never pushes the other members out; a 
   for (const n of ephemeral) assert.ok(n < 1000, `typing and receipts are rate-limited and coalesced: ${n} ephemeral frames reached a reader`);
   console.log(
     `ephemeral flood: ${FLOOD} frames in ${ms} ms; SetTyping accepted ${accepted}/1000; ephemeral frames per reader ${ephemeral.join(', ')};` +
-      ` dropped by rate ${ephemeralStats.limited - before.limited}, by queue ${ephemeralStats.dropped - before.dropped},` +
-      ` coalesced ${ephemeralStats.coalesced - before.coalesced}; flood handled ${handledMs} ms after it was written; message right after the flood in ${during.ms} ms, after it was handled in ${after.ms} ms`,
+      ` dropped by rate ${counts.ephemeralLimited - before.ephemeralLimited}, by queue ${counts.ephemeralDropped - before.ephemeralDropped},` +
+      ` coalesced ${counts.ephemeralCoalesced - before.ephemeralCoalesced}; flood handled ${handledMs} ms after it was written; message right after the flood in ${during.ms} ms, after it was handled in ${after.ms} ms`,
   );
+  assert.ok(counts.ephemeralLimited - before.ephemeralLimited >= refused, 'every refused SetTyping is counted in the node metrics');
   assert.equal(flooder.error, undefined, "the flooder's own stream is not cut either (its excess is dropped)");
   for (const s of [...streams, flooder]) s.close();
 });

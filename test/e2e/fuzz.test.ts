@@ -9,7 +9,7 @@ import { PresenceServiceService } from '../../src/gen/chat/v1/presence.js';
 import { registerAndLogin, type Device } from '../support/client.js';
 import { testNode } from '../support/node.js';
 import { rng } from '../support/rng.js';
-import { varintSize, writeVarint } from '../../src/codec/messageWire.js';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 let env: Awaited<ReturnType<typeof testNode>>;
 before(async () => {
@@ -34,7 +34,9 @@ function hostileFrame(r: () => number, foreign: string[]): { bytes: Buffer; isSe
   const enc = (f: ClientFrame) => Buffer.from(ClientFrame.encode(f).finish());
   const badChannel = () =>
     pick(['', 'x', 'g_' + 'z'.repeat(32), 'd_u_1_u_2', '../../etc/passwd', 'g_' + '0'.repeat(31), '\u0000'.repeat(10), 'g_' + 'a'.repeat(500)]);
-  const field = (no: number, b: Buffer) => Buffer.concat([Buffer.from([(no << 3) | 2]), varint(b.length), b]);
+  // Frames no generated encoder writes (invalid UTF-8, ids past 2^53, wrong wire types) are built with the protobuf runtime's own writer.
+  const raw = (write: (w: BinaryWriter) => BinaryWriter) => Buffer.from(write(new BinaryWriter()).finish());
+  const LEN = WireType.LengthDelimited;
   switch (Math.floor(r() * 10)) {
     case 0: // random bytes
       return { bytes: randBytes(1 + Math.floor(r() * 64)), isSend: false };
@@ -47,7 +49,18 @@ function hostileFrame(r: () => number, foreign: string[]): { bytes: Buffer; isSe
       };
     case 3: // invalid UTF-8 in the body
       return {
-        bytes: field(1, Buffer.concat([field(1, Buffer.from(pick(foreign))), field(2, Buffer.from(randomUUID())), field(3, Buffer.from([0xc3, 0x28, 0xff]))])),
+        bytes: raw((w) =>
+          w
+            .tag(1, LEN)
+            .fork()
+            .tag(1, LEN)
+            .string(pick(foreign))
+            .tag(2, LEN)
+            .string(randomUUID())
+            .tag(3, LEN)
+            .bytes(Uint8Array.from([0xc3, 0x28, 0xff]))
+            .join(),
+        ),
         isSend: true,
       };
     case 4: // empty or oversized body to a foreign channel
@@ -61,7 +74,19 @@ function hostileFrame(r: () => number, foreign: string[]): { bytes: Buffer; isSe
             bytes: enc({ frame: { $case: 'read', read: { channelId: pick([...foreign, badChannel()]), lastReadMessageId: Math.floor(r() * 1e9) } } }),
             isSend: false,
           }
-        : { bytes: field(3, Buffer.concat([field(1, Buffer.from(pick(foreign))), Buffer.from([0x10]), varint(2 ** 60)])), isSend: false };
+        : {
+            bytes: raw((w) =>
+              w
+                .tag(3, LEN)
+                .fork()
+                .tag(1, LEN)
+                .string(pick(foreign))
+                .tag(2, WireType.Varint)
+                .uint64(2n ** 60n)
+                .join(),
+            ),
+            isSend: false,
+          };
     case 6: // typing into foreign channels
       return { bytes: enc({ frame: { $case: 'typing', typing: { channelId: pick([...foreign, badChannel()]), typing: r() < 0.5 } } }), isSend: false };
     case 7: // acknowledging other users' channels
@@ -72,14 +97,11 @@ function hostileFrame(r: () => number, foreign: string[]): { bytes: Buffer; isSe
     case 8: // a second resume, or an empty frame
       return { bytes: r() < 0.5 ? enc({ frame: { $case: 'resume', resume: { cursors: [] } } }) : Buffer.alloc(0), isSend: false };
     default: // wrong wire type for a known field (a varint where a message belongs), unknown fields only
-      return { bytes: r() < 0.5 ? Buffer.from([0x08, 0x96, 0x01]) : Buffer.from([0xf8, 0x7f, 0x01]), isSend: false };
+      return {
+        bytes: r() < 0.5 ? raw((w) => w.tag(1, WireType.Varint).uint32(150)) : raw((w) => w.tag(2047, WireType.Varint).uint32(1)),
+        isSend: false,
+      };
   }
-}
-
-function varint(n: number): Buffer {
-  const out = Buffer.alloc(varintSize(n));
-  writeVarint(out, 0, n);
-  return out;
 }
 
 test(`fuzz: ${FRAMES} hostile Connect frames each get a status; the node stays up, memory bounded, other streams unaffected`, {

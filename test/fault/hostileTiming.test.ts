@@ -14,6 +14,7 @@ import { healthStatus } from '../support/health.js';
 import { TEST_DEFAULTS } from '../support/node.js';
 import { NodeProcess } from '../support/proc.js';
 import { once, rng } from '../support/rng.js';
+import { grpcWebFrame } from '../support/grpcWebCall.js';
 
 /**
  * Hostile timing (issue 10, item 1): at least 10,000 call sequences against
@@ -193,9 +194,7 @@ function webSequence(agent: Agent): Promise<Outcome> {
       : method === 'WatchPresence'
         ? Buffer.from(WatchPresenceRequest.encode({ userIds: [peerId] }).finish())
         : Buffer.from(SubscribeRequest.encode({ cursors: [] }).finish());
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(msg.length, 1);
-  let body = Buffer.concat([head, msg]);
+  let body = grpcWebFrame(msg);
   const shape = Math.floor(r() * 6);
   if (shape === 0) body = body.subarray(0, Math.floor(r() * body.length)); // truncated frame
   if (shape === 1) body = Buffer.concat([body, randBytes(7)]); // trailing garbage

@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { ServerFrame } from '../src/gen/chat/v1/chat.js';
-import { MessageKind } from '../src/gen/chat/v1/common.js';
+import { Message, MessageKind } from '../src/gen/chat/v1/common.js';
 import { MODES, type Mode, type ModeConfig } from './config.js';
 import { hasTaskset, runLoad, startServer, type ServerHandle, type ServerKind, type ServerOptions } from './lib/child.js';
 import { findPids } from './lib/procstat.js';
@@ -52,7 +52,7 @@ function frameBytes(bodyBytes: number): number {
   return ServerFrame.encode({
     frame: {
       $case: 'message',
-      message: {
+      message: Message.create({
         channelId: `d_${a}_${b}`,
         id: 12345,
         senderUserId: u1,
@@ -61,7 +61,7 @@ function frameBytes(bodyBytes: number): number {
         body: 'x'.repeat(bodyBytes),
         sentAtMs: Date.now(),
         kind: MessageKind.MESSAGE_KIND_USER,
-      },
+      }),
     },
   }).finish().length;
 }

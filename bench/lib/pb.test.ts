@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import { ClientFrame, ServerFrame } from '../../src/gen/chat/v1/chat.js';
-import { MessageKind } from '../../src/gen/chat/v1/common.js';
+import { Message, MessageKind } from '../../src/gen/chat/v1/common.js';
 import { makeBody, parseBodyBuf, parseBodyStr, parsed } from './body.js';
 import { msg, msgIdSeq, MsgIds, readAckId, readAckMessageId, readRelayFrame, readServerFrame, relayFrame, relayFrameSize, SendFrameEncoder } from './pb.js';
 
@@ -24,7 +24,7 @@ test('readServerFrame finds id and body of a message frame, and names other fram
     ServerFrame.encode({
       frame: {
         $case: 'message',
-        message: {
+        message: Message.create({
           channelId: 'g_' + 'c'.repeat(32),
           id: 300_000,
           senderUserId: 'u_x',
@@ -33,7 +33,7 @@ test('readServerFrame finds id and body of a message frame, and names other fram
           body,
           sentAtMs: Date.now(),
           kind: MessageKind.MESSAGE_KIND_USER,
-        },
+        }),
       },
     }).finish(),
   );

@@ -9,7 +9,7 @@ test('a message written by hand is the generated chat.v1.Message, and reads back
     const m = random();
     const bytes = encodeMessage(m)!;
     const generated = Buffer.from(
-      PMessage.encode({ ...m, kind: m.kind === 'system' ? MessageKind.MESSAGE_KIND_SYSTEM : MessageKind.MESSAGE_KIND_USER }).finish(),
+      PMessage.encode({ ...PMessage.create(), ...m, kind: m.kind === 'system' ? MessageKind.MESSAGE_KIND_SYSTEM : MessageKind.MESSAGE_KIND_USER }).finish(),
     );
     assert.deepEqual(bytes, generated);
     assert.deepEqual(decodeMessage(bytes), m);

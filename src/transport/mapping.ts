@@ -3,7 +3,7 @@ import { encodeMessageFrame, encodeSendAckFrame } from './frameCodec.js';
 import type { Cursor, Message, PresenceInfo, Reaction } from '../domain/model.js';
 import type { ChannelView } from '../core/Channels.js';
 import { ChannelKind, MemberRole, MembershipChange, ServerFrame, type Channel as PChannel, type Invitation as PInvitation } from '../gen/chat/v1/chat.js';
-import { MessageKind, PresenceState, type ChannelCursor, type Message as PMessage, type Presence, type ReactionCount } from '../gen/chat/v1/common.js';
+import { Message as PMessage, MessageKind, PresenceState, type ChannelCursor, type Presence, type ReactionCount } from '../gen/chat/v1/common.js';
 
 /** Domain <-> proto conversions. Nothing here decides anything. */
 
@@ -19,9 +19,13 @@ const KIND = {
 export const toProtoReactions = (rs: Reaction[] | undefined, viewer?: string): ReactionCount[] =>
   (rs ?? []).map((r) => ({ emoji: r.emoji, count: r.userIds.length, me: viewer !== undefined && r.userIds.includes(viewer) }));
 
-/** `viewer`: whose `me` the reaction counts carry. Optional parts only where the message has them. */
+/**
+ * `viewer`: whose `me` the reaction counts carry. Optional parts only where
+ * the message has them; a field the proto gains later starts at its default
+ * (`create`), so regenerating the code is all a new field needs here.
+ */
 export function toProtoMessage(m: Message, viewer?: string): PMessage {
-  const out: PMessage = {
+  const out = PMessage.create({
     channelId: m.channelId,
     id: m.id,
     senderUserId: m.senderUserId,
@@ -30,7 +34,7 @@ export function toProtoMessage(m: Message, viewer?: string): PMessage {
     body: m.body,
     sentAtMs: m.sentAtMs,
     kind: KIND[m.kind] ?? MessageKind.MESSAGE_KIND_USER,
-  };
+  });
   if (m.replyToId) out.replyToId = m.replyToId;
   if (m.editCount || m.deleted || m.reactions?.length || m.lastChangeId) {
     out.state = {

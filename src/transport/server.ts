@@ -1,5 +1,6 @@
 import { Server, ServerCredentials, status as Status, type ServerWritableStream, type ServiceDefinition } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import { reflectedDefinition } from './reflection.js';
 import { ReflectionService } from '@grpc/reflection';
 import * as account from '../gen/chat/v1/account.js';
 import * as chat from '../gen/chat/v1/chat.js';
@@ -112,7 +113,7 @@ export async function startGrpcServer(deps: TransportDeps, host: string, port: n
   const health = new HealthImplementation(statuses);
   health.addToServer(server);
 
-  new ReflectionService(protoSchema().definition).addToServer(server);
+  new ReflectionService(reflectedDefinition()).addToServer(server);
 
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

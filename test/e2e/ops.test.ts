@@ -40,7 +40,14 @@ test('grpc.health.v1 answers SERVING and server reflection lists the chat servic
   });
   stream.end();
   refl.close();
-  for (const s of ['chat.v1.ChatService', 'chat.v1.AccountService', 'chat.v1.PresenceService', 'chat.v1.DiscoveryService', 'chat.v1.SafetyService', 'grpc.health.v1.Health']) {
+  for (const s of [
+    'chat.v1.ChatService',
+    'chat.v1.AccountService',
+    'chat.v1.PresenceService',
+    'chat.v1.DiscoveryService',
+    'chat.v1.SafetyService',
+    'grpc.health.v1.Health',
+  ]) {
     assert.ok(names.includes(s), s);
   }
 });

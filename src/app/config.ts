@@ -226,36 +226,57 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return { ...c, jwtSecret, serviceKeys };
 }
 
+/**
+ * The CHAT_* variables the use cases read. Each one is the CoreSettings field
+ * of the same name in camelCase (CHAT_MAX_BODY_BYTES is maxBodyBytes): the
+ * core's settings are derived from the schema, not copied field by field,
+ * and the compiler checks that the two sides name and type the same fields.
+ */
+const CORE_VARIABLES = [
+  'CHAT_NODE_ID',
+  'CHAT_MAX_BODY_BYTES',
+  'CHAT_MAX_GROUP_MEMBERS',
+  'CHAT_PRESENCE_TIMEOUT_MS',
+  'CHAT_HEARTBEAT_INTERVAL_MS',
+  'CHAT_IDEMPOTENCY_TTL_MS',
+  'CHAT_GAP_WAIT_MS',
+  'CHAT_HOLE_WINDOW_MS',
+  'CHAT_EDIT_WINDOW_MS',
+  'CHAT_OUTBOUND_QUEUE_LIMIT',
+  'CHAT_SEND_RATE_PER_SEC',
+  'CHAT_SEND_BURST',
+  'CHAT_TYPING_RATE_PER_SEC',
+  'CHAT_TYPING_BURST',
+  'CHAT_MARK_RATE_PER_SEC',
+  'CHAT_MARK_BURST',
+  'CHAT_LOGIN_ATTEMPTS_PER_MIN',
+  'CHAT_MAX_CHANNELS_PER_USER',
+  'CHAT_MAX_STREAMS_PER_USER',
+  'CHAT_RESUME_TIMEOUT_MS',
+  'CHAT_CONSENT',
+  'CHAT_MAX_PENDING_INVITES',
+  'CHAT_INVITE_RATE_PER_MIN',
+  'CHAT_INVITE_BURST',
+  'CHAT_BLOCK_CACHE_MS',
+] as const;
+
+type CamelWords<S extends string> = S extends `${infer W}_${infer Rest}` ? `${Capitalize<Lowercase<W>>}${CamelWords<Rest>}` : Capitalize<Lowercase<S>>;
+/** CHAT_MAX_BODY_BYTES -> maxBodyBytes */
+type SettingName<V extends string> = V extends `CHAT_${infer Rest}` ? Uncapitalize<CamelWords<Rest>> : never;
+type Derived = { [V in (typeof CORE_VARIABLES)[number] as SettingName<V>]: Config[V] };
+
+const settingName = (v: string) =>
+  v
+    .slice('CHAT_'.length)
+    .toLowerCase()
+    .replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
 /** The use cases' tunables, read from the configuration (the core does not know the CHAT_* names). */
 export function coreSettings(cfg: Config): CoreSettings {
-  return {
-    nodeId: cfg.CHAT_NODE_ID,
-    maxBodyBytes: cfg.CHAT_MAX_BODY_BYTES,
-    maxGroupMembers: cfg.CHAT_MAX_GROUP_MEMBERS,
-    maxGroupTitle: 200,
-    presenceTimeoutMs: cfg.CHAT_PRESENCE_TIMEOUT_MS,
-    heartbeatIntervalMs: cfg.CHAT_HEARTBEAT_INTERVAL_MS,
-    idempotencyTtlMs: cfg.CHAT_IDEMPOTENCY_TTL_MS,
-    gapWaitMs: cfg.CHAT_GAP_WAIT_MS,
-    holeWindowMs: cfg.CHAT_HOLE_WINDOW_MS,
-    editWindowMs: cfg.CHAT_EDIT_WINDOW_MS,
-    outboundQueueLimit: cfg.CHAT_OUTBOUND_QUEUE_LIMIT,
-    sendsPerSecond: cfg.CHAT_SEND_RATE_PER_SEC,
-    sendBurst: cfg.CHAT_SEND_BURST,
-    typingPerSecond: cfg.CHAT_TYPING_RATE_PER_SEC,
-    typingBurst: cfg.CHAT_TYPING_BURST,
-    marksPerSecond: cfg.CHAT_MARK_RATE_PER_SEC,
-    marksBurst: cfg.CHAT_MARK_BURST,
-    loginAttemptsPerMinute: cfg.CHAT_LOGIN_ATTEMPTS_PER_MIN,
-    maxChannelsPerUser: cfg.CHAT_MAX_CHANNELS_PER_USER,
-    maxStreamsPerUser: cfg.CHAT_MAX_STREAMS_PER_USER,
-    resumeTimeoutMs: cfg.CHAT_RESUME_TIMEOUT_MS,
-    consent: cfg.CHAT_CONSENT,
-    maxPendingInvites: cfg.CHAT_MAX_PENDING_INVITES,
-    invitesPerMinute: cfg.CHAT_INVITE_RATE_PER_MIN,
-    inviteBurst: cfg.CHAT_INVITE_BURST,
-    blockCacheMs: cfg.CHAT_BLOCK_CACHE_MS,
-  };
+  const derived = Object.fromEntries(CORE_VARIABLES.map((v) => [settingName(v), cfg[v]])) as Derived;
+  // Both ways: every CoreSettings field comes from a variable, and every listed variable is a CoreSettings field.
+  const exact: Required<CoreSettings> extends Derived ? (Derived extends Required<CoreSettings> ? CoreSettings : never) : never = derived;
+  return exact;
 }
 
 /** Sign-in and token settings, read from the configuration. */

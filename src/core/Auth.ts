@@ -26,7 +26,7 @@ const DEFAULTS = {
   accountCacheMs: 60_000,
 };
 
-export interface AuthSettings extends Partial<Omit<ThrottleSettings, 'loginAttemptsPerMinute'>> {
+export interface AuthSettings extends Partial<Omit<ThrottleSettings, 'loginAttemptsPerMin'>> {
   jwtSecret: Uint8Array;
   issuer: string;
   audience: string;
@@ -36,7 +36,7 @@ export interface AuthSettings extends Partial<Omit<ThrottleSettings, 'loginAttem
   /** log2 of scrypt's N for new password hashes. */
   passwordHashCost: number;
   /** Login attempts per (user name, client address) per minute (see LoginThrottle). */
-  loginAttemptsPerMinute: number;
+  loginAttemptsPerMin: number;
   /** Password hashes computed at once, and how many may wait for a turn (see HashGate). */
   hashConcurrency?: number;
   hashQueue?: number;

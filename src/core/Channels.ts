@@ -61,7 +61,7 @@ export class Channels {
 
   async createGroup(p: Principal, title: string, memberRefs: string[]): Promise<ChannelView> {
     const me = requireUser(p);
-    const cleanTitle = checkTitle(title, this.d.settings);
+    const cleanTitle = checkTitle(title);
     const others = (await this.resolveAll(memberRefs)).filter((a) => a.userId !== me.userId);
     checkCapacity(1, others.length, this.d.settings);
     const { add, invite } = await this.sortOut(me.userId, others);
@@ -257,10 +257,10 @@ export class Channels {
   /** One token per invitation from the inviter's cluster-wide bucket (CHAT_INVITE_RATE_PER_MIN); refuses before anything is created. */
   private async takeInviteTokens(userId: string, n: number) {
     if (n === 0) return;
-    const { invitesPerMinute, inviteBurst } = this.d.settings;
-    const waits = await Promise.all(Array.from({ length: n }, () => this.d.rateLimiter.take(`invite:${userId}`, invitesPerMinute / 60, inviteBurst)));
+    const { inviteRatePerMin, inviteBurst } = this.d.settings;
+    const waits = await Promise.all(Array.from({ length: n }, () => this.d.rateLimiter.take(`invite:${userId}`, inviteRatePerMin / 60, inviteBurst)));
     const wait = Math.max(...waits);
-    if (wait > 0) throw exhausted(`inviting too fast: at most ${invitesPerMinute} invitations per minute; retry in ${wait} ms`, wait);
+    if (wait > 0) throw exhausted(`inviting too fast: at most ${inviteRatePerMin} invitations per minute; retry in ${wait} ms`, wait);
   }
 
   /** Stores the invitations (the invitee's oldest past CHAT_MAX_PENDING_INVITES expire) and tells each invitee's streams. */

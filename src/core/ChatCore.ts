@@ -30,10 +30,10 @@ export class ChatCore {
 
   private readonly deps: CoreDeps;
 
-  constructor(input: CoreInput, authSettings: Omit<AuthSettings, 'loginAttemptsPerMinute'>) {
+  constructor(input: CoreInput, authSettings: Omit<AuthSettings, 'loginAttemptsPerMin'>) {
     const deps = { ...input, counts: input.counts ?? newEphemeralCounts() };
     this.deps = deps;
-    const auth = { ...authSettings, loginAttemptsPerMinute: deps.settings.loginAttemptsPerMinute };
+    const auth = { ...authSettings, loginAttemptsPerMin: deps.settings.loginAttemptsPerMin };
     this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, deps.rateLimiter, deps.fanout, auth, deps.now);
     this.channels = new Channels(deps, (userId) => this.auth.known.exists(userId));
     this.messaging = new Messaging(deps, this.channels, (userId) => this.hub.countFor(userId) > 0);

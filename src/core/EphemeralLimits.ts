@@ -8,10 +8,10 @@ const DEFERRED_MAX = 10_000;
 const LOCAL_MAX = 100_000;
 
 export interface EphemeralRates {
-  typingPerSecond: number;
+  typingRatePerSec: number;
   typingBurst: number;
-  marksPerSecond: number;
-  marksBurst: number;
+  markRatePerSec: number;
+  markBurst: number;
 }
 
 export type EphemeralKind = 'typing' | 'read' | 'ack';
@@ -58,7 +58,7 @@ export class EphemeralLimits {
 
   /** 0 when the user may send one more signal of this kind now, else how many milliseconds until they may. */
   async take(kind: EphemeralKind, userId: string): Promise<number> {
-    const [perSecond, burst] = kind === 'typing' ? [this.rates.typingPerSecond, this.rates.typingBurst] : [this.rates.marksPerSecond, this.rates.marksBurst];
+    const [perSecond, burst] = kind === 'typing' ? [this.rates.typingRatePerSec, this.rates.typingBurst] : [this.rates.markRatePerSec, this.rates.markBurst];
     const key = `${kind}:${userId}`;
     const wait = this.local.take(key, perSecond, burst);
     if (wait > 0) return wait;

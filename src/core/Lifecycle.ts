@@ -103,13 +103,13 @@ export class Lifecycle {
   private async prepare(me: Me, channelId: string, messageId: number): Promise<{ ch: Channel; target: Message }> {
     checkMessageId(messageId, 'message_id');
     if (messageId === 0) throw invalid('message_id is required');
-    const { sendsPerSecond, sendBurst } = this.d.settings;
+    const { sendRatePerSec, sendBurst } = this.d.settings;
     const [ch, wait, target] = await Promise.all([
       this.channels.readable(me, channelId),
-      this.d.rateLimiter.take(`send:${me.userId}`, sendsPerSecond, sendBurst),
+      this.d.rateLimiter.take(`send:${me.userId}`, sendRatePerSec, sendBurst),
       this.d.messages.get(channelId, messageId),
     ]);
-    if (wait > 0) throw exhausted(`changing messages too fast: at most ${sendsPerSecond} per second; retry in ${wait} ms`, wait);
+    if (wait > 0) throw exhausted(`changing messages too fast: at most ${sendRatePerSec} per second; retry in ${wait} ms`, wait);
     return { ch, target: checkTarget(target, channelId, messageId) };
   }
 

@@ -5,7 +5,7 @@ export interface ThrottleSettings {
   /** Register + Login calls per client address per minute, whatever the user name (burst: a third of it). */
   authPerAddressPerMinute: number;
   /** Login attempts per (user name, client address) per minute. */
-  loginAttemptsPerMinute: number;
+  loginAttemptsPerMin: number;
   /** Login attempts per user name per minute from all addresses together, before the name counts as under attack. */
   loginNameCeilingPerMinute: number;
 }
@@ -46,7 +46,7 @@ export class LoginThrottle {
   /** Steps 2 and 3, for Login. */
   async login(userName: string, addr: string) {
     const name = userName.toLowerCase().slice(0, 64);
-    const perMin = this.s.loginAttemptsPerMinute;
+    const perMin = this.s.loginAttemptsPerMin;
     let wait = await this.limiter.take(`login:${name}:${addr}`, perMin / 60, perMin);
     if (wait === 0) {
       const ceiling = this.s.loginNameCeilingPerMinute;

@@ -36,8 +36,8 @@ export class Messaging {
     /** True when the user has a stream open on this node (then they are online: no presence lookup). */
     private readonly connectedHere: (userId: string) => boolean = () => false,
   ) {
-    const { typingPerSecond, typingBurst, marksPerSecond, marksBurst } = d.settings;
-    this.ephemeral = new EphemeralLimits(d.rateLimiter, { typingPerSecond, typingBurst, marksPerSecond, marksBurst }, d.log, d.counts);
+    const { typingRatePerSec, typingBurst, markRatePerSec, markBurst } = d.settings;
+    this.ephemeral = new EphemeralLimits(d.rateLimiter, { typingRatePerSec, typingBurst, markRatePerSec, markBurst }, d.log, d.counts);
   }
 
   private inflight = 0;
@@ -70,14 +70,14 @@ export class Messaging {
     const sender = p.kind === 'user' ? { userId: p.userId, deviceId: p.deviceId } : { userId: `svc:${p.name}`, deviceId: '' };
     const key = `${sender.userId}:${clientMsgId}`;
     const ttl = this.d.settings.idempotencyTtlMs;
-    const { sendsPerSecond, sendBurst } = this.d.settings;
+    const { sendRatePerSec, sendBurst } = this.d.settings;
 
     // Membership, the rate limit and the claim do not depend on each other: they
     // run together (on Redis, one pipelined round trip instead of three). A send
     // refused by the first two gives its claim back.
     const [member, wait, claimed] = await Promise.allSettled([
       this.channels.writable(p, channelId),
-      p.kind === 'user' ? this.d.rateLimiter.take(`send:${p.userId}`, sendsPerSecond, sendBurst) : 0,
+      p.kind === 'user' ? this.d.rateLimiter.take(`send:${p.userId}`, sendRatePerSec, sendBurst) : 0,
       this.d.idempotency.claim(key, ttl),
     ]);
     const refuse = async (e: unknown): Promise<never> => {
@@ -90,7 +90,7 @@ export class Messaging {
     };
     if (member.status === 'rejected') return refuse(member.reason);
     if (wait.status === 'rejected') return refuse(wait.reason);
-    if (wait.value > 0) return refuse(exhausted(`sending too fast: at most ${sendsPerSecond} messages per second; retry in ${wait.value} ms`, wait.value));
+    if (wait.value > 0) return refuse(exhausted(`sending too fast: at most ${sendRatePerSec} messages per second; retry in ${wait.value} ms`, wait.value));
     if (claimed.status === 'rejected') throw claimed.reason;
     const ch = member.value;
     const claim = claimed.value;
@@ -320,7 +320,7 @@ export class Messaging {
     const wait = await this.ephemeral.take('typing', me.userId);
     if (wait > 0) {
       this.d.counts.ephemeralLimited++;
-      throw exhausted(`typing too often: at most ${this.d.settings.typingPerSecond} updates per second; retry in ${wait} ms`, wait);
+      throw exhausted(`typing too often: at most ${this.d.settings.typingRatePerSec} updates per second; retry in ${wait} ms`, wait);
     }
     await this.channels.readable(p, channelId);
     await this.d.fanout.publish(channelTopic(channelId), { type: 'typing', channelId, userId: me.userId, deviceId: me.deviceId, typing });

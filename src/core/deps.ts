@@ -44,16 +44,16 @@ export interface CoreSettings extends Limits {
   /** Frames buffered for one device stream before it is cut off as a slow consumer. */
   outboundQueueLimit: number;
   /** Sends per user per second (cluster-wide token bucket) and the burst allowed above it. */
-  sendsPerSecond: number;
+  sendRatePerSec: number;
   sendBurst: number;
   /** Typing updates per user per second (local, then cluster-wide token bucket) and the burst above it. */
-  typingPerSecond: number;
+  typingRatePerSec: number;
   typingBurst: number;
   /** Read marks and delivery acks per user per second, each; past it only the latest is applied, later. */
-  marksPerSecond: number;
-  marksBurst: number;
+  markRatePerSec: number;
+  markBurst: number;
   /** Login attempts per user name per minute. */
-  loginAttemptsPerMinute: number;
+  loginAttemptsPerMin: number;
   maxChannelsPerUser: number;
   /** Open server streams (Connect, Subscribe, WatchPresence) per user on one node. */
   maxStreamsPerUser: number;
@@ -66,7 +66,7 @@ export interface CoreSettings extends Limits {
   /** Pending invitations per invitee; a new one past it drops the oldest. */
   maxPendingInvites: number;
   /** Invitations a user may send per minute (cluster-wide token bucket) and the burst above it. */
-  invitesPerMinute: number;
+  inviteRatePerMin: number;
   inviteBurst: number;
   /** How long a node keeps a user's block lists (invalidated over the fan-out at once; this bounds a lost invalidation). */
   blockCacheMs: number;

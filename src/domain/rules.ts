@@ -6,8 +6,10 @@ import type { Channel, Member, Role } from './model.js';
 export interface Limits {
   maxBodyBytes: number;
   maxGroupMembers: number;
-  maxGroupTitle: number;
 }
+
+/** Characters of a group title. */
+export const MAX_GROUP_TITLE = 200;
 
 /** Rejects empty and oversized bodies. Invalid UTF-8 is caught while decoding (transport). */
 export function checkBody(body: string, limits: Limits): string {
@@ -19,10 +21,10 @@ export function checkBody(body: string, limits: Limits): string {
   return body;
 }
 
-export function checkTitle(title: string, limits: Limits): string {
+export function checkTitle(title: string): string {
   const t = title.trim();
   if (t.length === 0) throw invalid('title is required');
-  if (t.length > limits.maxGroupTitle) throw invalid(`title is longer than ${limits.maxGroupTitle} characters`);
+  if (t.length > MAX_GROUP_TITLE) throw invalid(`title is longer than ${MAX_GROUP_TITLE} characters`);
   return t;
 }
 

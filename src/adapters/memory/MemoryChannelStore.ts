@@ -32,7 +32,7 @@ export class MemoryChannelStore implements ChannelStore {
     const ch = this.channels.get(channelId);
     if (!ch) throw notFound(`channel ${channelId} does not exist`);
     const fresh = members.filter((m) => !ch.members.some((x) => x.userId === m.userId));
-    checkCapacity(ch.members.length, fresh.length, { maxGroupMembers: maxMembers, maxBodyBytes: 0, maxGroupTitle: 0 });
+    checkCapacity(ch.members.length, fresh.length, { maxGroupMembers: maxMembers, maxBodyBytes: 0 });
     const next = freeze({ ...ch, members: [...ch.members, ...fresh] });
     this.channels.set(channelId, next);
     for (const m of fresh) this.index(m.userId).add(channelId);

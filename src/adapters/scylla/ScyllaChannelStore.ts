@@ -85,7 +85,7 @@ export class ScyllaChannelStore implements ChannelStore {
       if (!s) throw notFound(`channel ${channelId} does not exist`);
       const present = new Set(s.channel.members.map((m) => m.userId));
       const fresh = wanted.filter((m) => !present.has(m.userId));
-      checkCapacity(s.channel.members.length, fresh.length, { maxGroupMembers: maxMembers, maxBodyBytes: 0, maxGroupTitle: 0 });
+      checkCapacity(s.channel.members.length, fresh.length, { maxGroupMembers: maxMembers, maxBodyBytes: 0 });
       const after = { ...s.channel, members: [...s.channel.members, ...fresh.map((m) => ({ ...m }))] };
       const heal = () =>
         this.index(

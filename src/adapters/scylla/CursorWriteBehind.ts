@@ -3,8 +3,12 @@ import type { BatchItem, CqlSession } from './CqlSession.js';
 /**
  * Write-behind for max-registers (read pointers, delivery cursors): writes
  * are coalesced per cell (the highest value wins, as the store would decide
- * anyway) and flushed after at most `delayMs`, one request per partition
- * (an unlogged batch of at most `maxBatch` rows of that partition). A failed
+ * anyway) and flushed after at most `delayMs` in unlogged batches of at most
+ * `maxBatch` rows, whatever their partitions. One request carries the cells
+ * of many devices: on a busy node most cells change once per flush, so
+ * grouping per partition would still cost a request per cell, and the
+ * request, not the row, is what costs the database most CPU for writes this
+ * small (the benchmark counts both). A failed
  * flush puts its values back (max-merged with newer ones) for the next round:
  * the writes are idempotent and commutative, so a retry can never lower a
  * cell. `drain()` flushes everything (shutdown).
@@ -70,11 +74,10 @@ export class CursorWriteBehind {
     const parts = this.pending;
     this.pending = new Map();
     this.inflight.add(parts);
+    const all: Array<[string, string, Cell]> = [];
+    for (const [partition, cells] of parts) for (const [cell, c] of cells) all.push([partition, cell, c]);
     const writes: Promise<void>[] = [];
-    for (const [partition, cells] of parts) {
-      const list = [...cells];
-      for (let i = 0; i < list.length; i += this.maxBatch) writes.push(this.write(partition, list.slice(i, i + this.maxBatch)));
-    }
+    for (let i = 0; i < all.length; i += this.maxBatch) writes.push(this.write(all.slice(i, i + this.maxBatch)));
     const done = Promise.all(writes).then(() => {
       this.inflight.delete(parts);
     });
@@ -90,14 +93,14 @@ export class CursorWriteBehind {
     this.timer = undefined;
   }
 
-  private async write(partition: string, list: [string, Cell][]): Promise<void> {
-    const items: BatchItem[] = list.map(([, c]) => ({ query: this.query, params: c.params(c.value) }));
+  private async write(list: Array<[string, string, Cell]>): Promise<void> {
+    const items: BatchItem[] = list.map(([, , c]) => ({ query: this.query, params: c.params(c.value) }));
     try {
       if (items.length === 1) await this.session.execute(items[0]!.query, items[0]!.params, { idempotent: true });
       else await this.session.batch(items, { idempotent: true, logged: false });
     } catch (e) {
       this.onError(e);
-      for (const [cell, c] of list) this.raise(partition, cell, c.value, c.params);
+      for (const [partition, cell, c] of list) this.raise(partition, cell, c.value, c.params);
     }
   }
 }

@@ -244,7 +244,10 @@ export async function startGrpcWebServer(opts: GrpcWebOptions): Promise<GrpcWebS
     res.writeHead(req.method === 'POST' ? 415 : 405, { 'content-type': 'text/plain' }).end('expected a grpc-web POST\n');
   });
   const perPeer = capPerPeer(server, opts.maxConnectionsPerPeer ?? 256);
-  await new Promise<void>((ok, fail) => server.once('error', fail).listen(opts.port, opts.host, ok));
+  // A deep accept queue (the kernel caps it at net.core.somaxconn): a burst of connections, a reconnect storm or
+  // a flood from one address, waits there to be accepted (and capped per peer) instead of having SYNs dropped,
+  // which would cost every other client arriving meanwhile a one-second retransmit.
+  await new Promise<void>((ok, fail) => server.once('error', fail).listen({ port: opts.port, host: opts.host, backlog: 4096 }, ok));
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : opts.port,

@@ -9,7 +9,7 @@ import { LoginRequest, LoginResponse } from '../../src/gen/chat/v1/account.js';
 import { startGrpcWebServer } from '../../src/transport/grpcWeb.js';
 import { registerAndLogin, type Device } from '../support/client.js';
 import { grpcWebFrame, parseGrpcWebBody } from '../support/grpcWebCall.js';
-import { testNode } from '../support/node.js';
+import { sleep, testNode } from '../support/node.js';
 import { webClients } from '../support/webClient.js';
 
 // The built-in grpc-web endpoint: the generated browser client (connect-web) in
@@ -120,10 +120,15 @@ test('grpc-web server stream through the generated client: Subscribe replays, ca
   await until(() => kinds.includes('presence'), 'presence of the peer');
   abort.abort();
   assert.equal(await reading, Code.Canceled);
-  // Node's fetch (undici) closes an aborted response's socket only when the next bytes arrive for it
-  // (a browser closes it at once): one more message makes the connection go away for real.
-  await a.send(ch, 'after the browser left');
-  await until(() => env.node.core.hub.count() === sessions, 'the session released after the browser went away');
+  // Node's fetch (undici) closes an aborted response's socket only when bytes arrive for it after the abort
+  // (a browser closes it at once), and one frame is not always enough: a message every 200 ms nudges it until
+  // the connection goes away for real and the bridge cancels the upstream call.
+  const deadline = Date.now() + 5000;
+  for (let i = 0; env.node.core.hub.count() !== sessions && Date.now() < deadline; i++) {
+    await a.send(ch, `after the browser left ${i}`);
+    await sleep(200);
+  }
+  assert.equal(env.node.core.hub.count(), sessions, 'the session released after the browser went away');
 });
 
 test('client-streaming and bidi methods (Connect) answer UNIMPLEMENTED with a clear message', async () => {

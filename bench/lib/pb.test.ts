@@ -15,7 +15,7 @@ test('SendFrameEncoder writes what ts-proto decodes as a send frame', () => {
   const body = makeBody(128, 7, 3, 42, 1_700_000_000_123_456);
   const f = ClientFrame.decode(enc.encode(uuid, body)).frame;
   assert.equal(f?.$case, 'send');
-  assert.deepEqual(f.$case === 'send' && f.send, { channelId, clientMsgId: uuid, body, replyToId: undefined });
+  assert.deepEqual(f.$case === 'send' && f.send, { channelId, clientMsgId: uuid, body, replyToId: undefined, firstAttempt: true });
 });
 
 test('readServerFrame finds id and body of a message frame, and names other frames', () => {

@@ -90,7 +90,8 @@ export function readServerFrame(buf: Buffer): number {
 /**
  * Pre-encodes everything of a ClientFrame{send: SendMessageRequest} except
  * client_msg_id (a 36-character UUID) and the body (`bodyBytes` long), then
- * fills those per send.
+ * fills those per send. Every send is a first attempt (the load generator
+ * never resends), and says so (first_attempt), as the SDK does.
  */
 export class SendFrameEncoder {
   private readonly head: Buffer;
@@ -103,7 +104,7 @@ export class SendFrameEncoder {
     readonly bodyBytes: number,
   ) {
     const ch = Buffer.from(channelId);
-    const inner = 1 + varintSize(ch.length) + ch.length + 2 + 36 + 1 + varintSize(bodyBytes) + bodyBytes;
+    const inner = 1 + varintSize(ch.length) + ch.length + 2 + 36 + 1 + varintSize(bodyBytes) + bodyBytes + 2;
     this.size = 1 + varintSize(inner) + inner;
     const b = Buffer.alloc(this.size);
     let p = 0;
@@ -119,6 +120,9 @@ export class SendFrameEncoder {
     b[p++] = 0x1a; // body (3, LEN)
     p = writeVarint(b, p, bodyBytes);
     this.bodyAt = p;
+    p += bodyBytes;
+    b[p++] = 0x28; // first_attempt (5, VARINT)
+    b[p++] = 1;
     this.head = b;
   }
 
@@ -129,6 +133,7 @@ export class SendFrameEncoder {
     b.write(uuid, this.uuidAt, 36, 'latin1');
     this.head.copy(b, this.uuidAt + 36, this.uuidAt + 36, this.bodyAt);
     b.write(body, this.bodyAt, this.bodyBytes, 'latin1');
+    this.head.copy(b, this.bodyAt + this.bodyBytes, this.bodyAt + this.bodyBytes);
     return b;
   }
 }

@@ -135,7 +135,7 @@ export async function send(ctx: Ctx, args: string[]) {
   const body = args.slice(1).join(' ');
   await withSession(ctx, async ({ api, dir }) => {
     const channelId = await dir.resolveTarget(args[0]!);
-    const r = await api.chat.sendMessage({ channelId, clientMsgId: randomUUID(), body });
+    const r = await api.chat.sendMessage({ channelId, clientMsgId: randomUUID(), body, firstAttempt: true });
     say(`sent #${r.message!.id} to ${args[0]}${r.duplicate ? ' (duplicate)' : ''}`);
   });
 }

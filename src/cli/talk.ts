@@ -221,7 +221,7 @@ class Talk {
     const clientMsgId = randomUUID();
     const replyToId = verb === 'reply' ? messageId : undefined;
     this.pending.set(clientMsgId, { channelId, body });
-    void this.session.send({ clientMsgId, channelId, body, replyToId });
+    void this.session.send({ clientMsgId, channelId, body, replyToId, firstAttempt: true });
   }
 
   /** Ends cleanly: waits (bounded) for outstanding sends, acks, saves and half-closes. */

@@ -121,12 +121,17 @@ export class ChatSession implements AsyncIterable<SessionEvent> {
    * Sends a message; resolves with its ack once the server has stored it
    * (through drops and node changes), rejects on a permanent refusal
    * (PERMISSION_DENIED, INVALID_ARGUMENT...) or when the session ends first.
+   *
+   * The first write of a send tells the server it is a first attempt (no
+   * earlier copy to look for) when the SDK chose the client_msg_id, or when
+   * the caller passes `firstAttempt: true` with an id of its own that it has
+   * never sent; resends after a drop never do.
    */
-  send(req: { channelId: string; body: string; replyToId?: number; clientMsgId?: string }): Promise<SendAck> {
-    const full: SendMessageRequest = { ...req, clientMsgId: req.clientMsgId || randomUUID(), replyToId: req.replyToId };
+  send(req: { channelId: string; body: string; replyToId?: number; clientMsgId?: string; firstAttempt?: boolean }): Promise<SendAck> {
+    const full: SendMessageRequest = { channelId: req.channelId, body: req.body, clientMsgId: req.clientMsgId || randomUUID(), replyToId: req.replyToId };
     const done = new Promise<SendAck>((resolve, reject) => this.pending.set(full.clientMsgId, { req: full, resolve, reject }));
     done.catch(() => {}); // a caller that only watches events must not see an unhandled rejection
-    this.write({ $case: 'send', send: full });
+    this.write({ $case: 'send', send: { ...full, firstAttempt: !req.clientMsgId || req.firstAttempt === true } });
     return done;
   }
 

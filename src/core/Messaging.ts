@@ -50,16 +50,24 @@ export class Messaging {
   }
 
   /** `replyToId`: a message of the same channel this one answers (NOT_FOUND if there is none). */
-  async send(p: Principal, channelId: string, clientMsgIdRaw: string, body: string, replyToId?: number): Promise<SendResult> {
+  /** `firstAttempt`: the client says it never sent this client_msg_id before (see SendMessageRequest.first_attempt). */
+  async send(p: Principal, channelId: string, clientMsgIdRaw: string, body: string, replyToId?: number, firstAttempt = false): Promise<SendResult> {
     this.inflight++;
     try {
-      return await this.sendOnce(p, channelId, clientMsgIdRaw, body, replyToId || undefined);
+      return await this.sendOnce(p, channelId, clientMsgIdRaw, body, replyToId || undefined, firstAttempt);
     } finally {
       if (--this.inflight === 0) this.idleWaiters.splice(0).forEach((w) => w());
     }
   }
 
-  private async sendOnce(p: Principal, channelId: string, clientMsgIdRaw: string, body: string, replyToId?: number): Promise<SendResult> {
+  private async sendOnce(
+    p: Principal,
+    channelId: string,
+    clientMsgIdRaw: string,
+    body: string,
+    replyToId: number | undefined,
+    firstAttempt: boolean,
+  ): Promise<SendResult> {
     checkChannelId(channelId);
     const clientMsgId = checkClientMsgId(clientMsgIdRaw);
     checkBody(body, this.d.settings);
@@ -95,7 +103,7 @@ export class Messaging {
     const ch = member.value;
     const claim = claimed.value;
 
-    const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse);
+    const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse, firstAttempt);
     if (earlier) return { message: earlier, duplicate: true };
     let message: Message;
     try {
@@ -119,7 +127,8 @@ export class Messaging {
   /**
    * The message of an earlier attempt with this claim, if there is one: the claim is done, or a
    * previous attempt may have stored the message and died holding the claim (recovered), or the
-   * store lost its record (unvouched). Never guess: if storage cannot say, refuse.
+   * store lost its record (unvouched; unless the client says this is its first attempt, so
+   * there is no earlier copy to find). Never guess: if storage cannot say, refuse.
    */
   private async earlierCopy(
     claim: ClaimResult,
@@ -127,13 +136,14 @@ export class Messaging {
     clientMsgId: string,
     key: string,
     refuse: (e: unknown) => Promise<never>,
+    firstAttempt: boolean,
   ): Promise<Message | undefined> {
     if (claim.status === 'done') {
       const original = await this.d.messages.get(claim.channelId, claim.messageId);
       if (!original) throw unavailable('the original of this client_msg_id is not readable right now; retry');
       return original;
     }
-    if (!claim.recovered && !claim.unvouched) return undefined;
+    if (!claim.recovered && (!claim.unvouched || firstAttempt)) return undefined;
     const earlier = await this.d.messages
       .findByClientMsgId(userId, clientMsgId)
       .catch(() => refuse(unavailable('could not check for an earlier copy of this send; retry')));

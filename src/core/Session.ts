@@ -132,10 +132,17 @@ export class Session {
    * stream in channel order, in place of the message's own frame; a refusal
    * throws (the transport answers it with `send_error`).
    */
-  async send(channelId: string, clientMsgId: string, body: string, replyToId?: number) {
+  async send(channelId: string, clientMsgId: string, body: string, replyToId?: number, firstAttempt = false) {
     this.expectOwn(clientMsgId);
     try {
-      const r = await this.messaging.send({ kind: 'user', userId: this.userId, deviceId: this.deviceId }, channelId, clientMsgId, body, replyToId);
+      const r = await this.messaging.send(
+        { kind: 'user', userId: this.userId, deviceId: this.deviceId },
+        channelId,
+        clientMsgId,
+        body,
+        replyToId,
+        firstAttempt,
+      );
       this.ownSent(r.message, r.duplicate);
       return r;
     } catch (e) {

@@ -15,7 +15,7 @@ export function chatService(deps: TransportDeps): ChatServiceServer {
     connect: connectHandler(deps),
     subscribe: subscribeHandler(deps),
     sendMessage: unary(deps, async (req, { principal }) => {
-      const r = await messaging.send(principal, req.channelId, req.clientMsgId, req.body, req.replyToId);
+      const r = await messaging.send(principal, req.channelId, req.clientMsgId, req.body, req.replyToId, req.firstAttempt);
       if (!r.duplicate) deps.metrics.accepted.inc();
       return { message: toProtoMessage(r.message), duplicate: r.duplicate };
     }),

@@ -142,7 +142,7 @@ async function handleFrame(deps: TransportDeps, session: Session | undefined, ou
       case 'send': {
         const cm = f.send.clientMsgId;
         try {
-          const r = await session.send(f.send.channelId, cm, f.send.body, f.send.replyToId);
+          const r = await session.send(f.send.channelId, cm, f.send.body, f.send.replyToId, f.send.firstAttempt);
           if (!r.duplicate) deps.metrics.accepted.inc();
         } catch (e) {
           session.push({ type: 'sendError', clientMsgId: cm.slice(0, 64), code: codeOf(e), message: toStatus(e, deps.log).details });

@@ -171,6 +171,37 @@ for (const [name, lose] of [
   });
 }
 
+test('after Redis lost its data, a send marked first_attempt skips the durable duplicate check; one that is not marked (or a resend) still makes it', {
+  timeout: 60_000,
+}, async () => {
+  const { from, ch, send } = await chatPair('f');
+  await send('before');
+  await flush();
+  assert.ok(await untilSendWorks(send), 'sends work again after the flush');
+  const messages = env.node.ports.messages;
+  const find = messages.findByClientMsgId.bind(messages);
+  let lookups = 0;
+  messages.findByClientMsgId = (u, c) => {
+    lookups++;
+    return find(u, c);
+  };
+  try {
+    const ids = Array.from({ length: 10 }, () => randomUUID());
+    const marked = [];
+    for (const [i, clientMsgId] of ids.entries())
+      marked.push(await from.client.chat.sendMessage({ channelId: ch, clientMsgId, body: `first ${i}`, firstAttempt: true }));
+    assert.equal(lookups, 0, 'no durable lookup for first attempts');
+    for (let i = 0; i < 10; i++) await from.send(ch, `unmarked ${i}`);
+    assert.equal(lookups, 10, 'one durable lookup per unmarked send while the store cannot vouch');
+    // A resend (never marked) of an acknowledged first attempt still finds the original.
+    const again = await from.send(ch, 'first 0', ids[0]);
+    assert.equal(again.duplicate, true);
+    assert.equal(again.message!.id, marked[0]!.message!.id);
+  } finally {
+    messages.findByClientMsgId = find;
+  }
+});
+
 test('after a FLUSHALL the counter jump is a recorded skip: a live receiver gets the next message within 2 s, unread counts the real messages', {
   timeout: 60_000,
 }, async (t) => {

@@ -58,7 +58,7 @@ export function submitComposer(s: State, body: string) {
   const c = s.compose?.channelId === s.current ? s.compose : undefined;
   s.compose = undefined;
   if (c?.mode === 'edit') return void attempt(() => editMessage(c.channelId, c.id, body));
-  void sendMessage(s, s.current!, body, uuid(), c?.mode === 'reply' ? c.id : undefined);
+  void sendMessage(s, s.current!, body, undefined, c?.mode === 'reply' ? c.id : undefined);
 }
 
 /** A message action from its hover bar or reaction chips. */
@@ -100,12 +100,13 @@ export async function loadOlder(s: State, channelId: string) {
   }
 }
 
-/** SendMessage with a fresh client_msg_id, or the same one again for a retry (the server never stores a second copy). */
-export async function sendMessage(s: State, channelId: string, body: string, clientMsgId = uuid(), replyToId?: bigint) {
+/** SendMessage with a fresh client_msg_id (a first attempt), or the same one again for a retry (the server never stores a second copy). */
+export async function sendMessage(s: State, channelId: string, body: string, retryOf?: string, replyToId?: bigint) {
+  const clientMsgId = retryOf ?? uuid();
   s.pending.set(clientMsgId, { channelId, body, replyToId });
   app.render();
   try {
-    const r = await api.chat.sendMessage({ channelId, clientMsgId, body, replyToId });
+    const r = await api.chat.sendMessage({ channelId, clientMsgId, body, replyToId, firstAttempt: retryOf === undefined });
     if (s === app.state && r.message) addMessage(s, r.message, 'sent');
   } catch (e) {
     const p = s.pending.get(clientMsgId);

@@ -111,7 +111,6 @@ test('browser consent: decline and block leaves the inviter unable to reach the 
   await until(async () => (await pc.locator('#invites li').count()) === 0, 'the invitation to go');
 
   // Alice's next message fails as refused (PERMISSION_DENIED), not as a network error to retry.
-  const answer = pa.waitForResponse((r) => r.url().endsWith('/chat.v1.ChatService/SendMessage'));
   const t0 = Date.now();
   await send(pa, 'are you there?');
   const failed = pa.locator('#messages .msg.pending.failed', { hasText: 'are you there?' });
@@ -119,11 +118,10 @@ test('browser consent: decline and block leaves the inviter unable to reach the 
   console.log(`browser consent: the blocked inviter's send shown as failed ${Date.now() - t0} ms after sending`);
   assert.match((await failed.locator('.meta').textContent()) ?? '', /^not sent: /);
   assert.doesNotMatch((await failed.locator('.meta').textContent()) ?? '', /block/i, 'the text does not tell of the block');
-  // grpc-web carries the status in the response's trailer frame (or in its headers when there is no body).
-  const r = await answer;
-  await r.finished();
-  const trailer = /grpc-status:\s*(\d+)/i.exec((await r.body()).toString('latin1'));
-  assert.equal((await r.allHeaders())['grpc-status'] ?? trailer?.[1], String(status.PERMISSION_DENIED));
+  // The status the page got from the grpc-web call, as the failed item carries it. (The test used to read the
+  // response body through the devtools protocol, which has no timeout; it once timed out at 90 s after this
+  // point in the Redis Cluster pass.)
+  assert.equal(await failed.getAttribute('data-code'), String(status.PERMISSION_DENIED));
   const direct = await alice.openDirect(carol.userName).catch((e: { code: number }) => e);
   assert.equal((direct as { code: number }).code, status.PERMISSION_DENIED, 'no direct channel either');
 

@@ -110,7 +110,7 @@ export async function sendMessage(s: State, channelId: string, body: string, ret
     if (s === app.state && r.message) addMessage(s, r.message, 'sent');
   } catch (e) {
     const p = s.pending.get(clientMsgId);
-    if (p) Object.assign(p, { error: messageOf(e), retryable: TRANSIENT.has(codeOf(e)) });
+    if (p) Object.assign(p, { error: messageOf(e), code: codeOf(e), retryable: TRANSIENT.has(codeOf(e)) });
   }
   app.render();
 }

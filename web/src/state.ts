@@ -27,6 +27,8 @@ export interface Pending {
   body: string;
   replyToId?: bigint;
   error?: string;
+  /** The failed call's status code (shown on the item as data-code). */
+  code?: number;
   retryable?: boolean;
 }
 export type Conn = 'connecting' | 'live' | 'reconnecting' | 'offline';

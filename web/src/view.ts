@@ -134,6 +134,7 @@ function pendingItems(s: State, ch: Channel, on: Actions) {
       el('div', { className: 'body', textContent: p.body }),
     );
     li.dataset.clientMsgId = clientMsgId;
+    if (p.code !== undefined) li.dataset.code = String(p.code);
     return [li];
   });
 }

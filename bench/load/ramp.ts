@@ -284,6 +284,11 @@ export async function runRamp(ctx: RampContext, p: RampParams): Promise<RampResu
     await sleep(200);
   };
 
+  // One warm-up step at the start rate, not recorded: the first seconds after set-up (cold JIT, the set-up's
+  // own events still in flight) once read as saturation at a fraction of the rate every later step sustained.
+  ctx.log(`${ctx.label}   warm-up step at ${p.startRate}/s (not recorded)`);
+  await settle(await runStep(ctx, p, idx++, p.startRate, p.stepMs, 'ramp'));
+
   let rate = p.startRate;
   let good = 0;
   let bad = 0;

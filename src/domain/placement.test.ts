@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type NodeLoad, pickNode } from './placement.js';
+import { type NodeLoad, Placement, pickNode } from './placement.js';
 
 const node = (nodeId: string, connections: number, region = 'eu', capacity = 1000): NodeLoad => ({
   nodeId,
@@ -70,4 +70,30 @@ test('placement: a reconnect storm of 1,000 devices over views that lag 50 arriv
   connect(Array.from({ length: 1000 }, (_, d) => d)); // the whole fleet at once, as after a network blip
   const [a2, b2] = [live.get('a')!, live.get('b')!];
   assert.ok(Math.abs(a2 - b2) <= 0.2 * Math.min(a2, b2), `whole fleet: ${a2} and ${b2}`);
+});
+
+test('placement: a storm over a view that does not change at all is split between 2 survivors, each picker counting its own answers', () => {
+  // Two pickers (the survivors answer PickServer), each with a frozen view:
+  // no load report arrives during the storm. Bare power of two choices over
+  // two candidates is "the less loaded one": every answer would name a.
+  const view = [node('a', 330), node('b', 335)];
+  const pickers = [new Placement(), new Placement()];
+  const counts = tally(Array.from({ length: 340 }, (_, i) => pickers[i % 2]!.pick(view, 'eu')?.nodeId));
+  const [a, b] = [330 + (counts.get('a') ?? 0), 335 + (counts.get('b') ?? 0)];
+  // Each picker evens out the 5-connection gap on its own, so a ends at most 2 x 5 ahead: 670 against 335 bare.
+  assert.ok(Math.abs(a - b) <= 10, `survivors ${a} and ${b} (${JSON.stringify([...counts])})`);
+  assert.equal(tally(Array.from({ length: 20 }, () => pickNode(view, 'eu')?.nodeId)).get('a'), 20, 'bare pickNode: all to a');
+});
+
+test('placement: own answers stop counting once the node reports a new figure, or after forgetMs', () => {
+  let now = 0;
+  const p = new Placement(1000, () => now);
+  for (let i = 0; i < 10; i++) p.pick([node('a', 0), node('b', 0)], 'eu');
+  // a reports 5 (half of what it was sent arrived), b still reports 0: a's own count is dropped, b's kept (5 of ours).
+  const afterReport = tally(Array.from({ length: 4 }, () => p.pick([node('a', 5), node('b', 0)], 'eu')?.nodeId));
+  assert.equal(afterReport.get('a') ?? 0, 2, `a at 5 vs b at 0 + 5 placed: they alternate (${JSON.stringify([...afterReport])})`);
+  now = 1001;
+  assert.equal(p.pick([node('a', 7), node('b', 0)], 'eu')?.nodeId, 'b', 'after forgetMs b counts only its report');
+  assert.equal(p.pick([node('x', 0)], 'eu')?.nodeId, 'x', 'nodes that left are forgotten');
+  assert.equal(p.pick([], 'eu'), undefined);
 });

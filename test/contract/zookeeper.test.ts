@@ -183,7 +183,9 @@ test('zookeeper: a reconnect storm after a node dies ends with the survivors wit
   const rs = [c.make(), c.make(), c.make()];
   const nodes = [node('eu'), node('eu'), node('eu')];
   const load = new Map(nodes.map((n) => [n.address, 0]));
-  await Promise.all(rs.map((r, i) => r.join(nodes[i]!, () => load.get(nodes[i]!.address) ?? 0)));
+  /** What each node reports; frozen before the storm (the worst case: no report lands during it). */
+  let reported: Map<string, number> | undefined;
+  await Promise.all(rs.map((r, i) => r.join(nodes[i]!, () => (reported ?? load).get(nodes[i]!.address) ?? 0)));
   await eventually('3 nodes in every view', async () => rs.every((r) => (r as unknown as { view: Map<string, unknown> }).view.size === 3));
   const where: string[] = [];
   /** A device asks any live node (PickServer) and connects to the answer; a dead answer is retried. */
@@ -201,6 +203,13 @@ test('zookeeper: a reconnect storm after a node dies ends with the survivors wit
   for (let d = 0; d < 1000; d++) await connect(d, rs);
   const spread = [...load.values()];
   assert.ok(Math.min(...spread) >= 200, `1,000 devices over 3 equal nodes: ${spread}`);
+
+  // Every view shows the 1,000 devices, then reports stop: the storm lands on loads that are
+  // all stale and, in general, unequal (with reports every 100 ms it landed within one report
+  // anyway: survivors 440 and 560 in one run, before pickers counted their own answers).
+  const views = () => rs.map((r) => [...(r as unknown as { view: Map<string, { connections: number }> }).view.values()].reduce((t, n) => t + n.connections, 0));
+  await eventually('every view shows 1,000 devices', async () => views().every((t) => t === 1000));
+  reported = new Map(load);
 
   // Node 3 dies (its session closed abruptly); all of its devices reconnect in the same tick.
   const dead = nodes[2]!.address;

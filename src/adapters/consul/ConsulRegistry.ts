@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Consul from 'consul';
-import { pickNode } from '../../domain/placement.js';
+import { Placement } from '../../domain/placement.js';
 import type { Membership, NodeInfo, SelfInfo } from '../../ports/Registry.js';
 
 export interface ConsulRegistryOptions {
@@ -47,6 +47,8 @@ const [BACKOFF_BASE_MS, BACKOFF_MAX_MS] = [100, 5000];
  * while the loop retries with backoff.
  */
 export class ConsulRegistry implements Membership {
+  /** Counts this node's own recent answers, so a storm over a stale view does not land on one node. */
+  private readonly placement = new Placement();
   private readonly consul: Client;
   private readonly service: string;
   private readonly ttlMs: number;
@@ -93,11 +95,11 @@ export class ConsulRegistry implements Membership {
   }
 
   async pick(regionHint: string) {
-    return pickNode(this.visible(), regionHint);
+    return this.placement.pick(this.visible(), regionHint);
   }
 
   async alternative(nodeId: string) {
-    return pickNode(
+    return this.placement.pick(
       this.visible().filter((n) => n.nodeId !== nodeId),
       this.self?.region ?? '',
     );

@@ -1,5 +1,5 @@
 import type { Membership, SelfInfo } from '../../ports/Registry.js';
-import { pickNode, type NodeLoad } from '../../domain/placement.js';
+import { type NodeLoad, Placement } from '../../domain/placement.js';
 import type { RedisClient } from './connect.js';
 
 type NodeRecord = NodeLoad;
@@ -9,11 +9,13 @@ type NodeRecord = NodeLoad;
  * refreshes its record every `intervalMs` with an expiry of three intervals,
  * and keeps a local view of live nodes that `pick` answers from (never a Redis
  * round trip per request; the last good view survives a Redis outage).
- * Choice: `pickNode` (hinted region first, power of two choices on load).
+ * Choice: `Placement` (hinted region first, power of two choices on load, counting this node's own recent answers).
  * Every command names one key (`nodes`, `nodes:alive`), so it runs unchanged
  * on a Redis Cluster.
  */
 export class RedisRegistry implements Membership {
+  /** Counts this node's own recent answers, so a storm over a stale view does not land on one node. */
+  private readonly placement = new Placement();
   private view: NodeRecord[] = [];
   private timer?: NodeJS.Timeout;
   private load: () => number = () => 0;
@@ -37,11 +39,11 @@ export class RedisRegistry implements Membership {
   }
 
   async pick(regionHint: string) {
-    return pickNode(this.view, regionHint);
+    return this.placement.pick(this.view, regionHint);
   }
 
   async alternative(nodeId: string) {
-    return pickNode(
+    return this.placement.pick(
       this.view.filter((n) => n.nodeId !== nodeId),
       this.self?.region ?? '',
     );

@@ -1,4 +1,4 @@
-import { pickNode, type NodeLoad } from '../../domain/placement.js';
+import { type NodeLoad, Placement } from '../../domain/placement.js';
 import type { Membership, SelfInfo } from '../../ports/Registry.js';
 import { type WatchEvent, zk, ZkCalls, zkCode } from './zkClient.js';
 
@@ -29,6 +29,8 @@ export interface ZooKeeperRegistryOptions {
  * znode written again and the watches set again.
  */
 export class ZooKeeperRegistry implements Membership {
+  /** Counts this node's own recent answers, so a storm over a stale view does not land on one node. */
+  private readonly placement = new Placement();
   private readonly nodesPath: string;
   private readonly timeoutMs: number;
   private readonly loadIntervalMs: number;
@@ -75,11 +77,11 @@ export class ZooKeeperRegistry implements Membership {
   }
 
   async pick(regionHint: string) {
-    return pickNode(this.visible(), regionHint);
+    return this.placement.pick(this.visible(), regionHint);
   }
 
   async alternative(nodeId: string) {
-    return pickNode(
+    return this.placement.pick(
       this.visible().filter((n) => n.nodeId !== nodeId),
       this.self?.region ?? '',
     );

@@ -12,7 +12,7 @@ import { fanoutSuite } from './suites/fanout.js';
 import { registrySuite } from './suites/registry.js';
 import { rateLimiterSuite } from './suites/rateLimiter.js';
 
-export { eventually, type Factories, type SequencerUnderFaults } from './suites/support.js';
+export { answeredAtOnce, eventually, type Factories, type SequencerUnderFaults } from './suites/support.js';
 
 /** Runs the contract suite of every port the factories provide (one file per port under suites/). */
 export function contractSuites(f: Factories) {

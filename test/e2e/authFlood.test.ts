@@ -167,6 +167,15 @@ test('over grpc-web the limit follows the browser address, not the bridge', asyn
       status.RESOURCE_EXHAUSTED;
   }
   assert.ok(refusedNatively, 'the address ran out of attempts');
-  assert.equal(await grpcStatus('10.0.3.9'), status.RESOURCE_EXHAUSTED);
+  // The bucket refills at 0.5/s, so a token can come back between the native refusal and the
+  // next call (it did once: 16 !== 8). Three calls one after another take well under the 2 s
+  // a second token needs: at least two are refused if the bridge passes the browser's address.
+  const overWeb = [];
+  for (let i = 0; i < 3; i++) overWeb.push(await grpcStatus('10.0.3.9'));
+  assert.ok(overWeb.filter((c) => c === status.RESOURCE_EXHAUSTED).length >= 2, `over grpc-web from the spent address: ${overWeb}`);
+  assert.ok(
+    overWeb.every((c) => c === status.RESOURCE_EXHAUSTED || c === status.UNAUTHENTICATED),
+    `${overWeb}`,
+  );
   assert.equal(await grpcStatus('10.0.3.1'), status.UNAUTHENTICATED);
 });

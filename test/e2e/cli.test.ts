@@ -50,12 +50,12 @@ test('cli: tail resumes from the saved cursors without duplicates', { timeout: 6
       assert.equal(r.code, 0, r.stderr);
     }
     await chat(home, server, ['--as', 'alice', 'send', 'bob', 'one']);
-    const first = await tailFor(home, server, 'bob', 1500);
+    const first = await tailFor(home, server, 'bob', 15_000);
     assert.match(first, /#1 alice: one/);
     assert.match(first, /-- caught up --/);
 
     await chat(home, server, ['--as', 'alice', 'send', 'bob', 'two']);
-    const second = await tailFor(home, server, 'bob', 1500);
+    const second = await tailFor(home, server, 'bob', 15_000);
     assert.match(second, /#2 alice: two/);
     assert.doesNotMatch(second, /alice: one/);
   } finally {
@@ -64,15 +64,24 @@ test('cli: tail resumes from the saved cursors without duplicates', { timeout: 6
   }
 });
 
-/** Runs `chat tail` for `ms`, then interrupts it; resolves with its stdout. */
-function tailFor(home: string, server: string, as: string, ms: number): Promise<string> {
+/**
+ * Runs `chat tail` until it prints `-- caught up --` (a fixed 1.5 s was once too short for a
+ * fresh process on a loaded box), then interrupts it; resolves with its stdout.
+ */
+function tailFor(home: string, server: string, as: string, deadlineMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const env = childEnv(home, server);
-    const child = execFile(process.execPath, [CHAT, '--as', as, 'tail'], { env, timeout: ms + 5_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [CHAT, '--as', as, 'tail'], { env, timeout: deadlineMs + 5_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+      clearTimeout(deadline);
       if (err) reject(new Error(`tail failed: ${err.message}\n${stderr}`));
       else resolve(String(stdout));
     });
-    setTimeout(() => child.kill('SIGINT'), ms);
+    let seen = '';
+    child.stdout?.on('data', (chunk: Buffer | string) => {
+      seen += String(chunk);
+      if (seen.includes('-- caught up --')) child.kill('SIGINT');
+    });
+    const deadline = setTimeout(() => child.kill('SIGINT'), deadlineMs);
   });
 }
 

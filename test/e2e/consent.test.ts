@@ -204,13 +204,26 @@ test('invitation sending is rate-limited per user: past the burst RESOURCE_EXHAU
   const spammer = await user('rs');
   const victims = await Promise.all(Array.from({ length: 25 }, () => user('rv')));
   const results: string[] = [];
+  const started = performance.now();
   for (const v of victims) results.push(await outcome(spammer.createGroup('spam', [v.userName])));
+  // The bucket refills at CHAT_INVITE_RATE_PER_MIN=30, a token every 2 s: on a slow pass the
+  // 25 calls can take long enough for one or two to come back (they did on Cassandra once).
+  const refilled = Math.floor(((performance.now() - started) / 1000) * (30 / 60));
   const ok = results.filter((r) => r === 'OK').length;
-  assert.equal(ok, 20, `the burst (CHAT_INVITE_BURST=20) passes, then refusals: ${results.slice(18, 22).join(' | ')}`);
-  assert.match(results[20]!, /^RESOURCE_EXHAUSTED: inviting too fast/);
-  assert.equal((await spammer.chat(C.listChannels, {})).channels.length, 20, 'a refused call creates no group');
-  const last = victims[24]!;
-  assert.equal((await last.safety(S.listInvitations, {})).invitations.length, 0);
+  const shown = results
+    .map((r, i) => `${i}: ${r.slice(0, 40)}`)
+    .slice(18)
+    .join(' | ');
+  assert.ok(ok >= 20 && ok <= 20 + refilled, `the burst (CHAT_INVITE_BURST=20) passes, then refusals (${refilled} refilled): ${shown}`);
+  assert.ok(
+    results.slice(0, 20).every((r) => r === 'OK'),
+    shown,
+  );
+  const refused = results.flatMap((r, i) => (r === 'OK' ? [] : [i]));
+  assert.ok(refused.length >= 5 - refilled && refused.length > 0, shown);
+  for (const i of refused) assert.match(results[i]!, /^RESOURCE_EXHAUSTED: inviting too fast/);
+  assert.equal((await spammer.chat(C.listChannels, {})).channels.length, ok, 'a refused call creates no group');
+  for (const i of refused) assert.equal((await victims[i]!.safety(S.listInvitations, {})).invitations.length, 0, `victim ${i} was refused: no invitation`);
 });
 
 test('mute: no push for the muted channel until then; delivery and unread counts unchanged', async () => {

@@ -69,6 +69,21 @@ export async function eventually(what: string, ok: () => Promise<boolean>, ms = 
   }
 }
 
+/**
+ * Awaits `p`, asserting it settled without waiting on any I/O: before the event loop's next
+ * check phase (a call to a server, even over loopback, answers no sooner). A wall-clock bound
+ * here measured the box's scheduling jitter instead (one 50 ms stall of a loaded CI machine).
+ */
+export async function answeredAtOnce<T>(p: Promise<T>, what: string): Promise<T> {
+  let settled = false;
+  const v = p.finally(() => {
+    settled = true;
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.ok(settled, what);
+  return v;
+}
+
 export const chan = () => 'g_' + randomUUID().replaceAll('-', '');
 export const user = () => 'u_' + randomUUID().replaceAll('-', '');
 export const msg = (channelId: string, id: number, body = `m${id}`): Message => ({

@@ -31,6 +31,8 @@ export interface ExecOptions {
    * state before retrying a compare-and-set that lost a race.
    */
   serialRead?: boolean;
+  /** This statement's client-side bound instead of `requestTimeoutMs` (schema work at start-up). */
+  readTimeoutMs?: number;
 }
 
 /** One statement of a batch. */
@@ -229,6 +231,7 @@ export class CqlSession {
       serialConsistency: this.serialConsistency,
       isIdempotent: opts.idempotent,
       ...(opts.fetchSize ? { fetchSize: opts.fetchSize } : {}),
+      ...(opts.readTimeoutMs ? { readTimeout: opts.readTimeoutMs } : {}),
     };
   }
 }

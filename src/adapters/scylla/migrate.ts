@@ -180,6 +180,7 @@ export async function migrate(session: CqlSession, layout: LayoutSettings): Prom
   const want = String(layout.messageBucketSize);
   const rs = await session.execute(`INSERT INTO ${session.table('meta')} (name, value) VALUES ('message_bucket_size', ?) IF NOT EXISTS`, [want], {
     idempotent: false,
+    readTimeoutMs: SCHEMA_TIMEOUT_MS,
   });
   const have = rs.wasApplied() ? want : String(rs.first()?.['value']);
   if (have !== want) {
@@ -193,6 +194,7 @@ export async function migrate(session: CqlSession, layout: LayoutSettings): Prom
 async function addColumns(session: CqlSession) {
   const rs = await session.client.execute('SELECT table_name, column_name FROM system_schema.columns WHERE keyspace_name = ?', [session.keyspace], {
     prepare: true,
+    readTimeout: SCHEMA_TIMEOUT_MS,
   });
   const have = new Set(rs.rows.map((r) => `${r['table_name']}.${r['column_name']}`));
   for (const [table, column, type] of ADDED_COLUMNS) {
@@ -206,10 +208,17 @@ async function addColumns(session: CqlSession) {
   }
 }
 
+/**
+ * The client-side bound of each start-up statement. `CHAT_CQL_REQUEST_TIMEOUT_MS` bounds the
+ * send path and may be short (the outage tests use 1.5 s); a schema change on a cold or busy
+ * cluster can take longer than that, and a node must not fail to start for it.
+ */
+const SCHEMA_TIMEOUT_MS = 30_000;
+
 async function ddl(session: CqlSession, statement: string) {
   // DDL is not prepared; it is idempotent by IF NOT EXISTS.
   try {
-    await session.client.execute(statement, [], { prepare: false, isIdempotent: true });
+    await session.client.execute(statement, [], { prepare: false, isIdempotent: true, readTimeout: SCHEMA_TIMEOUT_MS });
   } catch (e) {
     throw toDomainError(e);
   }

@@ -8,9 +8,12 @@ import { PresenceState } from '../../src/gen/chat/v1/common.js';
 import { registerAndLogin, rpc, type Device, type DeviceStream } from '../support/client.js';
 import { testNode, sleep } from '../support/node.js';
 
+const PRESENCE = { CHAT_PRESENCE_TIMEOUT_MS: '2000', CHAT_HEARTBEAT_INTERVAL_MS: '400' };
 let env: Awaited<ReturnType<typeof testNode>>;
 before(async () => {
-  env = await testNode(); // presence timeout 600 ms, heartbeat 150 ms
+  // Presence timeout 2 s, heartbeat 400 ms (the suite's default is 600/150 ms: one 450 ms stall of
+  // a loaded box between two touches made an extra off/on pair here).
+  env = await testNode(PRESENCE);
 });
 after(async () => {
   await env.stop();
@@ -37,19 +40,19 @@ test('presence: online while connected; a flap within the timeout makes no event
   assert.deepEqual(states(w), ['off']);
   const s1 = a.connect();
   await w.until(() => states(w).length === 2, 'online event');
-  // Flap: drop and come back well within the 600 ms timeout.
+  // Flap: drop and come back well within the 2 s timeout.
   s1.close();
   await sleep(150);
   const s2 = a.connect();
   await s2.caughtUp();
-  await sleep(900); // longer than the timeout: the reconnected stream keeps A online
+  await sleep(2500); // longer than the timeout: the reconnected stream keeps A online
   assert.deepEqual(states(w), ['off', 'on'], 'no event for the flap');
   const closedAt = Date.now();
   s2.close();
-  await w.until(() => states(w).length === 3, 'offline event', 3000);
+  await w.until(() => states(w).length === 3, 'offline event', 6000);
   const off = (w.frames as unknown as PresenceFrame[])[2]!.presence;
   assert.equal(off.state, PresenceState.PRESENCE_STATE_OFFLINE);
-  assert.ok(Date.now() - closedAt >= 500, 'offline only after the timeout');
+  assert.ok(Date.now() - closedAt >= 1600, 'offline only after the timeout (less at most one heartbeat interval)');
   assert.ok(off.lastActiveAtMs > 0 && off.lastActiveAtMs <= Date.now());
   const got = await rpc(b.api.presence, P.getPresence, { userIds: [a.userId] }, b.md());
   assert.equal(got.presences[0]!.state, PresenceState.PRESENCE_STATE_OFFLINE);
@@ -62,10 +65,10 @@ test('presence: unary heartbeats keep a browser device online; stopping them tur
   await w.until(() => w.frames.length === 1, 'initial presence');
   for (let i = 0; i < 8; i++) {
     await rpc(a.api.presence, P.heartbeat, {}, a.md());
-    await sleep(150);
+    await sleep(400); // 3.2 s in all: longer than the timeout
   }
   assert.deepEqual(states(w), ['off', 'on']);
-  await w.until(() => states(w).length === 3, 'offline after heartbeats stop', 3000);
+  await w.until(() => states(w).length === 3, 'offline after heartbeats stop', 6000);
   assert.deepEqual(states(w), ['off', 'on', 'off']);
   w.close();
 });
@@ -94,7 +97,7 @@ test('push: one webhook call per device of a recipient with no online device; no
   });
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(hook.address() as { port: number }).port}/push`;
-  const node = await testNode({ CHAT_PUSH: 'webhook', CHAT_PUSH_WEBHOOK_URL: url });
+  const node = await testNode({ ...PRESENCE, CHAT_PUSH: 'webhook', CHAT_PUSH_WEBHOOK_URL: url });
   try {
     const t = randomUUID().slice(0, 6);
     const [a] = (await registerAndLogin(node.api, `a_${t}`)) as [Device];

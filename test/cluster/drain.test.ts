@@ -1,7 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Api, registerAndLogin } from '../support/client.js';
+import { Api, registerAndLogin, rpc } from '../support/client.js';
+import { DiscoveryServiceService as D } from '../../src/gen/chat/v1/discovery.js';
 import { NodeProcess, clusterEnv } from '../support/proc.js';
 import { sleep } from '../support/node.js';
 import { SimDevice } from './SimDevice.js';
@@ -24,7 +25,22 @@ test('SIGTERM drains a node: NOT_SERVING, out of discovery, clients told where t
   const bob = await registerAndLogin(api, `bob_${run}`, ['b1']);
   const dm = (await alice[0]!.openDirect(bob[0]!.userName)).channel!.channelId;
   api.close();
-  await sleep(1200); // both nodes see each other in discovery
+  // Both nodes see each other in discovery: each one's PickServer names the other at least once
+  // (it spreads its answers), instead of a fixed sleep.
+  for (const [from, other] of [
+    [a!, 'node-2'],
+    [b!, 'node-1'],
+  ] as const) {
+    const ask = new Api(from);
+    try {
+      const seen = async () => (await rpc(ask.discovery, D.pickServer, { regionHint: '' })).server?.nodeId === other;
+      let ok = false;
+      for (const until = Date.now() + 10_000; !ok && Date.now() < until; ) if (!(ok = await seen())) await sleep(50);
+      assert.ok(ok, `${from} never answered ${other} within 10 s`);
+    } finally {
+      ask.close();
+    }
+  }
 
   const onA = alice.map((d) => new SimDevice(d, a!, () => [b!]));
   const onB = new SimDevice(bob[0]!, b!, () => [b!]);

@@ -103,7 +103,9 @@ test('scylla: written-behind cursors are visible on the node at once, in the sto
   ]);
   assert.equal((await wb.cursors.readPointers(u, ['d_a'])).get('d_a'), 9);
   const deadline = Date.now() + 5000;
-  while ((await through.cursors.delivered(u, 'd')).size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  // Delivery cursors and read pointers are written behind in their own batches: wait for both.
+  const landed = async () => (await through.cursors.delivered(u, 'd')).size === 2 && (await through.cursors.readPointers(u, ['d_a'])).get('d_a') === 9;
+  while (!(await landed()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual([...(await through.cursors.delivered(u, 'd'))].sort(), [
     ['d_a', 5],
     ['d_b', 7],

@@ -48,6 +48,9 @@ export interface ServerOptions {
 export interface ServerCounts {
   encodes: number;
   cql: number;
+  /** The event loop's delay since the previous counts() (p99 and max, ms). */
+  loopP99Ms: number;
+  loopMaxMs: number;
 }
 
 export interface ServerHandle {
@@ -220,7 +223,7 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
     mem: () => ask('mem').then((m) => ({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })),
     async counts() {
       const [m, encodes] = await Promise.all([ask('count'), o.countEncodes ? framesEncoded(metricsUrl) : 0]);
-      return { encodes, cql: m.cql ?? 0 };
+      return { encodes, cql: m.cql ?? 0, loopP99Ms: m.loopP99Ms, loopMaxMs: m.loopMaxMs };
     },
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -52,23 +52,26 @@ export type Spec =
 const log = (s: string) => process.stderr.write(s + '\n');
 
 let probeId = 0;
-const probes = new Map<number, (m: MemProbe & { encodes: number; cql: number }) => void>();
+type Counts = { encodes: number; cql: number; loopP99Ms: number; loopMaxMs: number };
+const probes = new Map<number, (m: MemProbe & Counts) => void>();
 const ask = (kind: 'mem' | 'count') =>
-  new Promise<MemProbe & { encodes: number; cql: number }>((resolve) => {
+  new Promise<MemProbe & Counts>((resolve) => {
     const id = ++probeId;
     probes.set(id, resolve);
     process.send!({ probe: kind, id });
   });
 const probe = (): Promise<MemProbe> => ask('mem');
-/** Server-side counters (ServerFrame encodes, CQL requests) and Redis commands (INFO commandstats, whole server) so far. */
-function counters(spec: { countEncodes?: boolean; cql?: boolean; redisUrl?: string }): (() => Promise<Record<string, number>>) | undefined {
+/**
+ * Server-side counters (ServerFrame encodes, CQL requests) and Redis commands (INFO commandstats,
+ * whole server) so far; and the server's event-loop delay (p99, max) since the previous call.
+ */
+function counters(spec: { countEncodes?: boolean; cql?: boolean; redisUrl?: string }): () => Promise<Record<string, number>> {
   const redis = spec.redisUrl ? redisCalls(spec.redisUrl) : undefined;
-  if (!spec.countEncodes && !spec.cql && !redis) return undefined;
   return async () => {
-    const [c, r] = await Promise.all([spec.countEncodes || spec.cql ? ask('count') : undefined, redis?.()]);
-    const out: Record<string, number> = {};
-    if (spec.countEncodes) out.encodes = c!.encodes;
-    if (spec.cql) out.cql = c!.cql;
+    const [c, r] = await Promise.all([ask('count'), redis?.()]);
+    const out: Record<string, number> = { loopP99Ms: c.loopP99Ms, loopMaxMs: c.loopMaxMs };
+    if (spec.countEncodes) out.encodes = c.encodes;
+    if (spec.cql) out.cql = c.cql;
     if (r !== undefined) out.redis = r;
     return out;
   };
@@ -130,7 +133,7 @@ async function run(spec: Spec): Promise<unknown> {
   }
 }
 
-process.on('message', (m: { spec?: Spec; probeReply?: number } & MemProbe & { encodes: number; cql: number }) => {
+process.on('message', (m: { spec?: Spec; probeReply?: number } & MemProbe & Counts) => {
   if (m.probeReply !== undefined) {
     probes.get(m.probeReply)?.(m);
     probes.delete(m.probeReply);

@@ -58,6 +58,8 @@ export interface StepResult {
   redisPerMessage?: number;
   /** CPU seconds per 1,000 deliveries in the window, per process (server, cassandra, redis). */
   cpuPer1k: Record<string, number>;
+  /** The server's event-loop delay in the window (ms): long turns, whatever caused them. */
+  serverLoop?: { p99: number; max: number };
   notSent: number;
   sustained: boolean;
   why: string;
@@ -226,6 +228,7 @@ async function stepResult(
     cqlPerMessage: perMessage('cql'),
     redisPerMessage: perMessage('redis'),
     cpuPer1k: per1k(d.cpuUse, delivered),
+    ...(k1.loopMaxMs !== undefined ? { serverLoop: { p99: k1.loopP99Ms!, max: k1.loopMaxMs } } : {}),
     notSent: d.notSent,
     sustained: why.length === 0,
     why: why.join('; ') || (s.drained ? 'ok' : 'ok (slow drain)'),
@@ -247,6 +250,7 @@ function logStep(ctx: RampContext, r: StepResult, delivered: number) {
       (r.encodesPerMessage !== undefined ? ` | ${r.encodesPerMessage} encodes/msg` : '') +
       (r.cqlPerMessage !== undefined ? ` | ${r.cqlPerMessage} CQL/msg` : '') +
       (r.redisPerMessage !== undefined ? ` | ${r.redisPerMessage} Redis/msg` : '') +
+      (r.serverLoop ? ` | server loop delay p99 ${r.serverLoop.p99} max ${r.serverLoop.max} ms` : '') +
       ` | CPU-s/1k ${Object.entries(r.cpuPer1k)
         .map(([k, v]) => `${k} ${v}`)
         .join(' ')}` +

@@ -27,7 +27,8 @@ function stepRow(name: string, s: StepResult) {
     .map((k) => `${k} ${s.cpu[k]!.toFixed(2)}`)
     .join(', ');
   const enc = s.encodesPerMessage !== undefined ? `; ${s.encodesPerMessage} encodes/msg` : '';
-  return `| ${name} | ${s.phase} | ${n(s.offeredDeliveries)} | ${n(s.delivered)} | ${n(l.p50, 2)} | ${n(l.p95, 2)} | ${n(l.p99, 2)} | ${n(l.max, 1)} | ${cpu}${enc} | ${s.sustained ? 'ok' : s.why} |`;
+  const loop = s.serverLoop ? `${n(s.serverLoop.p99, 1)} / ${n(s.serverLoop.max, 1)}` : '-';
+  return `| ${name} | ${s.phase} | ${n(s.offeredDeliveries)} | ${n(s.delivered)} | ${n(l.p50, 2)} | ${n(l.p95, 2)} | ${n(l.p99, 2)} | ${n(l.max, 1)} | ${loop} | ${cpu}${enc} | ${s.sustained ? 'ok' : s.why} |`;
 }
 
 function rampSection<K extends string>(title: string, unit: string, names: readonly K[], data: Partial<Record<K, unknown>>, latencyNote: string): string[] {
@@ -51,14 +52,14 @@ function rampSection<K extends string>(title: string, unit: string, names: reado
     );
   }
   out.push('', `Steps (${latencyNote}; CPU in cores used during the step window):`, '');
-  out.push(`| target | phase | offered ${unit} | delivered ${unit} | p50 ms | p95 ms | p99 ms | max ms | CPU | result |`);
-  out.push('|---|---|---:|---:|---:|---:|---:|---:|---|---|');
+  out.push(`| target | phase | offered ${unit} | delivered ${unit} | p50 ms | p95 ms | p99 ms | max ms | server loop delay p99 / max ms | CPU | result |`);
+  out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
   for (const k of names) {
     const r = ok(data[k] as RampResult | undefined);
     if (!r) continue;
     for (const s of r.steps) out.push(stepRow(k, s));
     const c = Object.entries(r.counters).filter(([, v]) => v);
-    if (c.length) out.push(`| ${k} | counters | ${c.map(([a, b]) => `${a} ${b}`).join(', ')} | | | | | | | |`);
+    if (c.length) out.push(`| ${k} | counters | ${c.map(([a, b]) => `${a} ${b}`).join(', ')} | | | | | | | | |`);
   }
   out.push('');
   return out;

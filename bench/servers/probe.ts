@@ -8,8 +8,15 @@
  *          #batch, wrapped here: every statement and batch the server
  *          issues, whatever its code; the driver's own metadata queries
  *          do not go through them).
+ *          Always: the event loop's delay since the previous count probe
+ *          (p99 and max, ms; perf_hooks at 1 ms resolution, the same in every
+ *          server), so a step's long turns show next to its latency.
  * It also exits when the harness goes away, so no server outlives a crashed run.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
 const cql = { requests: 0 };
 if (process.env.BENCH_COUNT_CQL === '1') {
   const driver = (await import('cassandra-driver')).default;
@@ -26,7 +33,10 @@ if (process.env.BENCH_COUNT_CQL === '1') {
 if (process.send) {
   process.on('message', (m: { probe?: string; id?: number }) => {
     if (m?.probe === 'count') {
-      process.send!({ probeReply: m.id, cql: cql.requests });
+      const loopP99Ms = Math.round(loop.percentile(99) / 1e4) / 100;
+      const loopMaxMs = Math.round(loop.max / 1e4) / 100;
+      loop.reset();
+      process.send!({ probeReply: m.id, cql: cql.requests, loopP99Ms, loopMaxMs });
       return;
     }
     if (m?.probe !== 'mem') return;

@@ -33,6 +33,7 @@ let acks = 0;
 
 const devices = new Map<number, Call>();
 const groups = new Map<number, Set<Call>>();
+let storeErrors = 0;
 
 const definition: ServiceDefinition = {
   connect: {
@@ -60,7 +61,10 @@ function connect(call: Call) {
             devices.get(to)?.write(buf);
             call.write(relayAck(buf, id));
           },
-          (e: Error) => call.destroy(e),
+          (e: Error) => {
+            // The send stays unacknowledged (the report counts it); the stream and its device stay.
+            if (storeErrors++ === 0) console.error(`durable relay: a store failed (${e.message}); such sends are not acknowledged`);
+          },
         );
         return;
       }

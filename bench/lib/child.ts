@@ -222,7 +222,8 @@ export async function startServer(kind: ServerKind, o: ServerOptions): Promise<S
     output: () => out,
     mem: () => ask('mem').then((m) => ({ rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })),
     async counts() {
-      const [m, encodes] = await Promise.all([ask('count'), o.countEncodes ? framesEncoded(metricsUrl) : 0]);
+      // Only the project's node has the metric (the baselines of a group run are started with countEncodes too).
+      const [m, encodes] = await Promise.all([ask('count'), o.countEncodes && kind.startsWith('project') ? framesEncoded(metricsUrl) : 0]);
       return { encodes, cql: m.cql ?? 0, loopP99Ms: m.loopP99Ms, loopMaxMs: m.loopMaxMs };
     },
     async stop() {
@@ -259,12 +260,13 @@ export function runLoad<T>(spec: Spec, server: ServerHandle, timeoutMs: number):
       if (m.probe === 'mem') {
         server.mem().then(
           (mem) => child.connected && child.send({ probeReply: m.id, ...mem }),
-          () => {},
+          (e: Error) => child.connected && child.send({ probeReply: m.id, probeError: e.message }),
         );
       } else if (m.probe === 'count') {
         server.counts().then(
           (c) => child.connected && child.send({ probeReply: m.id, ...c }),
-          () => {},
+          // Answered either way: a probe left unanswered hung the load generator until its timeout.
+          (e: Error) => child.connected && child.send({ probeReply: m.id, probeError: e.message }),
         );
       } else if ('result' in m) finish(() => resolve(m.result as T));
       else if (m.error) finish(() => reject(new Error(`${spec.label}: ${m.error}`)));

@@ -52,12 +52,12 @@ export type Spec =
 const log = (s: string) => process.stderr.write(s + '\n');
 
 let probeId = 0;
-type Counts = { encodes: number; cql: number; loopP99Ms: number; loopMaxMs: number };
+type Counts = { encodes: number; cql: number; loopP99Ms: number; loopMaxMs: number; probeError?: string };
 const probes = new Map<number, (m: MemProbe & Counts) => void>();
 const ask = (kind: 'mem' | 'count') =>
-  new Promise<MemProbe & Counts>((resolve) => {
+  new Promise<MemProbe & Counts>((resolve, reject) => {
     const id = ++probeId;
-    probes.set(id, resolve);
+    probes.set(id, (m) => (m.probeError ? reject(new Error(`${kind} probe: ${m.probeError}`)) : resolve(m)));
     process.send!({ probe: kind, id });
   });
 const probe = (): Promise<MemProbe> => ask('mem');

@@ -38,6 +38,12 @@ export class BlockCache {
     return hidden;
   }
 
+  /** The cached set of `hiddenFrom(userId)` if it is still valid, without waiting (the send path's fast lane). */
+  peek(userId: string): ReadonlySet<string> | undefined {
+    const hit = this.entries.get(userId);
+    return hit && hit.until > this.now() ? hit.hidden : undefined;
+  }
+
   /** True when either user blocked the other. */
   async between(a: string, b: string): Promise<boolean> {
     return (await this.hiddenFrom(a)).has(b);

@@ -35,7 +35,11 @@ export class ChatCore {
     this.deps = deps;
     const auth = { ...authSettings, loginAttemptsPerMin: deps.settings.loginAttemptsPerMin };
     this.auth = new Auth(deps.accounts, deps.channels, deps.cursors, deps.sequencer, deps.rateLimiter, deps.fanout, auth, deps.now);
-    this.channels = new Channels(deps, (userId) => this.auth.known.exists(userId));
+    this.channels = new Channels(
+      deps,
+      (userId) => this.auth.known.exists(userId),
+      (userId) => this.auth.known.knownNow(userId),
+    );
     this.messaging = new Messaging(deps, this.channels, (userId) => this.hub.countFor(userId) > 0);
     this.lifecycle = new Lifecycle(deps, this.channels);
     this.presence = new PresenceTracker(deps);

@@ -19,6 +19,12 @@ export class KnownAccounts {
     private readonly max = 100_000,
   ) {}
 
+  /** True when the account is known to exist right now, without waiting (false means: ask `exists`). */
+  knownNow(userId: string): boolean {
+    const until = this.known.get(userId);
+    return until !== undefined && until > this.now();
+  }
+
   async exists(userId: string): Promise<boolean> {
     const until = this.known.get(userId);
     if (until !== undefined && until > this.now()) return true;

@@ -1,6 +1,6 @@
 import { channelTopic, presenceTopic, userTopic, type ChatEvent, type SessionEvent } from '../domain/events.js';
 import { DomainError, exhausted } from '../domain/errors.js';
-import type { Cursor, Message } from '../domain/model.js';
+import type { Cursor, Message, Principal } from '../domain/model.js';
 import { passSkipped, type IdRange } from '../domain/skipped.js';
 import type { Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
@@ -76,6 +76,8 @@ export class Session {
   private earlyCount = 0;
   private caughtUp = false;
   private closed = false;
+  /** This device as the sender of its messages (one object for all its sends). */
+  private principal?: Principal;
 
   constructor(
     private readonly d: CoreDeps,
@@ -136,7 +138,7 @@ export class Session {
     this.expectOwn(clientMsgId);
     try {
       const r = await this.messaging.send(
-        { kind: 'user', userId: this.userId, deviceId: this.deviceId },
+        (this.principal ??= { kind: 'user', userId: this.userId, deviceId: this.deviceId }),
         channelId,
         clientMsgId,
         body,

@@ -26,8 +26,8 @@ export class BlockCache {
 
   /** Users hidden from `userId` and from whom `userId` is hidden (either blocked the other). */
   async hiddenFrom(userId: string): Promise<ReadonlySet<string>> {
-    const hit = this.entries.get(userId);
-    if (hit && hit.until > this.now()) return hit.hidden;
+    const hit = this.peek(userId);
+    if (hit) return hit;
     const gen = this.generation;
     const lists = await this.store.blocks(userId);
     const hidden = new Set([...lists.blocked.map((b) => b.userId), ...lists.blockers]);

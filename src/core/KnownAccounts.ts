@@ -26,8 +26,7 @@ export class KnownAccounts {
   }
 
   async exists(userId: string): Promise<boolean> {
-    const until = this.known.get(userId);
-    if (until !== undefined && until > this.now()) return true;
+    if (this.knownNow(userId)) return true;
     let p = this.loading.get(userId);
     if (!p) {
       p = this.accounts

@@ -63,7 +63,7 @@ bench bench-quick: export CHAT_CASSANDRA_MEMTABLE_HEAP ?= 512MiB
 bench bench-quick: export CHAT_CASSANDRA_MEMTABLE_OFFHEAP ?= 512MiB
 bench bench-quick: export CHAT_CASSANDRA_MEMTABLE_ALLOCATION ?= offheap_objects
 bench bench-quick: export CHAT_CASSANDRA_COMMITLOG_SEGMENT ?= 32MiB
-bench: build infra ## full benchmark (< 10 min): bench/results/full-<time>.json, full-latest.md, full-latest.svg
+bench: build infra ## full benchmark (< 15 min): bench/results/full-<time>.json, full-latest.md, full-latest.svg
 	ulimit -n 65536 2>/dev/null || ulimit -n "$$(ulimit -Hn)"; node dist/bench/main.js full
 
 bench-quick: build infra ## quick benchmark (< 2 min): bench/results/quick-<time>.json, quick-latest.md, quick-latest.svg

@@ -1,12 +1,15 @@
 import type { ChatEvent } from '../domain/events.js';
 
+/** One subscription: its handler, and its topic's set until it is removed. */
+type Entry = { handler: (e: ChatEvent) => void; set: Set<Entry> | undefined };
+
 /**
  * The local side of every Fanout: handlers per topic, counted, each removable
  * once, and dispatch that isolates a throwing handler. `onFirst`/`onLast`
  * tell a broker-backed adapter when to (un)subscribe the topic upstream.
  */
 export class TopicHandlers {
-  private readonly topics = new Map<string, Set<(e: ChatEvent) => void>>();
+  private readonly topics = new Map<string, Set<Entry>>();
   private n = 0;
 
   constructor(
@@ -20,20 +23,23 @@ export class TopicHandlers {
       this.topics.set(topic, (set = new Set()));
       this.onFirst(topic);
     }
-    const h = (e: ChatEvent) => handler(e);
-    set.add(h);
+    // An entry per call, so the same handler added twice is two subscriptions; one closure removes it.
+    const entry: Entry = { handler, set };
+    set.add(entry);
     this.n++;
-    let active = true;
-    return () => {
-      if (!active) return;
-      active = false;
-      this.n--;
-      set!.delete(h);
-      if (set!.size === 0 && this.topics.get(topic) === set) {
-        this.topics.delete(topic);
-        this.onLast(topic);
-      }
-    };
+    return () => this.remove(topic, entry);
+  }
+
+  private remove(topic: string, entry: Entry) {
+    const set = entry.set;
+    if (!set) return;
+    entry.set = undefined;
+    this.n--;
+    set.delete(entry);
+    if (set.size === 0 && this.topics.get(topic) === set) {
+      this.topics.delete(topic);
+      this.onLast(topic);
+    }
   }
 
   has(topic: string) {
@@ -44,9 +50,9 @@ export class TopicHandlers {
   dispatch(topic: string, event: ChatEvent) {
     const set = this.topics.get(topic);
     if (!set) return;
-    for (const h of [...set]) {
+    for (const entry of [...set]) {
       try {
-        h(event);
+        entry.handler(event);
       } catch {
         /* a subscriber's bug must not stop the others */
       }

@@ -4,6 +4,7 @@ import type { SafetyStore } from '../ports/SafetyStore.js';
 
 /** Users whose lists a node keeps at most; past this the oldest go first. */
 const MAX_ENTRIES = 100_000;
+const NOTHING_HIDDEN: ReadonlySet<string> = new Set();
 
 /**
  * Per node, for each user: the users they blocked and the users who blocked
@@ -14,7 +15,7 @@ const MAX_ENTRIES = 100_000;
  * broker reset drops all, and `ttlMs` bounds a lost invalidation.
  */
 export class BlockCache {
-  private readonly entries = new Map<string, { hidden: Set<string>; until: number }>();
+  private readonly entries = new Map<string, { hidden: ReadonlySet<string>; until: number }>();
   /** Bumped by every invalidation, so a read that started before it is not cached after it. */
   private generation = 0;
 
@@ -30,7 +31,9 @@ export class BlockCache {
     if (hit) return hit;
     const gen = this.generation;
     const lists = await this.store.blocks(userId);
-    const hidden = new Set([...lists.blocked.map((b) => b.userId), ...lists.blockers]);
+    // Most users block nobody: they share one empty set (a session holds its user's set while connected).
+    const hidden: ReadonlySet<string> =
+      lists.blocked.length || lists.blockers.length ? new Set([...lists.blocked.map((b) => b.userId), ...lists.blockers]) : NOTHING_HIDDEN;
     if (gen === this.generation && this.ttlMs > 0) {
       if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
       this.entries.set(userId, { hidden, until: this.now() + this.ttlMs });

@@ -30,12 +30,14 @@ interface ChannelState {
   replayStarted: boolean;
   /** Live messages that arrived before the channel was ready. */
   early: Message[];
-  /** Live messages that arrived ahead of a missing id. */
-  ahead: Map<number, Message>;
+  /** Live messages that arrived ahead of a missing id (created at the first such message). */
+  ahead?: Map<number, Message>;
   gapTimer?: NodeJS.Timeout;
 }
 
 const REPLAY_PAGE = 256;
+/** The empty set every session without blocks shares. */
+const NONE: ReadonlySet<string> = new Set();
 /** Ephemeral events held for a device during its replay. */
 const HELD_EPHEMERAL_MAX = 256;
 
@@ -59,9 +61,9 @@ export class Session {
   private readonly subs = new Map<string, () => void>();
   private readonly contacts = new Set<string>();
   /** Users who blocked this one or whom it blocked: no presence or typing of theirs reaches the device. */
-  private hidden: ReadonlySet<string> = new Set();
+  private hidden: ReadonlySet<string> = NONE;
   /** Channels this session saw the user leave or be removed from: never followed again unless re-joined. */
-  private readonly gone = new Set<string>();
+  private gone?: Set<string>;
   /** Serializes presence-visibility checks after membership changes. */
   private contactCheck: Promise<void> = Promise.resolve();
   private held: SessionEvent[] = [];
@@ -72,10 +74,13 @@ export class Session {
    * ack takes the place of the message's own frame in channel order (see
    * `emit`), so `duplicate` is filled in when the send returns.
    */
-  private readonly ownPending = new Map<string, { duplicate: boolean; sends: number }>();
+  private ownPending?: Map<string, { duplicate: boolean; sends: number }>;
   private earlyCount = 0;
   private caughtUp = false;
   private closed = false;
+  /** The handlers of every channel and contact this session follows (one function each, not one per topic). */
+  private readonly onChannel = (ev: ChatEvent) => this.onChannelEvent(ev);
+  private readonly onPresence = (ev: ChatEvent) => void (ev.type === 'presence' && this.forward(ev));
   /** This device as the sender of its messages (one object for all its sends). */
   private principal?: Principal;
 
@@ -156,17 +161,18 @@ export class Session {
   /** A `send` frame of this stream is being processed: its ack will stand in for the message's frame. */
   private expectOwn(clientMsgId: string) {
     const key = clientMsgId.toLowerCase();
-    const p = this.ownPending.get(key);
+    const pending = (this.ownPending ??= new Map());
+    const p = pending.get(key);
     // A resend while the first is still owed its ack: both are counted, so a refused resend does not cancel the first one's ack.
     if (p) p.sends++;
-    else this.ownPending.set(key, { duplicate: false, sends: 1 });
+    else pending.set(key, { duplicate: false, sends: 1 });
   }
 
   /** The send failed: no ack is due for it (the caller writes `send_error`). */
   private ownFailed(clientMsgId: string) {
     const key = clientMsgId.toLowerCase();
-    const p = this.ownPending.get(key);
-    if (p && --p.sends <= 0) this.ownPending.delete(key);
+    const p = this.ownPending?.get(key);
+    if (p && --p.sends <= 0) this.ownPending!.delete(key);
   }
 
   /**
@@ -177,13 +183,14 @@ export class Session {
    * message of its channel.
    */
   private ownSent(m: Message, duplicate: boolean) {
-    const p = this.ownPending.get(m.clientMsgId);
-    if (!p || this.closed) return;
+    const pending = this.ownPending;
+    const p = pending?.get(m.clientMsgId);
+    if (!p || !pending || this.closed) return;
     p.duplicate = duplicate;
     let s = this.states.get(m.channelId);
-    if (!s && this.gone.has(m.channelId)) {
+    if (!s && this.gone?.has(m.channelId)) {
       // Stored before the user left or was removed: acknowledge it, but do not follow the channel again.
-      this.ownPending.delete(m.clientMsgId);
+      pending.delete(m.clientMsgId);
       this.out.push(ackOf(m, duplicate));
       return;
     }
@@ -196,7 +203,7 @@ export class Session {
     }
     if (m.id <= s.lastSent) {
       // Already passed (replayed, or skipped as a hole): acknowledge now.
-      this.ownPending.delete(m.clientMsgId);
+      pending.delete(m.clientMsgId);
       this.out.push(ackOf(m, duplicate));
       return;
     }
@@ -231,8 +238,8 @@ export class Session {
 
   private watch(channelId: string) {
     if (this.states.has(channelId)) return;
-    this.states.set(channelId, { lastSent: 0, ready: false, replayStarted: false, early: [], ahead: new Map(), gapTimer: undefined });
-    this.subscribe(channelTopic(channelId), (ev) => this.onChannelEvent(ev));
+    this.states.set(channelId, { lastSent: 0, ready: false, replayStarted: false, early: [], ahead: undefined, gapTimer: undefined });
+    this.subscribe(channelTopic(channelId), this.onChannel);
   }
 
   private unwatch(channelId: string) {
@@ -243,10 +250,10 @@ export class Session {
     this.states.delete(channelId);
     this.unsubscribe(channelTopic(channelId));
     // Own sends parked here behind a gap are stored: they still get their ack.
-    for (const m of [...s.early, ...s.ahead.values()]) {
-      const p = this.ownPending.get(m.clientMsgId);
+    for (const m of [...s.early, ...(s.ahead?.values() ?? [])]) {
+      const p = this.ownPending?.get(m.clientMsgId);
       if (p && m.senderUserId === this.userId) {
-        this.ownPending.delete(m.clientMsgId);
+        this.ownPending!.delete(m.clientMsgId);
         this.out.push(ackOf(m, p.duplicate));
       }
     }
@@ -256,7 +263,7 @@ export class Session {
   private watchContact(userId: string): boolean {
     if (userId === this.userId || this.contacts.has(userId) || this.hidden.has(userId)) return false;
     this.contacts.add(userId);
-    this.subscribe(presenceTopic(userId), (ev) => ev.type === 'presence' && this.forward(ev));
+    this.subscribe(presenceTopic(userId), this.onPresence);
     return true;
   }
 
@@ -369,13 +376,13 @@ export class Session {
     if (ev.type === 'contactsChanged') return this.recheckContacts(true);
     if (ev.type !== 'membership') return;
     if (ev.change === 'joined') {
-      this.gone.delete(ev.channelId);
+      this.gone?.delete(ev.channelId);
       if (!this.states.has(ev.channelId)) {
         this.watch(ev.channelId);
         void this.joinLate(ev.channelId);
       }
     } else {
-      this.gone.add(ev.channelId);
+      (this.gone ??= new Set()).add(ev.channelId);
       this.unwatch(ev.channelId);
       this.recheckContacts();
     }
@@ -419,16 +426,18 @@ export class Session {
   private ordered(channelId: string, s: ChannelState, m: Message) {
     if (m.id <= s.lastSent) return;
     if (m.id !== s.lastSent + 1) {
-      s.ahead.set(m.id, m);
+      (s.ahead ??= new Map()).set(m.id, m);
       s.gapTimer ??= setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
       return;
     }
     this.emit(s, m);
-    for (let next = s.ahead.get(s.lastSent + 1); next; next = s.ahead.get(s.lastSent + 1)) {
-      s.ahead.delete(next.id);
+    const ahead = s.ahead;
+    if (!ahead) return;
+    for (let next = ahead.get(s.lastSent + 1); next; next = ahead.get(s.lastSent + 1)) {
+      ahead.delete(next.id);
       this.emit(s, next);
     }
-    if (s.ahead.size === 0 && s.gapTimer) {
+    if (ahead.size === 0 && s.gapTimer) {
       clearTimeout(s.gapTimer);
       s.gapTimer = undefined;
     }
@@ -437,34 +446,35 @@ export class Session {
   /** The gap did not close live: read it from storage; ids storage lacks are failed sends. */
   private async fillGap(channelId: string, s: ChannelState) {
     s.gapTimer = undefined;
-    if (this.closed || this.states.get(channelId) !== s || s.ahead.size === 0) return;
-    const upTo = Math.max(...s.ahead.keys());
+    const ahead = s.ahead;
+    if (this.closed || this.states.get(channelId) !== s || !ahead?.size) return;
+    const upTo = Math.max(...ahead.keys());
     let ranges: IdRange[];
     try {
       const [rows, skipped] = await Promise.all([
         this.d.messages.after(channelId, s.lastSent, upTo - s.lastSent),
         this.d.skipped.between(channelId, s.lastSent, upTo),
       ]);
-      for (const m of rows) if (m.id > s.lastSent) s.ahead.set(m.id, m);
+      for (const m of rows) if (m.id > s.lastSent) ahead.set(m.id, m);
       ranges = skipped;
     } catch {
       s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
       return;
     }
-    for (const id of [...s.ahead.keys()].sort((a, b) => a - b)) {
-      const m = s.ahead.get(id)!;
+    for (const id of [...ahead.keys()].sort((a, b) => a - b)) {
+      const m = ahead.get(id)!;
       if (id <= s.lastSent) {
-        s.ahead.delete(id);
+        ahead.delete(id);
         continue;
       }
       // Ids the sequencer passed over are not coming; any other hole is skipped only once the
       // message after it is older than any send can take: then it is a failed send.
       s.lastSent = passSkipped(ranges, s.lastSent, id);
       if (id > s.lastSent + 1 && !this.holeExpired(m)) break;
-      s.ahead.delete(id);
+      ahead.delete(id);
       this.emit(s, m);
     }
-    if (s.ahead.size) s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
+    if (ahead.size) s.gapTimer = setTimeout(() => void this.fillGap(channelId, s), this.d.settings.gapWaitMs);
   }
 
   /** Moves past ids below `nextId` that the sequencer recorded as passed over; true if it moved. */
@@ -494,10 +504,11 @@ export class Session {
   private emit(s: ChannelState, m: Message): boolean {
     s.lastSent = m.id;
     // By user, not device: a resend's original may have come from another of the user's devices.
-    if (this.ownPending.size !== 0 && m.senderUserId === this.userId) {
-      const p = this.ownPending.get(m.clientMsgId);
+    const pending = this.ownPending;
+    if (pending && pending.size !== 0 && m.senderUserId === this.userId) {
+      const p = pending.get(m.clientMsgId);
       if (p) {
-        this.ownPending.delete(m.clientMsgId);
+        pending.delete(m.clientMsgId);
         return this.out.push(ackOf(m, p.duplicate));
       }
     }

@@ -40,7 +40,8 @@ function ephemeralKey(ev: SessionEvent): string | undefined {
  */
 export class StreamOutbox implements Outbox {
   private readonly queue: unknown[] = [];
-  private readonly lane = new Map<string, SessionEvent>();
+  /** Created on the first ephemeral state that has to wait (most streams never block). */
+  private lane: Map<string, SessionEvent> | undefined;
   private blocked = false;
   private roomWaiters: Array<() => void> = [];
   private done = false;
@@ -92,7 +93,7 @@ export class StreamOutbox implements Outbox {
 
   /** Frames in the queue and ephemeral states in the lane (tests, metrics). */
   get depth() {
-    return { queued: this.queue.length, ephemeral: this.lane.size };
+    return { queued: this.queue.length, ephemeral: this.lane?.size ?? 0 };
   }
 
   hasRoom() {
@@ -109,7 +110,7 @@ export class StreamOutbox implements Outbox {
     if (this.done) return;
     this.done = true;
     this.queue.length = 0;
-    this.lane.clear();
+    this.lane = undefined;
     this.wake();
     const st = toStatus(err);
     this.call.emit('error', { code: st.code, details: st.details, metadata: st.metadata });
@@ -120,8 +121,8 @@ export class StreamOutbox implements Outbox {
     if (this.done) return;
     this.done = true;
     for (const f of this.queue.splice(0)) this.call.write(f);
-    for (const ev of this.lane.values()) this.writeEphemeral(ev);
-    this.lane.clear();
+    if (this.lane) for (const ev of this.lane.values()) this.writeEphemeral(ev);
+    this.lane = undefined;
     this.wake();
     this.call.end();
   }
@@ -130,7 +131,7 @@ export class StreamOutbox implements Outbox {
   release() {
     this.done = true;
     this.queue.length = 0;
-    this.lane.clear();
+    this.lane = undefined;
     this.wake();
   }
 
@@ -147,12 +148,13 @@ export class StreamOutbox implements Outbox {
       this.counts.ephemeralDropped++;
       return;
     }
-    if (this.lane.delete(key)) this.counts.ephemeralCoalesced++;
-    else if (this.lane.size >= EPHEMERAL_LANE_MAX) {
+    const lane = (this.lane ??= new Map());
+    if (lane.delete(key)) this.counts.ephemeralCoalesced++;
+    else if (lane.size >= EPHEMERAL_LANE_MAX) {
       this.counts.ephemeralDropped++;
       return;
     }
-    this.lane.set(key, ev);
+    lane.set(key, ev);
   }
 
   private writeEphemeral(ev: SessionEvent): boolean {
@@ -178,9 +180,10 @@ export class StreamOutbox implements Outbox {
         break;
       }
     }
-    while (!this.blocked && this.lane.size && !this.closed) {
-      const [key, ev] = this.lane.entries().next().value as [string, SessionEvent];
-      this.lane.delete(key);
+    const lane = this.lane;
+    while (!this.blocked && lane?.size && !this.closed) {
+      const [key, ev] = lane.entries().next().value as [string, SessionEvent];
+      lane.delete(key);
       if (!this.writeEphemeral(ev)) this.blocked = true;
     }
     if (this.hasRoom()) this.wake();

@@ -1,10 +1,10 @@
 import { status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { encodeEvent } from './mapping.js';
-import { openServerStream } from './serverStream.js';
+import { openServerStream, type ServerStream } from './serverStream.js';
 import type { StreamOutbox } from './StreamOutbox.js';
 import type { Session } from '../core/Session.js';
 import { DomainError, deadline, invalid } from '../domain/errors.js';
-import { isUser } from '../domain/model.js';
+import { isUser, type Principal } from '../domain/model.js';
 import type { ClientFrame, ServerFrame, SubscribeRequest } from '../gen/chat/v1/chat.js';
 import { codeOf, toStatus } from './errors.js';
 import { authenticate, type TransportDeps } from './handler.js';
@@ -20,34 +20,55 @@ type Stream = ServerWritableStream<unknown, ServerFrame>;
 /**
  * A device session over a server stream (the shared server-stream path plus
  * the session): the session starts on an admitted stream and is ended, with
- * its subscriptions, timers and presence, when the stream ends.
+ * its subscriptions, timers and presence, when the stream ends. A class, not
+ * closures: one per connected device, for as long as it stays connected.
  */
+class DeviceStream {
+  session: Session | undefined;
+  private readonly s: ServerStream;
+
+  constructor(
+    private readonly deps: TransportDeps,
+    call: Stream,
+    type: 'server_stream' | 'bidi_stream',
+  ) {
+    const counts = deps.metrics.counts;
+    this.s = openServerStream(deps, call as ServerWritableStream<unknown, unknown>, type, (ev) => encodeEvent(ev, counts));
+    this.s.onEnd(() => {
+      if (this.session) deps.core.endSession(this.session);
+    });
+  }
+
+  get out() {
+    return this.s.out;
+  }
+
+  get fail() {
+    return this.s.fail;
+  }
+
+  get finished() {
+    return this.s.finished;
+  }
+
+  admit(p: Extract<Principal, { kind: 'user' }>) {
+    this.s.admit(p);
+  }
+
+  onEnd(fn: () => void) {
+    this.s.onEnd(fn);
+  }
+
+  async open(userId: string, deviceId: string, cursors: SubscribeRequest['cursors']) {
+    const started = await this.deps.core.openSession(userId, deviceId, this.s.out, fromProtoCursors(cursors));
+    if (this.s.finished) this.deps.core.endSession(started);
+    else this.session = started;
+    return this.session;
+  }
+}
+
 function attach(deps: TransportDeps, call: Stream, type: 'server_stream' | 'bidi_stream') {
-  let session: Session | undefined;
-  const counts = deps.metrics.counts;
-  const s = openServerStream(deps, call as ServerWritableStream<unknown, unknown>, type, (ev) => encodeEvent(ev, counts));
-  s.onEnd(() => {
-    if (session) deps.core.endSession(session);
-  });
-  const open = async (userId: string, deviceId: string, cursors: SubscribeRequest['cursors']) => {
-    const started = await deps.core.openSession(userId, deviceId, s.out, fromProtoCursors(cursors));
-    if (s.finished) deps.core.endSession(started);
-    else session = started;
-    return session;
-  };
-  return {
-    out: s.out,
-    fail: s.fail,
-    admit: s.admit,
-    onEnd: s.onEnd,
-    open,
-    get session() {
-      return session;
-    },
-    get finished() {
-      return s.finished;
-    },
-  };
+  return new DeviceStream(deps, call, type);
 }
 
 /** Server-streaming Subscribe: the browser path. Same session as Connect, no client frames. */
@@ -91,7 +112,10 @@ export function connectHandler(deps: TransportDeps) {
 
     // The stream holds a slot of its user from authentication on, and must send resume in time.
     const resumeMs = core.settings.resumeTimeoutMs;
-    const timer = setTimeout(() => s.fail(deadline(`no resume frame within ${resumeMs} ms: send resume as the first frame`)), resumeMs);
+    let timer: NodeJS.Timeout | undefined = setTimeout(
+      () => s.fail(deadline(`no resume frame within ${resumeMs} ms: send resume as the first frame`)),
+      resumeMs,
+    );
     s.onEnd(() => clearTimeout(timer));
     const auth = authenticate(core, call as unknown as ServerWritableStream<unknown, unknown>).then((p) => {
       if (!isUser(p)) throw invalid('Connect needs a user token');
@@ -106,6 +130,7 @@ export function connectHandler(deps: TransportDeps) {
       received.inc();
       if (!chain) {
         clearTimeout(timer);
+        timer = undefined; // not kept for the stream's life
         const resume = frame.frame?.$case === 'resume' ? frame.frame.resume.cursors : [];
         chain = auth.then((p) => {
           assertWellFormed(frame);

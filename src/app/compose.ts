@@ -9,6 +9,7 @@ import { RedisPresenceStore } from '../adapters/redis/RedisPresenceStore.js';
 import { RedisRegistry } from '../adapters/redis/RedisRegistry.js';
 import { RedisSequencer } from '../adapters/redis/RedisSequencer.js';
 import { RedisRateLimiter } from '../adapters/redis/RedisRateLimiter.js';
+import { RedisSendGate } from '../adapters/redis/RedisSendGate.js';
 import { ConsulRegistry } from '../adapters/consul/ConsulRegistry.js';
 import { ZooKeeperRegistry } from '../adapters/zookeeper/ZooKeeperRegistry.js';
 import { CachedChannelStore, invalidateOn } from '../adapters/CachedChannelStore.js';
@@ -51,6 +52,17 @@ function discovery(cfg: Config, log: Logger, redis?: RedisClient): Membership {
   }
 }
 
+/**
+ * The send path's Redis ports. One Redis: a send's rate token, claim and id in
+ * one script (SendGate). A cluster keeps those keys in different slots, so
+ * there the three are asked in turn.
+ */
+function sendPath(cfg: Config, redis: RedisClient, prefix: string) {
+  const idempotency = new RedisIdempotencyStore(redis, prefix);
+  const sendGate = cfg.CHAT_REDIS_MODE === 'single' ? new RedisSendGate(redis, prefix, idempotency) : undefined;
+  return { idempotency, sendGate };
+}
+
 /** The one place that chooses adapters. */
 export async function compose(cfg: Config, log: Logger): Promise<Composition> {
   const push = cfg.CHAT_PUSH === 'webhook' ? new WebhookPushNotifier(cfg.CHAT_PUSH_WEBHOOK_URL!) : new LogPushNotifier(log);
@@ -82,6 +94,7 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
       const registry = discovery(cfg, log, redis);
       const partitions = cfg.CHAT_REDIS_PUBSUB_PARTITIONS ?? (cfg.CHAT_REDIS_MODE === 'cluster' ? 64 : 0);
       const fanout = new RedisFanout(redis, sub, prefix, partitions);
+      const { idempotency, sendGate } = sendPath(cfg, redis, prefix);
       const cache = cfg.CHAT_CHANNEL_CACHE_MS > 0 ? new CachedChannelStore(cql.channels, cfg.CHAT_CHANNEL_CACHE_MS) : undefined;
       const uncache = cache ? invalidateOn(cache, fanout) : () => {};
       return {
@@ -101,7 +114,8 @@ export async function compose(cfg: Config, log: Logger): Promise<Composition> {
           ),
           skipped: cql.skipped,
           safety: cql.safety,
-          idempotency: new RedisIdempotencyStore(redis, prefix),
+          idempotency,
+          sendGate,
           fanout,
           presence: new RedisPresenceStore(redis, prefix),
           rateLimiter: new RedisRateLimiter(redis, prefix),

@@ -80,6 +80,9 @@ export class Messaging {
     const ttl = this.d.settings.idempotencyTtlMs;
     const { sendRatePerSec, sendBurst } = this.d.settings;
 
+    if (this.d.sendGate && p.kind === 'user') {
+      return this.sendGated(p, channelId, clientMsgId, body, replyToId, firstAttempt, sender, key);
+    }
     // Membership, the rate limit and the claim do not depend on each other: they
     // run together (on Redis, one pipelined round trip instead of three). A send
     // refused by the first two gives its claim back.
@@ -105,17 +108,75 @@ export class Messaging {
 
     const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse, firstAttempt);
     if (earlier) return { message: earlier, duplicate: true };
+    return this.storeAndPublish(p, channelId, ch, sender, clientMsgId, body, replyToId, key, undefined);
+  }
+
+  /**
+   * The send path through a SendGate: membership first (a refused send takes
+   * nothing), then the rate token, the claim and, for a send that will store a
+   * message, the channel's next id, in one request.
+   */
+  private async sendGated(
+    p: Principal & { kind: 'user' },
+    channelId: string,
+    clientMsgId: string,
+    body: string,
+    replyToId: number | undefined,
+    firstAttempt: boolean,
+    sender: { userId: string; deviceId: string },
+    key: string,
+  ): Promise<SendResult> {
+    const ch = await this.channels.writable(p, channelId);
+    const { sendRatePerSec, sendBurst, idempotencyTtlMs } = this.d.settings;
+    const gate = await this.d.sendGate!.admit({
+      rateKey: `send:${p.userId}`,
+      perSecond: sendRatePerSec,
+      burst: sendBurst,
+      claimKey: key,
+      ttlMs: idempotencyTtlMs,
+      channelId,
+      firstAttempt,
+    });
+    if ('wait' in gate) throw exhausted(`sending too fast: at most ${sendRatePerSec} messages per second; retry in ${gate.wait} ms`, gate.wait);
+    // Held by another attempt: the store waits for it to complete or be given up.
+    const claim = 'pending' in gate ? await this.d.idempotency.claim(key, idempotencyTtlMs) : gate.claim;
+    const id = 'pending' in gate ? undefined : gate.id;
+    const refuse = async (e: unknown): Promise<never> => {
+      if (claim.status === 'claimed' && !claim.recovered) await this.d.idempotency.release(key).catch(() => {});
+      throw e;
+    };
+    const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse, firstAttempt);
+    if (earlier) return { message: earlier, duplicate: true };
+    return this.storeAndPublish(p, channelId, ch, sender, clientMsgId, body, replyToId, key, id);
+  }
+
+  /** Stores the new message (under `id` if the gate took it, else the sequencer's next), then completes the claim and publishes. */
+  private async storeAndPublish(
+    p: Principal,
+    channelId: string,
+    ch: Channel,
+    sender: { userId: string; deviceId: string },
+    clientMsgId: string,
+    body: string,
+    replyToId: number | undefined,
+    key: string,
+    id: number | undefined,
+  ): Promise<SendResult> {
     let message: Message;
     try {
       // ch.id: the one string per channel, so records kept per message do not each hold a copy.
-      message = await this.storeNew(ch.id, {
-        senderUserId: sender.userId,
-        senderDeviceId: sender.deviceId,
-        clientMsgId,
-        body,
-        kind: p.kind === 'user' ? 'user' : 'system',
-        replyToId,
-      });
+      message = await this.storeNew(
+        ch.id,
+        {
+          senderUserId: sender.userId,
+          senderDeviceId: sender.deviceId,
+          clientMsgId,
+          body,
+          kind: p.kind === 'user' ? 'user' : 'system',
+          replyToId,
+        },
+        id,
+      );
     } catch (e) {
       await this.d.idempotency.release(key).catch(() => {});
       throw asUnavailable(e, 'the message was not stored');
@@ -170,12 +231,13 @@ export class Messaging {
     void this.pushToOffline(ch, message);
   }
 
-  /** Takes the channel's next id and stores the message under it (ids are unique by the sequencer's guarantee). */
+  /** Takes the channel's next id (unless the send gate took it) and stores the message under it (ids are unique by the sequencer's guarantee). */
   private async storeNew(
     channelId: string,
     m: Omit<Message, 'channelId' | 'id' | 'sentAtMs' | 'replyToId'> & { replyToId: number | undefined },
+    taken: number | undefined,
   ): Promise<Message> {
-    const id = await this.d.sequencer.next(channelId);
+    const id = taken ?? (await this.d.sequencer.next(channelId));
     // Fields in the order every store and codec builds them, so all messages share one shape (hidden class).
     const message: Message = {
       channelId,

@@ -1,3 +1,4 @@
+import type { SendGate } from '../ports/SendGate.js';
 import type { Limits } from '../domain/rules.js';
 import type { AccountStore } from '../ports/AccountStore.js';
 import type { ChannelStore } from '../ports/ChannelStore.js';
@@ -29,6 +30,8 @@ export interface Ports {
   registry: Registry;
   rateLimiter: RateLimiter;
   safety: SafetyStore;
+  /** Rate limit, claim and next id in one request, where the backend can (see SendGate); else the three ports in turn. */
+  sendGate?: SendGate;
 }
 
 /** Tunables of the use cases (a subset of app config). */

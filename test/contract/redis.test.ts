@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import { redisContract } from './redisFactories.js';
 import { connectRedis } from '../../src/adapters/redis/connect.js';
 import { RedisSequencer } from '../../src/adapters/redis/RedisSequencer.js';
-import { RedisIdempotencyStore } from '../../src/adapters/redis/RedisIdempotencyStore.js';
+import { idemKeys, RedisIdempotencyStore } from '../../src/adapters/redis/RedisIdempotencyStore.js';
+import { RedisSendGate } from '../../src/adapters/redis/RedisSendGate.js';
 import { PrivateRedis, REDIS_URL, sharedRedis, testPrefix } from '../support/redis.js';
 
 const prefix = testPrefix();
@@ -227,4 +228,64 @@ test('redis IdempotencyStore: a missing record is vouched for only once the data
   await new Promise((res) => setTimeout(res, ttl + 50));
   for (const k of await r.keys(`${p}idem-since:*`)) await r.hset(k, 'e', `${'0'.repeat(40)}:${'1'.repeat(40)}`);
   assert.ok((await Promise.all(Array.from({ length: 50 }, claim))).every(Boolean), 'unvouched under another epoch');
+});
+
+test('redis SendGate: the rate token, the claim and (for a send that will store) the next id in one step, leaving what the separate ports leave', async () => {
+  const r = await conn();
+  const p = `${prefix}gate:`;
+  const idem = new RedisIdempotencyStore(r, p);
+  const gate = new RedisSendGate(r, p, idem);
+  const seq = new RedisSequencer(r, async () => 0, p);
+  const ch = `g_${randomUUID().replaceAll('-', '')}`;
+  await seq.open(ch);
+  const ask = (claimKey: string, firstAttempt: boolean, burst = 100) =>
+    gate.admit({ rateKey: `send:${claimKey}`, perSecond: 1, burst, claimKey, ttlMs: 60_000, channelId: ch, firstAttempt });
+  const exists = async (k: string) => (await r.exists(idemKeys(p, k)[0])) === 1;
+
+  // The partition markers are new, so claims are unvouched: only a first attempt takes an id (no look in storage needed).
+  const a = randomUUID();
+  assert.deepEqual(await ask(a, true), { claim: { status: 'claimed', unvouched: true }, id: 1 });
+  const b = randomUUID();
+  assert.deepEqual(await ask(b, false), { claim: { status: 'claimed', unvouched: true }, id: undefined });
+  assert.equal(await seq.current(ch), 1, 'a claim that must look in storage first takes no id');
+  assert.equal(await seq.next(ch), 2, 'the gate and the sequencer count on one counter');
+
+  // Vouched (the marker is older than the TTL in this epoch): a clean claim takes the id.
+  const c = randomUUID();
+  const live = await r.hget(idemKeys(p, a)[1], 'e'); // the epoch a's claim stamped on its partition's marker
+  await r.hset(idemKeys(p, c)[1], 'e', live!, 'since', '0');
+  assert.deepEqual(await ask(c, false), { claim: { status: 'claimed' }, id: 3 });
+
+  // Abandoned by a dead node: recovered, and no id (the dead attempt may have stored its message).
+  const dead = randomUUID();
+  await r.set(idemKeys(p, dead)[0], `pending:deadnode:${Date.now() - 60_000}`, 'PX', 60_000);
+  assert.deepEqual(await ask(dead, true), { claim: { status: 'claimed', recovered: true } });
+
+  // Completed: the original, no id. Held by another attempt: pending, no id.
+  await idem.complete(a, ch, 1, 60_000);
+  assert.deepEqual(await ask(a, false), { claim: { status: 'done', channelId: ch, messageId: 1 } });
+  const held = randomUUID();
+  await new RedisIdempotencyStore(r, p).claim(held, 60_000);
+  assert.deepEqual(await ask(held, true), { pending: true });
+  assert.equal(await seq.current(ch), 3, 'neither a repeat nor a held claim takes an id');
+
+  // The gate's claim is the store's: its release frees the key.
+  await idem.release(b);
+  assert.equal(await exists(b), false);
+
+  // Over the rate limit: refused before anything is claimed or taken.
+  const bucket = randomUUID();
+  const over = (k: string) => gate.admit({ rateKey: `send:${bucket}`, perSecond: 1, burst: 2, claimKey: k, ttlMs: 60_000, channelId: ch, firstAttempt: true });
+  await over(randomUUID());
+  await over(randomUUID());
+  const refused = randomUUID();
+  const third = await over(refused);
+  assert.ok('wait' in third && third.wait > 0 && third.wait <= 1000, JSON.stringify(third));
+  assert.equal(await exists(refused), false, 'a refused send holds no claim');
+  assert.equal(await seq.current(ch), 5, 'and took no id');
+
+  // A counter Redis cannot vouch for (another epoch): no id from the gate; the sequencer validates it.
+  await r.hset(`${p}seq:{${ch}}`, 'e', 'another-epoch');
+  assert.deepEqual(await ask(randomUUID(), true), { claim: { status: 'claimed', unvouched: true }, id: undefined });
+  assert.ok((await seq.next(ch)) > 5, 'validated, never lower');
 });

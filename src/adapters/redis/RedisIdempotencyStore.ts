@@ -5,41 +5,46 @@ import { partitionOf } from './partition.js';
 import { EPOCH } from './epoch.js';
 
 /** A claim neither completed nor released within this time was abandoned (its node died mid-send). */
-const ABANDONED_MS = 10_000;
+export const ABANDONED_MS = 10_000;
 const WAIT_MS = 5_000;
 /** Records are spread over this many slots (hash tags), each with its own continuity marker. */
 const PARTITIONS = 256;
 
 /**
- * KEYS: the record, its partition's continuity marker. Returns 'claimed',
+ * claim(record, marker, owner, now, ttl, abandoned) (needs EPOCH): the record's
+ * key and its partition's continuity marker. Returns 'claimed',
  * 'unvouched' (claimed, but this Redis cannot prove it would still hold a
  * completed record: see the class comment), 'recovered' (took over an
  * abandoned claim), 'pending' (someone else is sending it), or the completed
  * record 'done:<ch>:<id>'. Pending markers are 'pending:<owner>:<since ms>'.
  */
-const CLAIM = `${EPOCH}
-local v = redis.call('GET', KEYS[1])
-local now = tonumber(ARGV[2])
-if not v then
-  redis.call('SET', KEYS[1], 'pending:' .. ARGV[1] .. ':' .. now, 'PX', ARGV[3])
-  local t = redis.call('TIME')
-  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local live = epoch()
-  local m = redis.call('HMGET', KEYS[2], 'e', 'since')
-  if m[1] ~= live then
-    redis.call('HSET', KEYS[2], 'e', live, 'since', string.format('%.0f', ms))
-    return 'unvouched'
+export const CLAIM_FN = `
+local function claim(rec, marker, owner, now, ttl, abandoned)
+  local v = redis.call('GET', rec)
+  if not v then
+    redis.call('SET', rec, 'pending:' .. owner .. ':' .. now, 'PX', ttl)
+    local t = redis.call('TIME')
+    local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local live = epoch()
+    local m = redis.call('HMGET', marker, 'e', 'since')
+    if m[1] ~= live then
+      redis.call('HSET', marker, 'e', live, 'since', string.format('%.0f', ms))
+      return 'unvouched'
+    end
+    if ms - tonumber(m[2]) < tonumber(ttl) then return 'unvouched' end
+    return 'claimed'
   end
-  if ms - tonumber(m[2]) < tonumber(ARGV[3]) then return 'unvouched' end
-  return 'claimed'
-end
-if string.sub(v, 1, 5) == 'done:' then return v end
-local since = tonumber(string.match(v, ':(%d+)$') or '0')
-if now - since > tonumber(ARGV[4]) then
-  redis.call('SET', KEYS[1], 'pending:' .. ARGV[1] .. ':' .. now, 'PX', ARGV[3])
-  return 'recovered'
-end
-return 'pending'`;
+  if string.sub(v, 1, 5) == 'done:' then return v end
+  local since = tonumber(string.match(v, ':(%d+)$') or '0')
+  if now - since > tonumber(abandoned) then
+    redis.call('SET', rec, 'pending:' .. owner .. ':' .. now, 'PX', ttl)
+    return 'recovered'
+  end
+  return 'pending'
+end`;
+
+const CLAIM = `${EPOCH}${CLAIM_FN}
+return claim(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4])`;
 
 /** Delete only if still our pending marker, so a late release never erases a completed record. */
 const RELEASE = `local v = redis.call('GET', KEYS[1]) if v and string.find(v, 'pending:' .. ARGV[1] .. ':', 1, true) == 1 then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -67,8 +72,15 @@ const RELEASE = `local v = redis.call('GET', KEYS[1]) if v and string.find(v, 'p
  * durable read per send. Requires `maxmemory-policy noeviction` (evicting
  * records under a marker would break the proof; the sequencer needs it too).
  */
+/** A record's key and its partition's continuity marker (same hash tag, same slot). */
+export function idemKeys(prefix: string, k: string): [string, string] {
+  const tag = `{i${partitionOf(k, PARTITIONS)}}`;
+  return [`${prefix}idem:${tag}:${k}`, `${prefix}idem-since:${tag}`];
+}
+
 export class RedisIdempotencyStore implements IdempotencyStore {
-  private readonly owner = Math.random().toString(36).slice(2, 10);
+  /** Names this node's pending markers (a release deletes only its own); the send gate claims under it too. */
+  readonly owner = Math.random().toString(36).slice(2, 10);
   private readonly claimScript: LuaCommand;
   private readonly releaseScript: LuaCommand;
 
@@ -80,10 +92,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.releaseScript = luaCommand(redis, 'chatIdemRelease', 1, RELEASE);
   }
 
-  /** The record's key and its partition's continuity marker (same hash tag, same slot). */
   private keys(k: string): [string, string] {
-    const tag = `{i${partitionOf(k, PARTITIONS)}}`;
-    return [`${this.prefix}idem:${tag}:${k}`, `${this.prefix}idem-since:${tag}`];
+    return idemKeys(this.prefix, k);
   }
 
   async claim(key: string, ttlMs: number): Promise<ClaimResult> {

@@ -5,13 +5,21 @@ import { guard, luaCommand, type LuaCommand, type RedisClient } from './connect.
 import { EPOCH } from './epoch.js';
 
 /**
- * HINCRBY the counter if it was validated in the current epoch; -1 otherwise
+ * seq_next(key) (needs EPOCH): HINCRBY the counter if it was validated in the current epoch; -1 otherwise
  * (missing key, another epoch, or a plain string counter of an older release).
  */
-const NEXT = `${EPOCH}
-local v = redis.pcall('HMGET', KEYS[1], 'n', 'e')
-if v.err or not v[1] or v[2] ~= epoch() then return -1 end
-return redis.call('HINCRBY', KEYS[1], 'n', 1)`;
+export const SEQ_NEXT_FN = `
+local function seq_next(key)
+  local v = redis.pcall('HMGET', key, 'n', 'e')
+  if v.err or not v[1] or v[2] ~= epoch() then return -1 end
+  return redis.call('HINCRBY', key, 'n', 1)
+end`;
+
+const NEXT = `${EPOCH}${SEQ_NEXT_FN}
+return seq_next(KEYS[1])`;
+
+/** A channel's counter (hash-tagged: one slot in Redis Cluster). */
+export const seqKey = (prefix: string, channelId: string) => `${prefix}seq:{${channelId}}`;
 
 /**
  * Makes the counter valid in the current epoch. ARGV: durable max, margin.
@@ -117,7 +125,7 @@ export class RedisSequencer implements Sequencer {
   }
 
   private key(channelId: string) {
-    return `${this.prefix}seq:{${channelId}}`;
+    return seqKey(this.prefix, channelId);
   }
 
   async next(channelId: string): Promise<number> {

@@ -83,7 +83,18 @@ function tree(): string {
 function infraPids(): Record<string, number> {
   const out: Record<string, number> = {};
   const c = findPids('org.apache.cassandra.service.CassandraDaemon')[0];
-  const r = findPids('redis-server')[0];
+  // The Redis the bench uses (its port), not whichever redis-server comes first: the tests'
+  // Redis Cluster (7101-7106) may be running too, and metering one of its nodes reads as 0.
+  const port = new URL(REDIS_URL).port || '6379';
+  const r = findPids(`:${port}`).find((pid) => {
+    try {
+      // Redis rewrites its title: argv[0] reads "redis-server 127.0.0.1:6379" (plus " [cluster]" on a cluster node).
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.trim();
+      return /(^|\/)redis-server\s/.test(title) && title.split(/\s+/)[1]!.endsWith(`:${port}`);
+    } catch {
+      return false;
+    }
+  });
   if (c) out.cassandra = c;
   if (r) out.redis = r;
   return out;

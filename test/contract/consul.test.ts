@@ -96,13 +96,15 @@ test('consul: pick prefers the hinted region, then the lower connections/capacit
   try {
     const [ra, rb, rc] = [c.make(), c.make(), c.make()];
     // Every answer counts towards its node in the answering registry's eyes (placement.ts),
-    // about 180 answers per registry here: capacities large enough that they do not reorder
-    // the nodes (cc ends below 0.2, b below 0.25), so the test shows the rule on Consul's loads.
-    const a = node('eu', 500); // 450/500 = 0.9
-    const b = node('eu', 3000); // 600/3000 = 0.2: more connections than a, a lower ratio; until it becomes 2850/3000
-    const cc = node('us', 1000); // 0/1000 = 0
-    let loadB = 600;
-    await Promise.all([ra.join(a, () => 450), rb.join(b, () => loadB), rc.join(cc, () => 0)]);
+    // about 650 answers per registry here: capacities large enough that they do not reorder
+    // the nodes (cc ends below 0.05, b below 0.21), so the test shows the rule on Consul's loads.
+    // 300 picks per hint: cc should get 2/3 of them (it wins both pairs it is in), and falling
+    // to b's share by chance is more than 6 standard deviations away (60 picks: 2.6, a 3% flake).
+    const a = node('eu', 5000); // 4500/5000 = 0.9
+    const b = node('eu', 30_000); // 6000/30000 = 0.2: more connections than a, a lower ratio; until it becomes 28500/30000
+    const cc = node('us', 10_000); // 0/10000 = 0
+    let loadB = 6000;
+    await Promise.all([ra.join(a, () => 4500), rb.join(b, () => loadB), rc.join(cc, () => 0)]);
     for (const r of [ra, rb, rc]) {
       await eventually('all three nodes in view', async () => (await r.pick('eu'))?.nodeId === b.nodeId && (await r.pick('us'))?.nodeId === cc.nodeId);
       assert.deepEqual(await r.pick('eu'), info(b), 'same region, lower ratio');
@@ -110,7 +112,7 @@ test('consul: pick prefers the hinted region, then the lower connections/capacit
       // No node in the region: every node is a candidate, by power of two choices on the ratio
       // (placement.ts): the busiest never, the idlest most often.
       for (const hint of ['ap', '']) {
-        const picks = await Promise.all(Array.from({ length: 60 }, () => r.pick(hint)));
+        const picks = await Promise.all(Array.from({ length: 300 }, () => r.pick(hint)));
         const count = (n: SelfInfo) => picks.filter((p) => p?.nodeId === n.nodeId).length;
         assert.equal(count(a), 0, `the most loaded node is never picked (hint "${hint}")`);
         assert.ok(count(cc) > count(b), `the lowest ratio anywhere wins most often: ${count(cc)} vs ${count(b)}`);
@@ -122,7 +124,7 @@ test('consul: pick prefers the hinted region, then the lower connections/capacit
     }
     assert.deepEqual(await ra.alternative(b.nodeId), info(a), "alternative prefers the asking node's region");
     assert.deepEqual(await rc.alternative(cc.nodeId), info(b), 'then the lowest ratio');
-    loadB = 2850;
+    loadB = 28_500;
     for (const r of [ra, rb, rc]) await eventually('b is now the busier eu node', async () => (await r.pick('eu'))?.nodeId === a.nodeId, 2000);
   } finally {
     await c.close();

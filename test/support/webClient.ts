@@ -7,11 +7,13 @@ import { PresenceService } from '../../src/gen-es/chat/v1/presence_pb.js';
 /**
  * The browser's clients (protoc-gen-es + connect-web's gRPC-web transport), in
  * Node: the same generated code and transport as web/src/api.ts, against a
- * grpc-web endpoint. `token` is sent as the bearer token of every call.
+ * grpc-web endpoint. `token` is sent as the bearer token of every call;
+ * `fetch` replaces the global one (a test that must close the connection itself).
  */
-export function webClients(baseUrl: string, token = '') {
+export function webClients(baseUrl: string, token = '', fetch?: typeof globalThis.fetch) {
   const transport = createGrpcWebTransport({
     baseUrl,
+    ...(fetch ? { fetch } : {}),
     interceptors: [
       (next) => (req) => {
         if (token) req.header.set('authorization', `Bearer ${token}`);

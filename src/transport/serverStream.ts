@@ -41,8 +41,8 @@ export function openServerStream(
 /**
  * A class rather than closures over locals: an idle stream is held for as long
  * as its device stays connected, so its per-stream objects count (one object
- * and one bound function here, where closures took a context, six functions
- * and an object literal in dictionary mode).
+ * and two arrow-function properties, `finish` and `fail`, here, where closures
+ * took a context, six functions and an object literal in dictionary mode).
  */
 class OpenStream implements ServerStream {
   readonly out: StreamOutbox;

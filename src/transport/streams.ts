@@ -67,14 +67,10 @@ class DeviceStream {
   }
 }
 
-function attach(deps: TransportDeps, call: Stream, type: 'server_stream' | 'bidi_stream') {
-  return new DeviceStream(deps, call, type);
-}
-
 /** Server-streaming Subscribe: the browser path. Same session as Connect, no client frames. */
 export function subscribeHandler(deps: TransportDeps) {
   return (call: ServerWritableStream<SubscribeRequest, ServerFrame>) => {
-    const s = attach(deps, call as Stream, 'server_stream');
+    const s = new DeviceStream(deps, call as Stream, 'server_stream');
     (async () => {
       assertWellFormed(call.request);
       const p = await authenticate(deps.core, call as ServerWritableStream<unknown, unknown>);
@@ -88,7 +84,7 @@ export function subscribeHandler(deps: TransportDeps) {
 /** Bidirectional Connect: the native path. Client frames are handled in arrival order. */
 export function connectHandler(deps: TransportDeps) {
   return (call: ServerDuplexStream<ClientFrame, ServerFrame>) => {
-    const s = attach(deps, call as unknown as Stream, 'bidi_stream');
+    const s = new DeviceStream(deps, call as unknown as Stream, 'bidi_stream');
     const { core } = deps;
     let chain: Promise<unknown> | undefined;
     let depth = 0;

@@ -1,56 +1,72 @@
 import type { ClaimResult, IdempotencyStore } from '../../ports/IdempotencyStore.js';
 
-type Entry = { state: 'pending'; waiters?: Array<() => void> } | { state: 'done'; channelId: string; messageId: number; expiresAt: number };
+type Done = { channelId: string; messageId: number; expiresAt: number };
 
-/** Entries looked at per claim by the incremental sweep. */
-const SWEEP_STEP = 4;
+const CLAIMED: ClaimResult = Object.freeze({ status: 'claimed' });
 
 /**
- * client_msg_id records in process memory. Expired records are dropped
- * lazily on lookup and by an incremental sweep that looks at a few of the
- * oldest entries on every claim (a Map iterates in insertion order, close to
- * expiry order since the TTL is the same for all): no periodic full scan,
- * which with millions of records would stall the event loop.
+ * client_msg_id records in process memory. Claims in progress are kept apart
+ * from completed records, and completed records in two generations: when the
+ * current one is a TTL old it becomes the previous one, and the previous one
+ * is dropped whole. A record is therefore kept at least its TTL and at most
+ * twice that, with no sweep and no allocation per claim (an incremental
+ * sweep through a Map iterator cost two objects per entry looked at), and no
+ * full scan, which with millions of records would stall the event loop.
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  private readonly entries = new Map<string, Entry>();
-  private sweeper = this.entries.entries();
+  /** Claims in progress, with the claims waiting for them. */
+  private readonly pending = new Map<string, Array<() => void> | undefined>();
+  private current = new Map<string, Done>();
+  private previous = new Map<string, Done>();
+  private rotatedAt = Date.now();
 
   async claim(key: string, _ttlMs: number): Promise<ClaimResult> {
-    this.sweep();
     for (;;) {
-      const e = this.entries.get(key);
-      if (!e || (e.state === 'done' && e.expiresAt < Date.now())) {
-        this.entries.set(key, { state: 'pending' });
-        return { status: 'claimed' };
-      }
-      if (e.state === 'done') return { status: 'done', channelId: e.channelId, messageId: e.messageId };
-      await new Promise<void>((resolve) => (e.waiters ??= []).push(resolve));
+      const claim = this.tryClaim(key);
+      if (claim) return claim;
+      await new Promise<void>((resolve) => {
+        const waiters = this.pending.get(key);
+        if (waiters) waiters.push(resolve);
+        else this.pending.set(key, [resolve]);
+      });
     }
+  }
+
+  /** `claim` without waiting: undefined while another attempt holds the key (the send gate's second step). */
+  tryClaim(key: string): ClaimResult | undefined {
+    if (this.pending.has(key)) return undefined;
+    const done = this.current.get(key) ?? this.previous.get(key);
+    if (done && done.expiresAt >= Date.now()) return { status: 'done', channelId: done.channelId, messageId: done.messageId };
+    this.pending.set(key, undefined);
+    return CLAIMED;
   }
 
   async complete(key: string, channelId: string, messageId: number, ttlMs: number) {
-    const e = this.entries.get(key);
-    this.entries.set(key, { state: 'done', channelId, messageId, expiresAt: Date.now() + ttlMs });
-    if (e?.state === 'pending') e.waiters?.forEach((w) => w());
+    const now = Date.now();
+    if (now - this.rotatedAt >= ttlMs) {
+      this.previous = this.current;
+      this.current = new Map();
+      this.rotatedAt = now;
+    }
+    this.previous.delete(key);
+    this.current.set(key, { channelId, messageId, expiresAt: now + ttlMs });
+    this.wake(key);
   }
 
   async release(key: string) {
-    const e = this.entries.get(key);
-    this.entries.delete(key);
-    if (e?.state === 'pending') e.waiters?.forEach((w) => w());
+    this.current.delete(key);
+    this.previous.delete(key);
+    this.wake(key);
   }
 
-  private sweep() {
-    const now = Date.now();
-    for (let i = 0; i < SWEEP_STEP; i++) {
-      const next = this.sweeper.next();
-      if (next.done) {
-        this.sweeper = this.entries.entries();
-        return;
-      }
-      const [key, e] = next.value;
-      if (e.state === 'done' && e.expiresAt < now) this.entries.delete(key);
-    }
+  /** Records held: completed ones (some expired, until their generation goes) and claims in progress. */
+  get size() {
+    return this.current.size + this.previous.size + this.pending.size;
+  }
+
+  private wake(key: string) {
+    const waiters = this.pending.get(key);
+    this.pending.delete(key);
+    waiters?.forEach((w) => w());
   }
 }

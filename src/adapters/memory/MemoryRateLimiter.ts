@@ -5,6 +5,11 @@ export class MemoryRateLimiter implements RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   async take(key: string, perSecond: number, burst: number): Promise<number> {
+    return this.takeNow(key, perSecond, burst);
+  }
+
+  /** `take`, answered at once (the send gate's first step). */
+  takeNow(key: string, perSecond: number, burst: number): number {
     const now = Date.now();
     const b = this.buckets.get(key) ?? { tokens: burst, at: now };
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond);

@@ -7,6 +7,11 @@ export class MemorySequencer implements Sequencer {
   async open() {}
 
   async next(channelId: string) {
+    return this.nextNow(channelId);
+  }
+
+  /** `next`, answered at once (the send gate's last step). */
+  nextNow(channelId: string) {
     const n = (this.counters.get(channelId) ?? 0) + 1;
     this.counters.set(channelId, n);
     return n;

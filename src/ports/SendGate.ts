@@ -30,9 +30,9 @@ export type SendGateResult =
 /**
  * The rate-limit token, the idempotency claim and the sequencer's next id of a
  * send, taken atomically in one request instead of three steps (two round
- * trips). Optional: where the three live apart (the keys of a Redis Cluster
- * are in different slots, or the in-memory adapters need no round trip), the
- * use case calls RateLimiter, IdempotencyStore and Sequencer in turn. An id is
+ * trips; in memory, one settled promise instead of three). Optional: where
+ * the three live apart (the keys of a Redis Cluster are in different slots),
+ * the use case calls RateLimiter, IdempotencyStore and Sequencer in turn. An id is
  * taken only for a send that will store a message under it, so a refused or
  * repeated send never leaves a gap.
  */

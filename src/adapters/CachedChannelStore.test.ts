@@ -70,3 +70,19 @@ test('a channel that does not exist is not remembered, and cached channels canno
   assert.ok(ch, 'created elsewhere right after a miss: found');
   assert.throws(() => (ch.members as unknown[]).push({ userId: 'x', role: 'member' }));
 });
+
+test('peek answers from a live entry only: nothing before a read, nothing past the TTL or after a local write', async () => {
+  const { cache, other, reads, advance } = setup();
+  await other.create(group('g1', 'u1', 'u2'));
+  assert.equal(cache.peek('g1'), undefined, 'not read yet: the caller must ask get');
+  await cache.get('g1');
+  assert.equal(cache.peek('g1')?.members.length, 2);
+  assert.equal(reads(), 1, 'peek never reads the store');
+  advance(1000);
+  assert.equal(cache.peek('g1'), undefined, 'past the TTL');
+  await cache.get('g1');
+  await cache.removeMember('g1', 'u2');
+  assert.equal(cache.peek('g1'), undefined, 'a write through this node drops the entry');
+  assert.equal((await cache.get('g1'))!.members.length, 1);
+  assert.equal(cache.peek('g1')?.members.length, 1);
+});

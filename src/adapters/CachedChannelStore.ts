@@ -36,6 +36,11 @@ export class CachedChannelStore implements ChannelStore {
     return channel;
   }
 
+  peek(channelId: string): Channel | undefined {
+    const hit = this.entries.get(channelId);
+    return hit && hit.until > this.now() ? hit.channel : undefined;
+  }
+
   async create(channel: Channel) {
     this.forget(channel.id);
     await this.inner.create(channel);

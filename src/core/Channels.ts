@@ -39,7 +39,7 @@ export class Channels {
    * answered from per-node caches on the hot path.
    */
   async writable(p: Principal, channelId: string): Promise<Channel> {
-    const ch = await this.readable(p, channelId);
+    const ch = this.readableNow(p, channelId) ?? (await this.readable(p, channelId));
     if (ch.kind !== 'direct' || p.kind !== 'user') return ch;
     const peer = directPeer(ch.id, p.userId);
     // Both answers cached (every send of an ongoing chat): no promise at all. This path ran
@@ -53,6 +53,13 @@ export class Channels {
     if (!alive) throw precondition('the other account of this direct channel was deleted');
     if (hidden) throw denied('you cannot write to this channel');
     return ch;
+  }
+
+  /** `readable`, answered at once when the store holds the channel at hand and the principal may read it; else undefined (ask `readable`, which also refuses). */
+  private readableNow(p: Principal, channelId: string): Channel | undefined {
+    checkChannelId(channelId);
+    const ch = this.d.channels.peek?.(channelId);
+    return ch && (p.kind !== 'user' || memberOf(ch, p.userId)) ? ch : undefined;
   }
 
   /** Loads a channel the principal may read: members only, or any backend service. */

@@ -171,19 +171,22 @@ export class Messaging {
   ): Promise<SendResult> {
     let message: Message;
     try {
+      // The gate's id, else the sequencer's next (ids are unique by the sequencer's guarantee).
+      const next = id ?? (await this.d.sequencer.next(ch.id));
       // ch.id: the one string per channel, so records kept per message do not each hold a copy.
-      message = await this.storeNew(
-        ch.id,
-        {
-          senderUserId: sender.userId,
-          senderDeviceId: sender.deviceId,
-          clientMsgId,
-          body,
-          kind: p.kind === 'user' ? 'user' : 'system',
-          replyToId,
-        },
-        id,
-      );
+      // Fields in the order every store and codec builds them, so all messages share one shape (hidden class).
+      message = {
+        channelId: ch.id,
+        id: next,
+        senderUserId: sender.userId,
+        senderDeviceId: sender.deviceId,
+        clientMsgId,
+        body,
+        sentAtMs: this.d.now(),
+        kind: p.kind === 'user' ? 'user' : 'system',
+      };
+      if (replyToId) message.replyToId = replyToId;
+      await this.d.messages.append(message);
     } catch (e) {
       await this.d.idempotency.release(key).catch(() => {});
       throw asUnavailable(e, 'the message was not stored');
@@ -234,29 +237,6 @@ export class Messaging {
         .catch((e) => this.d.log.error({ err: e, channelId }, 'publish failed; receivers catch up from storage')),
     ]);
     void this.pushToOffline(ch, message);
-  }
-
-  /** Takes the channel's next id (unless the send gate took it) and stores the message under it (ids are unique by the sequencer's guarantee). */
-  private async storeNew(
-    channelId: string,
-    m: Omit<Message, 'channelId' | 'id' | 'sentAtMs' | 'replyToId'> & { replyToId: number | undefined },
-    taken: number | undefined,
-  ): Promise<Message> {
-    const id = taken ?? (await this.d.sequencer.next(channelId));
-    // Fields in the order every store and codec builds them, so all messages share one shape (hidden class).
-    const message: Message = {
-      channelId,
-      id,
-      senderUserId: m.senderUserId,
-      senderDeviceId: m.senderDeviceId,
-      clientMsgId: m.clientMsgId,
-      body: m.body,
-      sentAtMs: this.d.now(),
-      kind: m.kind,
-    };
-    if (m.replyToId) message.replyToId = m.replyToId;
-    await this.d.messages.append(message);
-    return message;
   }
 
   /**

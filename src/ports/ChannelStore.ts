@@ -13,6 +13,8 @@ export interface ChannelStore {
   createDirect(channel: Channel): Promise<Channel>;
   /** `fresh`: skip any cache in front of the store (stores without one ignore it). */
   get(channelId: string, opts?: { fresh?: boolean }): Promise<Channel | undefined>;
+  /** The channel, if the store can answer at once (in memory, or a live cache entry); undefined: ask `get`. Optional. */
+  peek?(channelId: string): Channel | undefined;
   /** Adds members not already present. Throws failed_precondition past `maxMembers`. Returns the channel after. */
   addMembers(channelId: string, members: Member[], maxMembers: number): Promise<Channel>;
   /** Removes a member; returns false if they were not one. */

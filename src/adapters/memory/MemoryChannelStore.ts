@@ -28,6 +28,10 @@ export class MemoryChannelStore implements ChannelStore {
     return this.channels.get(channelId);
   }
 
+  peek(channelId: string) {
+    return this.channels.get(channelId);
+  }
+
   async addMembers(channelId: string, members: Member[], maxMembers: number) {
     const ch = this.channels.get(channelId);
     if (!ch) throw notFound(`channel ${channelId} does not exist`);

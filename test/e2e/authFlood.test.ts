@@ -110,7 +110,10 @@ test('a Register/Login flood with random names from one address is refused; othe
   );
   // Burst of 10 per address + 0.5/s refill over ~4 s.
   assert.ok(hashed <= 14, `at most 14 hashes for the attacking address, got ${hashed}`);
-  assert.ok(refused >= total - hashed && refused > 500, `the rest is refused, got ${refused} of ${total}`);
+  // The flood must be one (many times the address's hash budget) for the refusals to mean anything; its volume
+  // is the flooder's speed on this box (over 500 calls in 4 s when idle, 384 in a clean-clone run beside a benchmark).
+  assert.ok(total >= 200, `the flooder made only ${total} calls`);
+  assert.ok(refused >= total - hashed, `the rest is refused, got ${refused} of ${total}`);
   assert.ok(logins.length >= 3, 'legitimate logins were tried during the flood');
   // Before the hash gate, hashing for the flood held the event loop: one send took 7.5 s and no
   // legitimate login got through in the window. A typical call must stay at its quiet speed and

@@ -9,6 +9,7 @@ import { RedisPresenceStore } from '../../src/adapters/redis/RedisPresenceStore.
 import { RedisFanout } from '../../src/adapters/redis/RedisFanout.js';
 import { RedisRateLimiter } from '../../src/adapters/redis/RedisRateLimiter.js';
 import { RedisRegistry } from '../../src/adapters/redis/RedisRegistry.js';
+import { partitionOf } from '../../src/adapters/redis/partition.js';
 import type { ChatEvent } from '../../src/domain/events.js';
 
 /**
@@ -17,7 +18,18 @@ import type { ChatEvent } from '../../src/domain/events.js';
  * `partitions` is the fan-out wiring (0: classic pub/sub, one channel per
  * topic; > 0: sharded pub/sub over that many partitions).
  */
+const event = (id: number): ChatEvent => ({
+  type: 'message',
+  message: { channelId: 'g', id, senderUserId: 'u', senderDeviceId: 'd', body: '', sentAtMs: 0, clientMsgId: '', kind: 'user' },
+});
+
+async function until(done: () => boolean, ms = 3000) {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+}
+
 export function redisContract(name: string, prefix: string, conn: (sharded?: boolean) => Promise<RedisClient>, partitions: number) {
+  const fanout = async () => new RedisFanout(await conn(), await conn(true), prefix, partitions);
   contractSuites({
     name,
     sequencer: async () => new RedisSequencer(await conn(), async () => 0, prefix),
@@ -44,7 +56,7 @@ export function redisContract(name: string, prefix: string, conn: (sharded?: boo
     },
     idempotency: async () => new RedisIdempotencyStore(await conn(), prefix),
     presence: async () => new RedisPresenceStore(await conn(), prefix),
-    fanout: async () => new RedisFanout(await conn(), await conn(true), prefix, partitions),
+    fanout,
     rateLimiter: async () => new RedisRateLimiter(await conn(), prefix),
     registry: async () => [new RedisRegistry(await conn(), `${prefix}reg:`, 200), new RedisRegistry(await conn(), `${prefix}reg:`, 200)],
   });
@@ -64,6 +76,37 @@ export function redisContract(name: string, prefix: string, conn: (sharded?: boo
       { userId: users[99]!, online: false, lastActiveAtMs: 199 },
       { userId: users[100]!, online: true, lastActiveAtMs: 200 },
     ]);
+  });
+
+  test(`${name} Fanout: a node's own subscribers get its events at once and once; other nodes once; an untagged (older node's) payload still reaches both`, async () => {
+    const [a, b] = [await fanout(), await fanout()];
+    const topic = `c:${randomUUID()}`;
+    const gotA: number[] = [];
+    const gotB: number[] = [];
+    const offs = [
+      a.subscribe(topic, (e) => e.type === 'message' && gotA.push(e.message.id)),
+      b.subscribe(topic, (e) => e.type === 'message' && gotB.push(e.message.id)),
+    ];
+    await Promise.all([a.subscribed(), b.subscribed()]);
+    const ids = Array.from({ length: 20 }, (_, i) => i + 1);
+    for (const id of ids) {
+      const sent = a.publish(topic, event(id));
+      assert.equal(gotA.at(-1), id, 'delivered on the publishing node before the Redis round trip');
+      await sent;
+    }
+    await until(() => gotB.length >= ids.length);
+    // B's event reaches A after every copy Redis sent back to A (one connection, in order).
+    await b.publish(topic, event(1000));
+    const raw = await conn();
+    const legacy = JSON.stringify(event(2000));
+    if (partitions) await raw.spublish(`${prefix}ps:{f${partitionOf(topic, partitions)}}`, `${topic}\n${legacy}`);
+    else await raw.publish(`${prefix}ev:${topic}`, legacy);
+    await until(() => gotA.includes(2000) && gotB.includes(2000));
+    assert.deepEqual(gotA, [...ids, 1000, 2000], 'no copy of its own events came back to A');
+    assert.deepEqual(gotB, [...ids, 1000, 2000]);
+    offs.forEach((off) => off());
+    raw.disconnect();
+    await Promise.all([a.close(), b.close()]);
   });
 
   if (partitions > 0) {

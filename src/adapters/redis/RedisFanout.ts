@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ChatEvent } from '../../domain/events.js';
 import type { Fanout } from '../../ports/Fanout.js';
 import { guard, type RedisClient } from './connect.js';
@@ -22,6 +23,14 @@ import { TopicHandlers } from '../TopicHandlers.js';
  * Either way an event is decoded once per node and the same object handed to
  * every local handler (so transports can encode it once).
  *
+ * The publishing node's own subscribers get the event at once, in `publish`,
+ * as on the in-memory fan-out: not after a Redis round trip, and without
+ * decoding it. Every payload ends with the publishing node's tag
+ * (`,"o":"<tag>"}`, one more JSON field, which nodes without this code
+ * ignore); a node drops the copy Redis sends back to it by comparing the
+ * payload's last bytes with its own tag. A payload without a tag (from an
+ * older node) is delivered as before.
+ *
  * Delivery guarantee: pub/sub is at-most-once. Events from one publisher
  * connection arrive in publish order; events from several nodes may
  * interleave, which sessions repair by id. Messages are durable before they
@@ -40,6 +49,9 @@ export class RedisFanout implements Fanout {
   /** Partitioned wiring: local topics per partition; the partition is subscribed while its count is > 0. */
   private readonly perPartition = new Map<number, { topics: number; ready: Promise<unknown> }>();
   private lost = false;
+  /** The last bytes of every payload this node publishes (see the class comment). */
+  private readonly ownTag = Buffer.from(`,"o":"${randomBytes(9).toString('base64url')}"}`);
+  private readonly ownTagText = this.ownTag.toString();
 
   constructor(
     private readonly pub: RedisClient,
@@ -108,8 +120,14 @@ export class RedisFanout implements Fanout {
 
   async publish(topic: string, event: ChatEvent) {
     const json = JSON.stringify(event);
-    if (!this.partitions) return void (await guard('publish', this.pub.publish(this.channel(topic), json)));
-    await guard('publish', this.pub.spublish(this.partitionChannel(partitionOf(topic, this.partitions)), `${topic}\n${json}`));
+    // Every event is an object with at least its type: the tag replaces the closing brace.
+    const tagged = json.slice(0, -1) + this.ownTagText;
+    const sent = this.partitions
+      ? this.pub.spublish(this.partitionChannel(partitionOf(topic, this.partitions)), `${topic}\n${tagged}`)
+      : this.pub.publish(this.channel(topic), tagged);
+    // Out to the other nodes first, then to this node's own subscribers.
+    this.local.dispatch(topic, event);
+    await guard('publish', sent);
   }
 
   subscribe(topic: string, handler: (e: ChatEvent) => void) {
@@ -152,9 +170,11 @@ export class RedisFanout implements Fanout {
     this.dispatch(payload.toString('utf8', 0, nl), payload.subarray(nl + 1));
   }
 
-  /** Decodes once per node, only for topics someone here still wants. */
+  /** Decodes once per node, only for topics someone here still wants, and not this node's own events (delivered in `publish`). */
   private dispatch(topic: string, payload: Buffer) {
     if (!this.local.has(topic)) return;
+    const n = this.ownTag.length;
+    if (payload.length >= n && this.ownTag.compare(payload, payload.length - n) === 0) return;
     let event: ChatEvent;
     try {
       event = JSON.parse(payload.toString()) as ChatEvent;

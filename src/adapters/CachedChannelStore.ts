@@ -105,12 +105,12 @@ export class CachedChannelStore implements ChannelStore {
 
 /** Wires a cache to the fan-out: channelChanged events and broker resets drop cached channels. */
 export function invalidateOn(cache: CachedChannelStore, fanout: Fanout): () => void {
-  const unsub = fanout.subscribe(CHANNELS_TOPIC, (ev) => {
+  const sub = fanout.subscribe(CHANNELS_TOPIC, (ev) => {
     if (ev.type === 'channelChanged') cache.forget(ev.channelId);
   });
   const unreset = fanout.onReset(() => cache.clear());
   return () => {
-    unsub();
+    sub.off();
     unreset();
   };
 }

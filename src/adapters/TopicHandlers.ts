@@ -1,7 +1,23 @@
 import type { ChatEvent } from '../domain/events.js';
+import type { Subscription } from '../ports/Fanout.js';
 
-/** One subscription: its handler, and its topic's set until it is removed. */
-type Entry = { handler: (e: ChatEvent) => void; set: Set<Entry> | undefined };
+/**
+ * One subscription: its handler, and its topic's set until it is removed. The
+ * object is what `subscribe` returns (no closure per subscription: a node
+ * holds several per connected device).
+ */
+class Entry implements Subscription {
+  constructor(
+    private readonly owner: TopicHandlers,
+    readonly topic: string,
+    readonly handler: (e: ChatEvent) => void,
+    public set: Set<Entry> | undefined,
+  ) {}
+
+  off() {
+    this.owner.remove(this);
+  }
+}
 
 /**
  * The local side of every Fanout: handlers per topic, counted, each removable
@@ -11,34 +27,37 @@ type Entry = { handler: (e: ChatEvent) => void; set: Set<Entry> | undefined };
 export class TopicHandlers {
   private readonly topics = new Map<string, Set<Entry>>();
   private n = 0;
+  /** Told, for every message event dispatched, how many local handlers it reached (a metric; see Fanout.observeMessages). */
+  observer: ((handlers: number) => void) | undefined;
 
   constructor(
     private readonly onFirst: (topic: string) => void = () => {},
     private readonly onLast: (topic: string) => void = () => {},
   ) {}
 
-  add(topic: string, handler: (e: ChatEvent) => void): () => void {
+  add(topic: string, handler: (e: ChatEvent) => void): Subscription {
     let set = this.topics.get(topic);
     if (!set) {
       this.topics.set(topic, (set = new Set()));
       this.onFirst(topic);
     }
-    // An entry per call, so the same handler added twice is two subscriptions; one closure removes it.
-    const entry: Entry = { handler, set };
+    // An entry per call, so the same handler added twice is two subscriptions.
+    const entry = new Entry(this, topic, handler, set);
     set.add(entry);
     this.n++;
-    return () => this.remove(topic, entry);
+    return entry;
   }
 
-  private remove(topic: string, entry: Entry) {
+  /** Removes a subscription (its `off()`); only the first call counts. */
+  remove(entry: Entry) {
     const set = entry.set;
     if (!set) return;
     entry.set = undefined;
     this.n--;
     set.delete(entry);
-    if (set.size === 0 && this.topics.get(topic) === set) {
-      this.topics.delete(topic);
-      this.onLast(topic);
+    if (set.size === 0 && this.topics.get(entry.topic) === set) {
+      this.topics.delete(entry.topic);
+      this.onLast(entry.topic);
     }
   }
 
@@ -50,13 +69,15 @@ export class TopicHandlers {
   dispatch(topic: string, event: ChatEvent) {
     const set = this.topics.get(topic);
     if (!set) return;
-    for (const entry of [...set]) {
+    const entries = [...set];
+    for (const entry of entries) {
       try {
         entry.handler(event);
       } catch {
         /* a subscriber's bug must not stop the others */
       }
     }
+    if (this.observer && event.type === 'message') this.observer(entries.length);
   }
 
   count() {

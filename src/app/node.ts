@@ -4,7 +4,6 @@ import type { Logger } from '../core/logger.js';
 import type { Ports } from '../core/deps.js';
 import { startGrpcServer } from '../transport/server.js';
 import { Metrics } from '../transport/metrics.js';
-import { countFanout } from './countFanout.js';
 import { startGrpcWebServer } from '../transport/grpcWeb.js';
 import { fileURLToPath } from 'node:url';
 import { PeerResolver } from '../transport/peer.js';
@@ -39,7 +38,7 @@ export async function startNode(cfg: Config, log: Logger = pino({ level: cfg.CHA
   installProcessGuard(log);
   const c = await compose(cfg, log);
   const metrics = nodeMetrics();
-  c.ports.fanout = countFanout(c.ports.fanout, (n) => metrics.fanout.observe(n));
+  c.ports.fanout.observeMessages?.((n) => metrics.fanout.observe(n));
   const core = new ChatCore({ ...c.ports, log, now: Date.now, settings: coreSettings(cfg), counts: metrics.counts }, authSettings(cfg));
   core.start();
   const metricsHttp = await metrics.serve(cfg.CHAT_HOST, cfg.CHAT_METRICS_PORT);

@@ -64,12 +64,12 @@ export class BlockCache {
 
   /** Wires the cache to the fan-out; returns the release. */
   listen(fanout: Fanout): () => void {
-    const unsub = fanout.subscribe(BLOCKS_TOPIC, (ev) => {
+    const sub = fanout.subscribe(BLOCKS_TOPIC, (ev) => {
       if (ev.type === 'blocksChanged') this.forget(ev.userIds);
     });
     const unreset = fanout.onReset(() => this.clear());
     return () => {
-      unsub();
+      sub.off();
       unreset();
     };
   }

@@ -6,11 +6,11 @@ import { Lifecycle } from './Lifecycle.js';
 import { Messaging } from './Messaging.js';
 import { PresenceTracker } from './PresenceTracker.js';
 import { Session, type Outbox } from './Session.js';
-import { SessionHub } from './SessionHub.js';
+import { SessionHub, type StreamSlot } from './SessionHub.js';
 import type { PresenceInfo, Principal } from '../domain/model.js';
 import { PresenceWatch } from './PresenceWatch.js';
 import { isUserId } from '../domain/ids.js';
-import { denied, invalid, unauthenticated } from '../domain/errors.js';
+import { denied, invalid } from '../domain/errors.js';
 import { requireUser } from './Channels.js';
 import { SESSIONS_TOPIC } from '../domain/events.js';
 import { Safety } from './Safety.js';
@@ -60,18 +60,21 @@ export class ChatCore {
     this.presence.start();
     const { fanout } = this.deps;
     const gens = this.auth.sessions.gens;
+    const sessions = fanout.subscribe(SESSIONS_TOPIC, (ev) => {
+      if (ev.type === 'deviceRevoked') {
+        gens.raise(ev.userId, ev.deviceId, ev.gen);
+        this.hub.endDevice(ev.userId, ev.deviceId, ev.gen);
+      } else if (ev.type === 'accountDeleted') {
+        this.auth.known.forget(ev.userId);
+        this.hub.endDevice(ev.userId, undefined);
+      }
+    });
     this.unlisten.push(
-      fanout.subscribe(SESSIONS_TOPIC, (ev) => {
-        if (ev.type === 'deviceRevoked') {
-          gens.raise(ev.userId, ev.deviceId, ev.gen);
-          this.hub.endDevice(ev.userId, ev.deviceId, ev.gen);
-        } else if (ev.type === 'accountDeleted') {
-          this.auth.known.forget(ev.userId);
-          this.hub.endDevice(ev.userId, undefined);
-        }
-      }),
+      () => sessions.off(),
       // Revocations may have been lost with the broker connection: read generations again.
       fanout.onReset(() => gens.clear()),
+      // ... and every session re-reads its channels after what it sent.
+      fanout.onReset(() => this.hub.recoverAll()),
       this.channels.blocks.listen(fanout),
     );
   }
@@ -82,22 +85,17 @@ export class ChatCore {
   }
 
   /**
-   * Ties a stream of an authenticated device to its session: a revocation
-   * (from any node) ends it with UNAUTHENTICATED. Also catches a revocation
-   * that landed between the token check and this call. Returns the release.
+   * Admits a server stream of an authenticated device: takes one of the user's
+   * stream slots (RESOURCE_EXHAUSTED past `CHAT_MAX_STREAMS_PER_USER`) and ties
+   * the stream to its device, so a revocation (from any node) ends it with
+   * UNAUTHENTICATED; a revocation that landed between the token check and this
+   * call is caught too. The stream releases the slot when it ends.
    */
-  bindStream(p: Principal, end: (e: Error) => void): () => void {
-    if (p.kind !== 'user') return () => {};
+  admitStream(p: Extract<Principal, { kind: 'user' }>, end: (e: Error) => void): StreamSlot {
     const gen = p.gen ?? 0;
-    const stop = () => end(unauthenticated('this device was signed out; log in again'));
-    const release = this.hub.bindDevice(p.userId, p.deviceId, gen, stop);
-    if ((this.auth.sessions.gens.peek(p.userId, p.deviceId) ?? 0) > gen) queueMicrotask(stop);
-    return release;
-  }
-
-  /** Takes one of the user's stream slots (see SessionHub.admit); the transport does so for every server stream. */
-  admitStream(userId: string): () => void {
-    return this.hub.admit(userId, this.deps.settings.maxStreamsPerUser);
+    const slot = this.hub.admit(p.userId, p.deviceId, gen, this.deps.settings.maxStreamsPerUser, end);
+    if ((this.auth.sessions.gens.peek(p.userId, p.deviceId) ?? 0) > gen) queueMicrotask(() => slot.revoke());
+    return slot;
   }
 
   /** Opens a device session on an admitted stream; the caller must call `endSession` when the stream ends. */

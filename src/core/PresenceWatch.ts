@@ -2,6 +2,7 @@ import { presenceTopic, userTopic, type ChatEvent } from '../domain/events.js';
 import type { PresenceInfo, Principal } from '../domain/model.js';
 import type { Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
+import type { Subscription } from '../ports/Fanout.js';
 
 /**
  * A WatchPresence stream's view: the presence of the watched users for as long
@@ -12,7 +13,7 @@ import type { CoreDeps } from './deps.js';
  */
 export class PresenceWatch {
   private readonly visible = new Set<string>();
-  private readonly unsubs: Array<() => void> = [];
+  private readonly unsubs: Subscription[] = [];
   private check: Promise<void> = Promise.resolve();
   private closed = false;
 
@@ -42,7 +43,7 @@ export class PresenceWatch {
 
   close() {
     this.closed = true;
-    for (const u of this.unsubs.splice(0)) u();
+    for (const u of this.unsubs.splice(0)) u.off();
   }
 
   private onPresence(ev: ChatEvent) {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { memoryPorts } from '../adapters/memory/index.js';
+import { MemoryFanout } from '../adapters/memory/MemoryFanout.js';
 import { StaticRegistry } from '../adapters/static/StaticRegistry.js';
 import { channelTopic, userTopic, type SessionEvent } from '../domain/events.js';
 import type { Message } from '../domain/model.js';
@@ -9,9 +10,10 @@ import type { CoreInput } from './deps.js';
 import { silentLogger } from './logger.js';
 import type { Outbox } from './Session.js';
 
-function core(settings: Partial<CoreInput['settings']> = {}) {
+function core(settings: Partial<CoreInput['settings']> = {}, ports: Partial<CoreInput> = {}) {
   const deps: CoreInput = {
     ...memoryPorts(),
+    ...ports,
     push: { notify: async () => {} },
     registry: new StaticRegistry([]),
     log: silentLogger,
@@ -252,4 +254,46 @@ test('an own send that completes after its sender was removed does not follow th
   assert.deepEqual(log(out), ['ack:1'], 'nothing posted after the removal reaches the removed member');
   assert.deepEqual(s.cursors(), [], 'the channel is not followed');
   c.endSession(s);
+});
+
+/** An in-process fan-out that can say "events may have been lost", as Redis's does after its subscriber reconnects. */
+class ResettableFanout extends MemoryFanout {
+  private readonly resets: Array<() => void> = [];
+  override onReset(handler: () => void) {
+    this.resets.push(handler);
+    return () => {};
+  }
+  reset() {
+    for (const h of this.resets) h();
+  }
+}
+
+test('a fan-out reset makes every open session re-read storage: a message whose publish was lost arrives at once', async () => {
+  const fanout = new ResettableFanout();
+  const c = core({ gapWaitMs: 60_000 }, { fanout });
+  c.start();
+  const [u1, u2] = ['u_' + 'f'.repeat(32), 'u_' + '9'.repeat(32)];
+  await c.d.channels.create({ id: CH, kind: 'group', title: 't', createdAtMs: 0, members: [u1, u2].map((userId) => ({ userId, role: 'member' as const })) });
+  const outs = [new ArrayOutbox(), new ArrayOutbox()];
+  const sessions = [await c.openSession(u1, 'd1', outs[0]!, []), await c.openSession(u2, 'd1', outs[1]!, [])];
+  await c.d.messages.append(m(1));
+  await c.d.fanout.publish(channelTopic(CH), { type: 'message', message: m(1) });
+  await c.d.messages.append(m(2)); // stored; its publish lost with the broker connection
+  await wait(20);
+  assert.deepEqual(
+    outs.map((o) => o.ids()),
+    [[1], [1]],
+  );
+  fanout.reset();
+  await wait(20);
+  assert.deepEqual(
+    outs.map((o) => o.ids()),
+    [
+      [1, 2],
+      [1, 2],
+    ],
+    'each session re-read its channel after what it had sent',
+  );
+  for (const s of sessions) c.endSession(s);
+  c.stop();
 });

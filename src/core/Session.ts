@@ -6,6 +6,7 @@ import type { Channels } from './Channels.js';
 import type { CoreDeps } from './deps.js';
 import type { Messaging } from './Messaging.js';
 import type { PresenceTracker } from './PresenceTracker.js';
+import type { Subscription } from '../ports/Fanout.js';
 
 /**
  * Where a session writes. The transport implements it over a grpc-js stream
@@ -58,7 +59,7 @@ export function isEphemeral(ev: SessionEvent): boolean {
  */
 export class Session {
   private readonly states = new Map<string, ChannelState>();
-  private readonly subs = new Map<string, () => void>();
+  private readonly subs = new Map<string, Subscription>();
   private readonly contacts = new Set<string>();
   /** Users who blocked this one or whom it blocked: no presence or typing of theirs reaches the device. */
   private hidden: ReadonlySet<string> = NONE;
@@ -81,6 +82,7 @@ export class Session {
   /** The handlers of every channel and contact this session follows (one function each, not one per topic). */
   private readonly onChannel = (ev: ChatEvent) => this.onChannelEvent(ev);
   private readonly onPresence = (ev: ChatEvent) => void (ev.type === 'presence' && this.forward(ev));
+  private readonly onUser = (ev: ChatEvent) => this.onUserEvent(ev);
   /** This device as the sender of its messages (one object for all its sends). */
   private principal?: Principal;
 
@@ -96,15 +98,11 @@ export class Session {
 
   async start(resume: Cursor[]): Promise<void> {
     await this.presence.connect(this.userId, this.deviceId);
-    this.subscribe(userTopic(this.userId), (ev) => this.onUserEvent(ev));
+    this.subscribe(userTopic(this.userId), this.onUser);
     this.hidden = await this.channels.blocks.hiddenFrom(this.userId);
     const cursors = await this.messaging.effectiveCursors(this.userId, this.deviceId, resume);
     for (const channelId of cursors.keys()) this.watch(channelId);
     for (const c of await this.channels.contactsOf(this.userId)) this.watchContact(c);
-    this.subs.set(
-      '#reset',
-      this.d.fanout.onReset(() => void this.recover()),
-    );
     await this.d.fanout.subscribed();
     for (const [channelId, from] of cursors) {
       if (this.closed) return;
@@ -219,7 +217,7 @@ export class Session {
   close() {
     if (this.closed) return;
     this.closed = true;
-    for (const unsub of this.subs.values()) unsub();
+    for (const sub of this.subs.values()) sub.off();
     this.subs.clear();
     for (const s of this.states.values()) clearTimeout(s.gapTimer);
     this.states.clear();
@@ -232,7 +230,7 @@ export class Session {
   }
 
   private unsubscribe(topic: string) {
-    this.subs.get(topic)?.();
+    this.subs.get(topic)?.off();
     this.subs.delete(topic);
   }
 
@@ -407,8 +405,12 @@ export class Session {
     }
   }
 
-  /** The broker may have dropped events: re-read every ready channel after what was sent. */
-  private async recover() {
+  /**
+   * The broker may have dropped events: re-read every ready channel after what
+   * was sent. The hub calls it on every session when the fan-out says so (one
+   * reset handler for the node, not one per session).
+   */
+  async recover() {
     for (const [channelId, s] of this.states) {
       if (this.closed) return;
       if (!s.ready) continue;

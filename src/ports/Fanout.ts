@@ -8,10 +8,15 @@ import type { ChatEvent } from '../domain/events.js';
  * which is why messages are durable before they are published).
  * Handlers must not throw and must not block: they run on the event loop.
  */
+/** A live subscription: `off()` removes it; calls after the first do nothing. */
+export interface Subscription {
+  off(): void;
+}
+
 export interface Fanout {
   publish(topic: string, event: ChatEvent): Promise<void>;
-  /** Returns a function that removes this subscription. */
-  subscribe(topic: string, handler: (event: ChatEvent) => void): () => void;
+  /** The returned subscription's `off()` removes it. */
+  subscribe(topic: string, handler: (event: ChatEvent) => void): Subscription;
   /**
    * Resolves once every subscription made so far receives events. A session
    * awaits it before reading the backlog, so nothing falls between the two.
@@ -24,5 +29,11 @@ export interface Fanout {
   onReset(handler: () => void): () => void;
   /** Number of live subscriptions on this node (for leak checks and metrics). */
   subscriptionCount(): number;
+  /**
+   * Reports, for every message event handed to this node's subscribers, how
+   * many of them it reached (the fan-out size metric). One observer; a later
+   * call replaces it. Optional: a fan-out without it reports nothing.
+   */
+  observeMessages?(observer: (subscribers: number) => void): void;
   close(): Promise<void>;
 }

@@ -238,8 +238,17 @@ export class Metrics {
   }
 }
 
-/** "/chat.v1.ChatService/SendMessage" -> labels. */
-export function methodLabels(path: string, type: 'unary' | 'server_stream' | 'bidi_stream') {
-  const [, service = '', method = ''] = path.split('/');
-  return { grpc_type: type, grpc_service: service, grpc_method: method };
+type MethodLabels = Readonly<{ grpc_type: string; grpc_service: string; grpc_method: string }>;
+/** Per method and call type: one labels object, shared (held by every open stream; only registered methods reach a handler, so it stays small). */
+const labelsByMethod = new Map<string, MethodLabels>();
+
+/** "/chat.v1.ChatService/SendMessage" -> labels (the same object for every call of the method; never mutate it). */
+export function methodLabels(path: string, type: 'unary' | 'server_stream' | 'bidi_stream'): MethodLabels {
+  const key = `${type} ${path}`;
+  let labels = labelsByMethod.get(key);
+  if (!labels) {
+    const [, service = '', method = ''] = path.split('/');
+    labelsByMethod.set(key, (labels = { grpc_type: type, grpc_service: service, grpc_method: method }));
+  }
+  return labels;
 }

@@ -6,6 +6,7 @@ import { codeOf } from './errors.js';
 import type { TransportDeps } from './handler.js';
 import { methodLabels } from './metrics.js';
 import { StreamOutbox } from './StreamOutbox.js';
+import type { StreamSlot } from '../core/SessionHub.js';
 
 /** One server stream of any kind, as its handler sees it. */
 export interface ServerStream {
@@ -49,6 +50,8 @@ class OpenStream implements ServerStream {
   finished = false;
   private code = 'OK';
   private cleanups: Array<() => void> | undefined;
+  /** The user's stream slot, from `admit` until the stream ends. */
+  private slot: StreamSlot | undefined;
   private readonly labels: Record<string, string>;
 
   constructor(
@@ -61,7 +64,8 @@ class OpenStream implements ServerStream {
     deps.metrics.started.inc(this.labels);
     deps.metrics.streams.inc();
     this.out = new StreamOutbox(call, deps.core.settings.outboundQueueLimit, encode, this.finish, deps.metrics, type);
-    for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.once(ev, this.finish);
+    // `on`, not `once`: `finish` runs its body once anyway, and `once` would add a wrapper object and a bound function per event and stream.
+    for (const ev of ['cancelled', 'close', 'finish', 'error'] as const) call.on(ev, this.finish);
   }
 
   private readonly finish = () => {
@@ -71,6 +75,7 @@ class OpenStream implements ServerStream {
     this.deps.metrics.streams.dec();
     this.deps.metrics.handled.inc({ ...this.labels, grpc_code: this.code });
     this.out.release();
+    this.slot?.release();
     const fns = this.cleanups;
     this.cleanups = undefined;
     if (fns) for (let i = fns.length - 1; i >= 0; i--) fns[i]!();
@@ -90,8 +95,7 @@ class OpenStream implements ServerStream {
   };
 
   admit(p: Extract<Principal, { kind: 'user' }>) {
-    if (this.finished) return;
-    this.onEnd(this.deps.core.admitStream(p.userId));
-    this.onEnd(this.deps.core.bindStream(p, this.fail));
+    if (this.finished || this.slot) return;
+    this.slot = this.deps.core.admitStream(p, this.fail);
   }
 }

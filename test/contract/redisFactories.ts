@@ -104,7 +104,7 @@ export function redisContract(name: string, prefix: string, conn: (sharded?: boo
     await until(() => gotA.includes(2000) && gotB.includes(2000));
     assert.deepEqual(gotA, [...ids, 1000, 2000], 'no copy of its own events came back to A');
     assert.deepEqual(gotB, [...ids, 1000, 2000]);
-    offs.forEach((off) => off());
+    offs.forEach((off) => off.off());
     raw.disconnect();
     await Promise.all([a.close(), b.close()]);
   });
@@ -126,7 +126,7 @@ export function redisContract(name: string, prefix: string, conn: (sharded?: boo
       while ([...got.values()].flat().length < topics.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       topics.forEach((t, i) => assert.deepEqual(got.get(t), [i], `topic ${i} got only its own event`));
       // Dropping half the topics keeps the other half live, even where they share a partition.
-      offs.slice(0, topics.length / 2).forEach((off) => off());
+      offs.slice(0, topics.length / 2).forEach((off) => off.off());
       await f.subscribed();
       got.clear();
       await Promise.all(topics.map((t, i) => f.publish(t, msg(i))));
@@ -134,7 +134,7 @@ export function redisContract(name: string, prefix: string, conn: (sharded?: boo
       while ([...got.values()].flat().length < topics.length / 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(got.size, topics.length / 2, 'only the topics still subscribed get events');
-      offs.slice(topics.length / 2).forEach((off) => off());
+      offs.slice(topics.length / 2).forEach((off) => off.off());
       assert.equal(f.upstreamCount(), 0, 'every partition unsubscribed');
       await f.close();
     });

@@ -19,13 +19,17 @@ export class MemoryFanout implements Fanout {
 
   async subscribed() {}
 
-  /** In-process delivery never loses events. */
-  onReset() {
+  /** In-process delivery never loses events: the handler is never called. */
+  onReset(_handler: () => void) {
     return () => {};
   }
 
   subscriptionCount() {
     return this.local.count();
+  }
+
+  observeMessages(observer: (subscribers: number) => void) {
+    this.local.observer = observer;
   }
 
   async close() {

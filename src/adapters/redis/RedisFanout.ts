@@ -147,6 +147,10 @@ export class RedisFanout implements Fanout {
     return this.local.count();
   }
 
+  observeMessages(observer: (subscribers: number) => void) {
+    this.local.observer = observer;
+  }
+
   /** Redis subscriptions this node holds (topics, or partitions when partitioned): bounded by `partitions`. */
   upstreamCount() {
     return this.partitions ? this.perPartition.size : this.local.topicCount();

@@ -19,8 +19,8 @@ export function fanoutSuite(name: string, make: NonNullable<Factories['fanout']>
       got,
       Array.from({ length: 50 }, (_, i) => i + 1),
     );
-    off();
-    off();
+    off.off();
+    off.off();
     assert.equal(s.subscriptionCount(), base);
     await s.publish(topic, { type: 'message', message: msg('g', 51) });
     await new Promise((r) => setTimeout(r, 20));

@@ -186,6 +186,10 @@ test('scylla: driver timeouts and replica failures map to unavailable; other err
   assert.equal(kind(new errors.OperationTimedOutError('timeout')), 'unavailable');
   assert.equal(kind(new errors.ResponseError(types.responseErrorCodes.writeTimeout, 'write timeout')), 'unavailable');
   assert.equal(kind(new errors.ResponseError(types.responseErrorCodes.unavailableException, 'unavailable')), 'unavailable');
+  // What the driver gives a request whose connection closed under it (cassandraRestart.test.ts once got INTERNAL from this).
+  const DriverError = errors.DriverError as unknown as new (message: string) => Error;
+  const closed = Object.assign(new DriverError('Socket was closed'), { isSocketError: true });
+  assert.equal(kind(closed), 'unavailable');
   const syntax = new errors.ResponseError(types.responseErrorCodes.syntaxError, 'line 1: bad');
   assert.equal(toDomainError(syntax), syntax);
 });

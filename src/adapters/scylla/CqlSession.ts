@@ -113,6 +113,10 @@ function outageMessage(e: unknown): string | undefined {
   if (e instanceof errors.NoHostAvailableError) return 'the message database is unreachable; retry later';
   if (e instanceof errors.OperationTimedOutError) return 'the message database did not answer in time; retry later';
   if (e instanceof errors.BusyConnectionError) return 'the message database is overloaded; retry later';
+  // The connection closed under a request (the node stopped or restarted): the driver does not retry a
+  // statement that is not idempotent, and its outcome is unknown, as after a timeout.
+  if (e instanceof errors.DriverError && (e as { isSocketError?: boolean }).isSocketError)
+    return 'the connection to the message database was lost; retry later';
   if (e instanceof errors.ResponseError && OUTAGE_CODES.has(e.code)) return 'the message database could not complete the request; retry later';
   if (e instanceof Error && /is shutdown|has been shut ?down/i.test(e.message)) return 'the message database connection is closed';
   return undefined;

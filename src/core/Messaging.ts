@@ -110,7 +110,7 @@ export class Messaging {
     const claim = claimed.value;
 
     if (mayHaveEarlier(claim, firstAttempt)) {
-      const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse, firstAttempt);
+      const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse);
       if (earlier) return { message: earlier, duplicate: true };
     }
     return this.storeAndPublish(p, channelId, ch, sender, clientMsgId, body, replyToId, key, undefined);
@@ -151,7 +151,7 @@ export class Messaging {
       throw e;
     };
     if (mayHaveEarlier(claim, firstAttempt)) {
-      const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse, firstAttempt);
+      const earlier = await this.earlierCopy(claim, sender.userId, clientMsgId, key, refuse);
       if (earlier) return { message: earlier, duplicate: true };
     }
     return this.storeAndPublish(p, channelId, ch, sender, clientMsgId, body, replyToId, key, id);
@@ -199,7 +199,8 @@ export class Messaging {
    * The message of an earlier attempt with this claim, if there is one: the claim is done, or a
    * previous attempt may have stored the message and died holding the claim (recovered), or the
    * store lost its record (unvouched; unless the client says this is its first attempt, so
-   * there is no earlier copy to find). Never guess: if storage cannot say, refuse.
+   * there is no earlier copy to find). Never guess: if storage cannot say, refuse. Called only
+   * for a claim that `mayHaveEarlier`.
    */
   private async earlierCopy(
     claim: ClaimResult,
@@ -207,14 +208,12 @@ export class Messaging {
     clientMsgId: string,
     key: string,
     refuse: (e: unknown) => Promise<never>,
-    firstAttempt: boolean,
   ): Promise<Message | undefined> {
     if (claim.status === 'done') {
       const original = await this.d.messages.get(claim.channelId, claim.messageId);
       if (!original) throw unavailable('the original of this client_msg_id is not readable right now; retry');
       return original;
     }
-    if (!mayHaveEarlier(claim, firstAttempt)) return undefined;
     const earlier = await this.d.messages
       .findByClientMsgId(userId, clientMsgId)
       .catch(() => refuse(unavailable('could not check for an earlier copy of this send; retry')));

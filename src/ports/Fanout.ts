@@ -1,5 +1,10 @@
 import type { ChatEvent } from '../domain/events.js';
 
+/** A live subscription: `off()` removes it; calls after the first do nothing. */
+export interface Subscription {
+  off(): void;
+}
+
 /**
  * Topic-based publish/subscribe between nodes.
  * Guarantees: events published by one publisher on one topic reach each
@@ -8,11 +13,6 @@ import type { ChatEvent } from '../domain/events.js';
  * which is why messages are durable before they are published).
  * Handlers must not throw and must not block: they run on the event loop.
  */
-/** A live subscription: `off()` removes it; calls after the first do nothing. */
-export interface Subscription {
-  off(): void;
-}
-
 export interface Fanout {
   publish(topic: string, event: ChatEvent): Promise<void>;
   /** The returned subscription's `off()` removes it. */

@@ -12,12 +12,6 @@ import { RedisRegistry } from '../../src/adapters/redis/RedisRegistry.js';
 import { partitionOf } from '../../src/adapters/redis/partition.js';
 import type { ChatEvent } from '../../src/domain/events.js';
 
-/**
- * The Redis adapters' contract run, for one Redis and for a Redis Cluster
- * alike: `conn` opens a connection (a fan-out's subscriber with `sharded`),
- * `partitions` is the fan-out wiring (0: classic pub/sub, one channel per
- * topic; > 0: sharded pub/sub over that many partitions).
- */
 const event = (id: number): ChatEvent => ({
   type: 'message',
   message: { channelId: 'g', id, senderUserId: 'u', senderDeviceId: 'd', body: '', sentAtMs: 0, clientMsgId: '', kind: 'user' },
@@ -28,6 +22,12 @@ async function until(done: () => boolean, ms = 3000) {
   while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
 }
 
+/**
+ * The Redis adapters' contract run, for one Redis and for a Redis Cluster
+ * alike: `conn` opens a connection (a fan-out's subscriber with `sharded`),
+ * `partitions` is the fan-out wiring (0: classic pub/sub, one channel per
+ * topic; > 0: sharded pub/sub over that many partitions).
+ */
 export function redisContract(name: string, prefix: string, conn: (sharded?: boolean) => Promise<RedisClient>, partitions: number) {
   const fanout = async () => new RedisFanout(await conn(), await conn(true), prefix, partitions);
   contractSuites({
@@ -117,11 +117,7 @@ export function redisContract(name: string, prefix: string, conn: (sharded?: boo
       const offs = topics.map((t) => f.subscribe(t, (e: ChatEvent) => e.type === 'message' && got.set(t, [...(got.get(t) ?? []), e.message.id])));
       await f.subscribed();
       assert.ok(f.upstreamCount() <= partitions, `${f.upstreamCount()} Redis subscriptions for ${topics.length} topics`);
-      const msg = (id: number) => ({
-        type: 'message' as const,
-        message: { channelId: 'g', id, senderUserId: 'u', senderDeviceId: 'd', body: '', sentAtMs: 0, clientMsgId: '', kind: 'user' as const },
-      });
-      await Promise.all(topics.map((t, i) => f.publish(t, msg(i))));
+      await Promise.all(topics.map((t, i) => f.publish(t, event(i))));
       const deadline = Date.now() + 3000;
       while ([...got.values()].flat().length < topics.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       topics.forEach((t, i) => assert.deepEqual(got.get(t), [i], `topic ${i} got only its own event`));
@@ -129,7 +125,7 @@ export function redisContract(name: string, prefix: string, conn: (sharded?: boo
       offs.slice(0, topics.length / 2).forEach((off) => off.off());
       await f.subscribed();
       got.clear();
-      await Promise.all(topics.map((t, i) => f.publish(t, msg(i))));
+      await Promise.all(topics.map((t, i) => f.publish(t, event(i))));
       const until = Date.now() + 3000;
       while ([...got.values()].flat().length < topics.length / 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, 50));
